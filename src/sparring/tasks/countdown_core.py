@@ -1,0 +1,121 @@
+"""Countdown arithmetic shared by the task, its solver, its flaws and its search traces.
+
+A step is a tuple ``(a, op, b, r)`` written ``a{op}b=r``. Valid steps use two numbers
+currently in the pool and produce a *positive integer* (exact division, no zero or
+negative intermediates). A solution uses every number exactly once and leaves only the
+target in the pool.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from functools import lru_cache
+from typing import Iterator
+
+Step = tuple[int, str, int, int]
+OPS = ("+", "*", "-", "/")
+
+
+def apply_op(a: int, op: str, b: int) -> int | None:
+    """The result of ``a op b`` if it is a positive integer, else None."""
+    if op == "+":
+        return a + b
+    if op == "*":
+        return a * b
+    if op == "-":
+        return a - b if a > b else None
+    if op == "/":
+        return a // b if b > 0 and a % b == 0 else None
+    return None
+
+
+def fmt_step(step: Step) -> str:
+    a, op, b, r = step
+    return f"{a}{op}{b}={r}"
+
+
+def fmt_steps(steps: list[Step]) -> str:
+    return "\n".join(fmt_step(s) for s in steps)
+
+
+def moves(nums: tuple[int, ...]) -> Iterator[tuple[Step, tuple[int, ...]]]:
+    """Every valid step from a pool (larger operand first), with the resulting sorted pool.
+
+    Pairs are taken over distinct positions of the pool sorted descending, so duplicates
+    yield duplicate moves only once.
+    """
+    desc = sorted(nums, reverse=True)
+    seen: set[Step] = set()
+    for i in range(len(desc)):
+        for j in range(i + 1, len(desc)):
+            a, b = desc[i], desc[j]
+            rest = desc[:i] + desc[i + 1 : j] + desc[j + 1 :]
+            for op in OPS:
+                r = apply_op(a, op, b)
+                if r is None:
+                    continue
+                step = (a, op, b, r)
+                if step in seen:
+                    continue
+                seen.add(step)
+                yield step, tuple(sorted(rest + [r]))
+
+
+@lru_cache(maxsize=200_000)
+def reach(nums: tuple[int, ...]) -> frozenset[int]:
+    """All values reachable from the sorted pool ``nums`` using every number exactly once."""
+    if len(nums) == 1:
+        return frozenset(nums)
+    out: set[int] = set()
+    for _, nxt in moves(nums):
+        out |= reach(nxt)
+    return frozenset(out)
+
+
+def search(nums: tuple[int, ...], target: int) -> Iterator[list[Step]]:
+    """Depth-first enumeration of every solution (step sequence), pruned by ``reach``."""
+    nums = tuple(sorted(nums))
+    if len(nums) == 1:
+        if nums[0] == target:
+            yield []
+        return
+    if target not in reach(nums):
+        return
+    for step, nxt in moves(nums):
+        if target in reach(nxt):
+            for tail in search(nxt, target):
+                yield [step, *tail]
+
+
+def provenance(numbers: list[int], steps: list[Step]) -> list[tuple[int | None, int | None]]:
+    """For each step, which earlier step produced each operand (None = a given number)."""
+    pool: list[tuple[int, int | None]] = [(x, None) for x in numbers]
+    out = []
+    for k, (a, _, b, r) in enumerate(steps):
+        srcs = []
+        for v in (a, b):
+            # prefer the most recent intermediate with that value, then a given number
+            idx = max(
+                (i for i, (pv, _) in enumerate(pool) if pv == v),
+                key=lambda i: (pool[i][1] is not None, pool[i][1] or 0),
+                default=None,
+            )
+            if idx is None:
+                srcs.append(None)
+                continue
+            srcs.append(pool[idx][1])
+            pool.pop(idx)
+        pool.append((r, k))
+        out.append((srcs[0], srcs[1]))
+    return out
+
+
+def label(numbers: list[int], target: int, steps: list[Step]) -> int | None:
+    """First invalid step index over structured steps; len(steps) if only the end is wrong."""
+    pool = Counter(numbers)
+    for k, (a, op, b, r) in enumerate(steps):
+        need = Counter([a, b])
+        if any(pool[v] < c for v, c in need.items()) or apply_op(a, op, b) != r:
+            return k
+        pool -= need
+        pool[r] += 1
+    return None if pool == Counter([target]) else len(steps)
