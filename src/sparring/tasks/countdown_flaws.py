@@ -22,7 +22,7 @@ from .base import FLAW_KINDS, Flaw
 Step = core.Step
 
 
-def _propagate(numbers: list[int], steps: list[Step], k: int, new_step: Step) -> list[Step] | None:
+def _propagate(numbers: list[int], steps: list[Step], k: int, new_step: Step) -> list[Step]:
     """Replace step k and recompute every later step that consumes its result."""
     prov = core.provenance(numbers, steps)
     out = list(steps)
@@ -38,8 +38,10 @@ def _propagate(numbers: list[int], steps: list[Step], k: int, new_step: Step) ->
         if a < b and op in "+*":
             a, b = b, a
         r = core.apply_op(a, op, b)
-        if r is None:
-            return None
+        if r is None:  # the wrong value cannot be carried on exactly: keep the later steps
+            out = list(steps)
+            out[k] = new_step
+            return out
         out[j] = (a, op, b, r)
         changed[j] = r
     return out
@@ -54,40 +56,33 @@ def _pool_before(numbers: list[int], steps: list[Step], k: int) -> Counter:
 
 
 def _slip(numbers, target, steps, rng) -> Flaw | None:
-    k = rng.randrange(len(steps) - 1) if len(steps) > 1 else 0
+    k = rng.randrange(len(steps) - 1) if len(steps) > 1 else 0  # a non-final step if any
     a, op, b, r = steps[k]
-    deltas = [d for d in (1, -1, 2, -2, 10, -10, 3) if r + d > 0]
-    rng.shuffle(deltas)
-    for d in deltas:
-        out = _propagate(numbers, steps, k, (a, op, b, r + d))
-        if out is not None:
-            return Flaw(core.fmt_steps(out), "arithmetic_slip", k)
-    return None
+    d = rng.choice([d for d in (1, -1, 2, -2, 10, -10, 3) if r + d > 0])
+    return Flaw(core.fmt_steps(_propagate(numbers, steps, k, (a, op, b, r + d))), "arithmetic_slip", k)
 
 
 def _bad_operand(numbers, target, steps, rng) -> Flaw | None:
-    k = rng.randrange(len(steps))
-    a, op, b, _ = steps[k]
-    pool = _pool_before(numbers, steps, k)
-    used = [v for v in numbers if pool[v] == 0]  # given numbers already consumed: reuse them
-    invented = [v for v in range(max(1, a - 5), a + 6) if pool[v] == 0]
-    candidates = list(dict.fromkeys(used + invented))
-    rng.shuffle(candidates)
-    for v in candidates:
-        for na, nb in ((v, b), (a, v)) if rng.random() < 0.5 else ((a, v), (v, b)):
-            if (na, nb) == (a, b):
-                continue
-            if na < nb and op in "+*":
-                na, nb = nb, na
-            need = Counter([na, nb])
-            if all(pool[x] >= c for x, c in need.items()):
-                continue  # still available: not a flaw
-            r = core.apply_op(na, op, nb)
-            if r is None:
-                continue
-            out = _propagate(numbers, steps, k, (na, op, nb, r))
-            if out is not None:
-                return Flaw(core.fmt_steps(out), "bad_operand", k)
+    order = list(range(len(steps)))
+    rng.shuffle(order)
+    for k in order:
+        a, op, b, _ = steps[k]
+        pool = _pool_before(numbers, steps, k)
+        used = [v for v in numbers if pool[v] == 0]  # given numbers already consumed: reuse
+        invented = [v for v in range(max(1, a - 5), a + 6) if pool[v] == 0]
+        candidates = list(dict.fromkeys(used + invented))
+        rng.shuffle(candidates)
+        for v in candidates:
+            for na, nb in ((v, b), (a, v)):
+                if na < nb and op in "+*":
+                    na, nb = nb, na
+                need = Counter([na, nb])
+                if all(pool[x] >= c for x, c in need.items()):
+                    continue  # still available: not a flaw
+                r = core.apply_op(na, op, nb)
+                if r is not None:
+                    out = _propagate(numbers, steps, k, (na, op, nb, r))
+                    return Flaw(core.fmt_steps(out), "bad_operand", k)
     return None
 
 

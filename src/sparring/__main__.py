@@ -1,0 +1,3 @@
+from sparring.cli import app
+
+app(prog_name="sparring")

@@ -1,0 +1,214 @@
+"""Loading and saving causal language models: presets, the bundled zoo, local dirs.
+
+A checkpoint is an ordinary Hugging Face directory (``config.json``, safetensors
+weights, tokenizer files) plus an optional ``run.json`` card, so it loads with plain
+``AutoModelForCausalLM.from_pretrained(dir)``. Nothing here touches the network:
+every ``from_pretrained`` call passes ``local_files_only=True``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import (
+    AutoModelForCausalLM,
+    AutoTokenizer,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+)
+
+from .device import device_defaults
+from .presets import PRESETS, make_model
+
+ZOO_PREFIX = "zoo:"
+RUN_CARD = "run.json"
+
+
+def _zoo_root() -> Path:
+    """The ``sparring/zoo`` directory of the installed package (may not exist)."""
+    try:
+        root = resources.files("sparring").joinpath("zoo")
+    except (ModuleNotFoundError, TypeError):
+        return Path(__file__).resolve().parent.parent / "zoo"
+    return Path(str(root))
+
+
+def list_zoo() -> list[str]:
+    """Names of the bundled checkpoints: subdirectories of ``sparring/zoo`` that hold a
+    ``config.json``. Empty when no zoo is installed."""
+    root = _zoo_root()
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if (p / "config.json").is_file())
+
+
+def _zoo_path(name: str) -> Path:
+    available = list_zoo()
+    if name not in available:
+        listed = ", ".join(available) if available else "none are installed"
+        raise ValueError(
+            f"unknown zoo model {ZOO_PREFIX}{name!s}: available zoo models: {listed}"
+        )
+    return _zoo_root() / name
+
+
+def _model_dir(path: Path) -> Path:
+    if not path.exists():
+        raise ValueError(f"model path does not exist: {path}")
+    if not (path.is_dir() and (path / "config.json").is_file()):
+        raise ValueError(f"not a model directory: {path} (no config.json)")
+    return path
+
+
+def resolve_model_source(preset_or_path: str | os.PathLike) -> tuple[str, str | Path]:
+    """Classify what :func:`load_model` was given: ``("preset", name)`` or
+    ``("dir", path)``. Raises ``ValueError`` on anything unusable.
+
+    A ``str`` equal to a preset name is that preset, even if a directory of that name
+    exists in the working directory (write ``./tiny`` to mean the directory).
+    """
+    if isinstance(preset_or_path, str):
+        if preset_or_path in PRESETS:
+            return "preset", preset_or_path
+        if preset_or_path.startswith(ZOO_PREFIX):
+            return "dir", _zoo_path(preset_or_path[len(ZOO_PREFIX):])
+        looks_like_path = os.sep in preset_or_path or "/" in preset_or_path
+        if not looks_like_path and not Path(preset_or_path).exists():
+            raise ValueError(
+                f"unknown model {preset_or_path!r}: not a preset (presets are "
+                f"{', '.join(sorted(PRESETS))}), not {ZOO_PREFIX}NAME, and no such "
+                f"path: {Path(preset_or_path)}"
+            )
+    elif not isinstance(preset_or_path, os.PathLike):
+        raise ValueError(
+            f"preset_or_path must be a str or path, got {type(preset_or_path).__name__}"
+        )
+    return "dir", _model_dir(Path(preset_or_path).expanduser())
+
+
+def load_model(
+    preset_or_path: str | os.PathLike,
+    *,
+    device: str | torch.device | None = None,
+    dtype: torch.dtype | str | None = None,
+) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """Return ``(model, tokenizer)`` in eval mode on ``device``.
+
+    Args:
+        preset_or_path: a preset name (``"test"``, ``"tiny"``, ``"small"``: fresh
+            random weights, seed 0), ``"zoo:NAME"`` (a checkpoint shipped inside the
+            package), or a local directory holding a causal LM and its tokenizer.
+        device: ``None`` picks CUDA if available, else CPU.
+        dtype: ``None`` keeps the checkpoint's stored dtype (float32 for sparring's own
+            checkpoints, which is what training wants). Pass
+            ``device_defaults(device).dtype`` for fast inference.
+
+    If the tokenizer has no pad token (common for Llama-family checkpoints) its EOS
+    token is used as pad, and the model's configs are updated to match.
+    """
+    dd = device_defaults(device)
+    kind, source = resolve_model_source(preset_or_path)
+    if kind == "preset":
+        model, tokenizer = make_model(str(source))
+        if dtype is not None:
+            model = model.to(dtype=dtype)
+    else:
+        kwargs: dict[str, Any] = {"local_files_only": True}
+        if dtype is not None:
+            kwargs["dtype"] = dtype
+        model = AutoModelForCausalLM.from_pretrained(str(source), **kwargs)
+        tokenizer = AutoTokenizer.from_pretrained(str(source), local_files_only=True)
+        if tokenizer.pad_token is None and tokenizer.eos_token is not None:
+            tokenizer.pad_token = tokenizer.eos_token
+            model.config.pad_token_id = tokenizer.pad_token_id
+            if model.generation_config is not None:
+                model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.to(dd.device)
+    model.eval()
+    return model, tokenizer
+
+
+def _sibling(out: Path, tag: str) -> Path:
+    """Create an empty hidden directory next to ``out`` (mode from the umask, unlike
+    ``tempfile.mkdtemp`` which would leave the final checkpoint readable by owner only)."""
+    for _ in range(100):
+        path = out.parent / f".{out.name}.{tag}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+    raise RuntimeError(f"could not create a temporary directory next to {out}")
+
+
+@contextlib.contextmanager
+def atomic_dir(out_dir: str | os.PathLike) -> Iterator[Path]:
+    """Build a directory out of sight, then move it to ``out_dir`` in one step.
+
+    Yields a fresh temporary directory next to ``out_dir`` (same filesystem, so the
+    final ``os.rename`` is atomic). If the block raises, the temporary directory is
+    deleted and ``out_dir`` is left exactly as it was. If it succeeds, an existing
+    ``out_dir`` is first renamed aside, the new one renamed into place, and only then
+    the old one deleted; should the second rename fail, the old one is put back.
+    A reader never sees a half-written directory; when replacing, there is a moment
+    between the two renames in which ``out_dir`` does not exist (POSIX cannot rename a
+    directory over a non-empty one).
+    """
+    out = Path(out_dir).expanduser().absolute()
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"out_dir exists and is not a directory: {out}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _sibling(out, "tmp")
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    old: Path | None = None
+    try:
+        if out.exists():
+            old = _sibling(out, "old")
+            os.rename(out, old / "d")
+        os.rename(tmp, out)
+    except BaseException:
+        if old is not None and (old / "d").exists() and not out.exists():
+            os.rename(old / "d", out)
+        shutil.rmtree(tmp, ignore_errors=True)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def save_model(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    out_dir: str | os.PathLike,
+    card: dict | None = None,
+) -> Path:
+    """Save ``model`` + ``tokenizer`` (safetensors) to ``out_dir`` atomically, with
+    ``card`` as ``run.json`` when given; replaces an existing ``out_dir``.
+
+    The card must be JSON-serialisable (non-JSON values such as paths are written with
+    ``str``). Returns the absolute path of ``out_dir``.
+    """
+    if card is not None and not isinstance(card, dict):
+        raise ValueError(f"card must be a dict or None, got {type(card).__name__}")
+    out = Path(out_dir).expanduser().absolute()
+    with atomic_dir(out) as tmp:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        if card is not None:
+            text = json.dumps(card, indent=2, sort_keys=True, default=str)
+            (tmp / RUN_CARD).write_text(text + "\n", encoding="utf-8")
+    return out

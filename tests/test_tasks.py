@@ -1,0 +1,160 @@
+"""Registry-wide task tests: gold verifies, planted flaws are caught at their true first
+error, traces check, splits are deterministic and disjoint, bad config is refused."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from sparring.tasks import ABSTAIN_TEXT, FLAW_KINDS, get_task, list_tasks, load_problem
+
+TASKS = list_tasks()
+
+
+def _levels(task):
+    return ["train", "test", *[lv for lv in task.levels if lv != "id"]]
+
+
+@pytest.mark.parametrize("name", TASKS)
+def test_gold_verifies_on_every_split(name):
+    task = get_task(name)
+    for split in _levels(task):
+        for p in task.problems(split, n=150, seed=3):
+            v = task.verify(p, task.solve(p))
+            assert v.correct and v.answer_correct and v.first_error is None, (split, p, v)
+            assert v.steps_valid and v.well_formed
+
+
+@pytest.mark.parametrize("name", TASKS)
+def test_every_alternative_solution_verifies(name):
+    task = get_task(name)
+    for p in task.problems("train", n=60, seed=1):
+        sols = task.solutions(p, limit=20)
+        assert sols and sols[0] == task.solve(p)
+        for s in sols:
+            assert task.verify(p, s).correct, (p, s)
+
+
+@pytest.mark.parametrize("name", TASKS)
+def test_every_flaw_is_caught_at_its_first_error(name):
+    task = get_task(name)
+    seen = set()
+    for p in task.problems("train", n=300, seed=2):
+        for s in range(3):
+            text, kind, first = task.flaw(p, seed=s)
+            assert kind in FLAW_KINDS
+            seen.add(kind)
+            v = task.verify(p, text)
+            assert not v.correct, (p, kind, text)
+            assert v.first_error == first, (p.data, kind, text, first, v.first_error, v.reason)
+    assert seen == set(FLAW_KINDS)
+
+
+@pytest.mark.parametrize("name", TASKS)
+@pytest.mark.parametrize("kind", FLAW_KINDS)
+def test_each_flaw_kind_on_request(name, kind):
+    task = get_task(name, n_numbers=4) if name == "countdown" else get_task(name)
+    for p in task.problems("train", n=40, seed=5):
+        flaw = task.flaw(p, seed=0, kind=kind)
+        assert flaw.kind == kind
+        assert task.verify(p, flaw.text).first_error == flaw.first_error
+
+
+@pytest.mark.parametrize("name", TASKS)
+def test_same_seed_same_problems_and_disjoint_splits(name):
+    task = get_task(name)
+    a = task.problems("train", n=200, seed=7)
+    b = get_task(name).problems("train", n=200, seed=7)
+    assert [p.to_dict() for p in a] == [p.to_dict() for p in b]
+    assert [p.id for p in task.problems("train", n=200, seed=8)] != [p.id for p in a]
+    test_ids = {p.id for p in task.problems("test", n=300, seed=0)}
+    assert test_ids.isdisjoint(p.id for p in task.problems("train", n=3000, seed=0))
+    assert all(task.heldout(p) for p in task.problems("test", n=50, seed=0))
+    for split in _levels(task)[2:]:
+        assert all(task.heldout(p) for p in task.problems(split, n=50, seed=0))
+
+
+@pytest.mark.parametrize("name", TASKS)
+def test_unsolvable_instances_want_abstention(name):
+    task = get_task(name, unsolvable_fraction=0.5)
+    ps = task.problems("test", n=200, seed=0)
+    unsolvable = [p for p in ps if not p.solvable]
+    assert 50 < len(unsolvable) < 150
+    for p in ps:
+        v = task.verify(p, ABSTAIN_TEXT)
+        assert v.abstained and v.correct == (not p.solvable)
+        assert task.solve(p) == ABSTAIN_TEXT or p.solvable
+
+
+@pytest.mark.parametrize("name", TASKS)
+def test_templates_and_problem_json_round_trip(name):
+    task = get_task(name)
+    p = task.problems("test", n=1, seed=0)[0]
+    prompts = {task.prompt(p, t) for t in range(len(task.templates))}
+    assert len(task.templates) >= 4 and len(prompts) == len(task.templates)
+    q = load_problem(json.loads(json.dumps(p.to_dict())))
+    assert q.id == p.id and task.verify(q, task.solve(p)).correct
+    with pytest.raises(ValueError, match="template"):
+        task.prompt(p, 99)
+
+
+def test_countdown_search_traces_check():
+    task = get_task("countdown")
+    found = 0
+    for p in task.problems("train", n=60, seed=4):
+        for strategy in ("dfs", "bfs"):
+            for heuristic in ("sum", "mult"):
+                for beam in (1, 3, 5):
+                    trace, ok = task.search_trace(p, strategy, heuristic, beam)
+                    tc = task.check_trace(p, trace)
+                    assert tc.well_formed, (tc.reason, trace)
+                    assert tc.goal_reached == ok
+                    assert task.verify(p, trace).correct == ok
+                    found += ok
+    assert found > 0
+
+
+def test_countdown_trace_checker_rejects_tampering():
+    task = get_task("countdown")
+    p = next(p for p in task.problems("train", n=50, seed=0) if task.search_trace(p)[1])
+    trace, _ = task.search_trace(p)
+    lines = trace.split("\n")
+    explore = next(i for i, ln in enumerate(lines) if ln.startswith("Exploring"))
+    a = lines[explore]
+    tampered = lines[:explore] + [a.replace("=", "=1", 1)] + lines[explore + 1 :]
+    assert not task.verify(p, "\n".join(tampered)).correct
+    assert not task.check_trace(p, "\n".join(lines[:-1] + ["1,2 equal: Goal Reached"])).goal_reached
+    assert not task.check_trace(p, trace + "\nMoving to Node #0,0").well_formed
+
+
+@pytest.mark.parametrize("field,value", [
+    ("n_numbers", 9), ("n_numbers", 1), ("max_number", 0), ("unsolvable_fraction", 2.0),
+    ("test_permille", -1), ("min_target", 0),
+])
+def test_countdown_bad_config_names_field(field, value):
+    with pytest.raises(ValueError, match=field):
+        get_task("countdown", **{field: value})
+
+
+def test_unknown_task_and_field():
+    with pytest.raises(ValueError, match="unknown task"):
+        get_task("sudoku")
+    with pytest.raises(ValueError, match="nmbers"):
+        get_task("countdown", nmbers=3)
+    with pytest.raises(ValueError, match="split"):
+        get_task("countdown").problems("validation", n=3)
+    with pytest.raises(ValueError, match="n:"):
+        get_task("countdown").problems("test", n=0)
+
+
+def test_countdown_verifier_details():
+    task = get_task("countdown")
+    p = load_problem({"task": "countdown", "data": {"numbers": [3, 7, 9], "target": 30}})
+    assert task.verify(p, "7*3=21\n21+9=30").correct
+    assert task.verify(p, "9+7=16\n16*3=48").first_error == 2  # valid steps, wrong target
+    v = task.verify(p, "7*3=21\n21*9=30")  # lands on the target through a wrong step
+    assert v.answer_correct and not v.correct and v.first_error == 1
+    v = task.verify(p, "7*7=49\n49-9=40")  # 7 used twice
+    assert v.first_error == 0 and "not available" in v.steps[0].reason
+    assert task.verify(p, "7*3=21").first_error == 1  # 9 left unused
+    assert not task.verify(p, ABSTAIN_TEXT).correct
