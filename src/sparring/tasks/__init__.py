@@ -16,6 +16,7 @@ from .base import (
     Task,
     Verdict,
 )
+from .arith import Arith, ArithConfig
 from .countdown import Countdown, CountdownConfig
 
 _REGISTRY: dict[str, type[Task]] = {}
@@ -49,8 +50,10 @@ def load_problem(d: dict) -> Problem:
 
 
 register(Countdown)
+register(Arith)
 
 __all__ = [
     "ABSTAIN_TEXT", "FLAW_KINDS", "Flaw", "Problem", "StepCheck", "Task", "Verdict",
-    "Countdown", "CountdownConfig", "get_task", "list_tasks", "load_problem", "register",
+    "Arith", "ArithConfig", "Countdown", "CountdownConfig", "get_task", "list_tasks",
+    "load_problem", "register",
 ]

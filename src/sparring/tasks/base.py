@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import re
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterator, NamedTuple
@@ -27,6 +28,11 @@ ABSTAIN_TEXT = "No solution"
 MAX_COMPLETION_CHARS = 16_384
 MAX_DIGITS = 12
 MAX_LINES = 512
+
+# One arithmetic step ``a op b=r`` with ASCII digits only (``\d`` would admit unicode digits).
+STEP_RE = re.compile(
+    rf"([0-9]{{1,{MAX_DIGITS}}})[ \t]*([-+*/])[ \t]*([0-9]{{1,{MAX_DIGITS}}})[ \t]*=[ \t]*([0-9]{{1,{MAX_DIGITS}}})"
+)
 
 
 @dataclass

@@ -13,14 +13,13 @@ which never appear in train or test).
 from __future__ import annotations
 
 import random
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 
 from . import countdown_core as core
 from .base import (
+    STEP_RE,
     ABSTAIN_TEXT,
-    MAX_DIGITS,
     MAX_LINES,
     Flaw,
     Problem,
@@ -36,9 +35,6 @@ from .base import (
 from .countdown_flaws import make_flaw
 from .countdown_search import check_trace, search_trace
 
-STEP_RE = re.compile(
-    rf"([0-9]{{1,{MAX_DIGITS}}})[ \t]*([-+*/])[ \t]*([0-9]{{1,{MAX_DIGITS}}})[ \t]*=[ \t]*([0-9]{{1,{MAX_DIGITS}}})"
-)
 
 
 @dataclass

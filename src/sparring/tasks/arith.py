@@ -1,0 +1,301 @@
+"""Arith: evaluate a multi-step integer expression, one reduction per line.
+
+Prompt (canonical template): ``(3+4)*5-6=\\n``; gold completion ``3+4=7\\n7*5=35\\n35-6=29``.
+Expressions are random binary trees over non-negative integers, rendered with the fewest
+parentheses that keep the tree (``*`` ``/`` bind tighter than ``+`` ``-``; equal precedence
+groups to the left, so a right operand of equal precedence keeps its parentheses).
+Every intermediate is a non-negative integer <= ``max_intermediate`` and every division is
+exact. A step ``a op b=r`` is valid iff the current tree has a node whose two children are
+literals ``a`` and ``b`` (in that order) joined by ``op``, and ``r`` is right; any valid
+reduction order is accepted, the gold one is post-order (left to right). Unsolvable
+instances (``unsolvable_fraction``) divide by zero or inexactly somewhere; their correct
+answer is the abstention line ``No solution``.
+
+Difficulty: one point per *look-ahead* reduction (an operation that is the right operand of
+another: reading left to right gets it wrong, precedence or parentheses decide), plus one
+point if any intermediate has three or more digits; 0 easy, 1 medium, 2+ hard.
+
+Splits: a problem's id hashes its expression; ids in the lowest ``test_permille`` of the
+hash range form the test partition. OOD levels: ``ood-long`` (``ood_extra_ops`` more
+operations) and ``ood-big`` (leaves up to ``max_value * ood_value_scale``, intermediates up
+to ``max_intermediate * ood_value_scale``, at least one leaf above ``max_value``).
+"""
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass
+
+from .arith_core import (
+    parse, render, _Flat, _tree, _flat, _why_invalid, _difficulty, _gen, _break, _leaves, _n_ops, _loose_value, MAX_EXPR_CHARS, MAX_SOLUTIONS,
+)
+from .arith_flaws import MAX_STATES, Tree, apply_op, fmt_steps, gold, make_flaw
+from .base import (
+    STEP_RE,
+    ABSTAIN_TEXT,
+    MAX_DIGITS,
+    MAX_LINES,
+    Flaw,
+    Problem,
+    StepCheck,
+    Task,
+    Verdict,
+    content_id,
+    fail,
+    is_abstention,
+    precheck,
+    seeded_rng,
+)
+
+@dataclass
+class ArithConfig:
+    n_ops: int = 3
+    min_value: int = 1
+    max_value: int = 20
+    ops: str = "+-*/"
+    max_intermediate: int = 999
+    unsolvable_fraction: float = 0.0
+    test_permille: int = 100
+    ood_extra_ops: int = 2
+    ood_value_scale: int = 10
+
+    def validate(self) -> None:
+        def need(ok: bool, name: str, msg: str) -> None:
+            if not ok:
+                raise ValueError(f"arith.{name}: {msg} (got {getattr(self, name)!r})")
+
+        for name in ("n_ops", "min_value", "max_value", "max_intermediate", "test_permille",
+                     "ood_extra_ops", "ood_value_scale"):
+            need(isinstance(getattr(self, name), int) and not isinstance(getattr(self, name), bool),
+                 name, "must be an integer")
+        need(1 <= self.n_ops <= 8, "n_ops", "must be in 1..8")
+        need(1 <= self.max_value <= 10_000, "max_value", "must be in 1..10000")
+        need(0 <= self.min_value <= self.max_value, "min_value", "must be in 0..max_value")
+        need(isinstance(self.ops, str) and len(self.ops) > 0 and set(self.ops) <= set("+-*/")
+             and len(set(self.ops)) == len(self.ops), "ops",
+             "must be a non-empty string of distinct operators from '+-*/'")
+        need(self.max_value <= self.max_intermediate <= 1_000_000, "max_intermediate",
+             "must be in max_value..1000000")
+        need(isinstance(self.unsolvable_fraction, (int, float))
+             and 0.0 <= self.unsolvable_fraction <= 1.0, "unsolvable_fraction", "must be in [0, 1]")
+        need(self.unsolvable_fraction == 0 or "/" in self.ops, "unsolvable_fraction",
+             "needs '/' in ops (unsolvable instances divide by zero or inexactly)")
+        need(0 <= self.test_permille <= 500, "test_permille", "must be in 0..500")
+        need(0 <= self.ood_extra_ops <= 4, "ood_extra_ops", "must be in 0..4")
+        need(1 <= self.ood_value_scale <= 100
+             and self.max_intermediate * self.ood_value_scale <= 10**9, "ood_value_scale",
+             "must be in 1..100 with max_intermediate * ood_value_scale <= 1000000000")
+
+
+class Arith(Task):
+    name = "arith"
+    config_cls = ArithConfig
+    templates = (
+        "{expr}=\n",
+        "Evaluate: {expr}\n",
+        "Compute {expr} step by step.\n",
+        "What is {expr}?\n",
+    )
+    levels = ("id", "ood-long", "ood-big")
+    supports_search = False
+
+    # ---- generation -------------------------------------------------------------------
+    def _make(self, tree: Tree, level: str) -> Problem:
+        expr = render(tree)
+        return Problem(task=self.name, id=content_id(self.name, expr), data={"expr": expr},
+                       level=level, difficulty=_difficulty(tree),
+                       solvable=_flat(expr).value is not None)
+
+    def _draw(self, rng: random.Random, level: str) -> Problem | None:
+        c = self.config
+        n = c.n_ops + (c.ood_extra_ops if level == "ood-long" else 0)
+        scale = c.ood_value_scale if level == "ood-big" else 1
+        unsolvable = rng.random() < c.unsolvable_fraction
+        got = _gen(rng, n, c.ops, c.min_value, c.max_value * scale, c.max_intermediate * scale)
+        if got is None:
+            return None
+        tree = got[0]
+        if level == "ood-big" and max(_leaves(tree)) <= c.max_value:
+            return None
+        if unsolvable and (tree := _break(rng, tree)) is None:
+            return None
+        if len(render(tree)) > MAX_EXPR_CHARS:
+            return None
+        return self._make(tree, level)
+
+    @classmethod
+    def check_problem(cls, problem: Problem) -> Problem:
+        d = problem.data
+        expr = d.get("expr") if isinstance(d, dict) else None
+        if not isinstance(expr, str):
+            raise ValueError("problem.data.expr: must be a string such as '(3+4)*5-6'")
+        tree = parse(expr)
+        if isinstance(tree, int):
+            raise ValueError("problem.data.expr: needs at least one operation")
+        expr = render(tree)
+        g = gold(tree)
+        if g is not None and any(len(str(r)) > MAX_DIGITS for *_, r in g[0]):
+            raise ValueError(
+                f"problem.data.expr: intermediate values must have at most {MAX_DIGITS} digits")
+        return Problem(cls.name, content_id(cls.name, expr), {"expr": expr}, problem.level,
+                       _difficulty(tree), g is not None)
+
+    def _ood_content(self, problem: Problem) -> bool:
+        tree = _tree(problem.data["expr"])
+        leaves = _leaves(tree)
+        return (_n_ops(tree) != self.config.n_ops or max(leaves) > self.config.max_value
+                or min(leaves) < self.config.min_value)
+
+    # ---- solving ----------------------------------------------------------------------
+    def solve(self, problem: Problem) -> str:
+        if not problem.solvable:
+            return ABSTAIN_TEXT
+        g = gold(_tree(problem.data["expr"]))
+        if g is None:
+            raise ValueError(f"arith problem {problem.id} has no value")
+        return fmt_steps(g[0])
+
+    def solutions(self, problem: Problem, limit: int | None = None) -> list[str]:
+        """Distinct valid reduction orders, gold (post-order) first; at most ``limit``
+        (``MAX_SOLUTIONS`` when None), fewer if a search budget runs out first (long
+        expressions with repeated sub-expressions)."""
+        if not problem.solvable:
+            return [ABSTAIN_TEXT]
+        fl = _flat(problem.data["expr"])
+        cap = MAX_SOLUTIONS if limit is None else min(limit, MAX_SOLUTIONS)
+        out: dict[str, None] = {}
+        budget = [4 * cap + 1000]  # node visits: repeated sub-expressions repeat orders
+
+        def dfs(st: list, lines: list) -> None:
+            budget[0] -= 1
+            if len(out) >= cap or budget[0] < 0:
+                return
+            if st[fl.root] is not None:
+                out.setdefault("\n".join(lines), None)
+                return
+            for j in fl.internal:
+                a, b = st[fl.left[j]], st[fl.right[j]]
+                if st[j] is None and a is not None and b is not None:
+                    r = apply_op(a, fl.ops[j], b)
+                    st[j] = r
+                    dfs(st, lines + [f"{a}{fl.ops[j]}{b}={r}"])
+                    st[j] = None
+
+        dfs(list(fl.init), [])
+        return list(out)[:cap]
+
+    def _gold_answer(self, problem: Problem) -> str:
+        return str(_flat(problem.data["expr"]).value)
+
+    # ---- text -------------------------------------------------------------------------
+    def _template_fields(self, problem: Problem) -> dict:
+        return {"expr": problem.data["expr"]}
+
+    def question(self, problem: Problem) -> str:
+        return (f"Evaluate {problem.data['expr']} (* and / before + and -, otherwise left to "
+                f"right; / must divide exactly and no result may be negative). Write one "
+                f"operation per line as a+b=c, or '{ABSTAIN_TEXT}' if some operation is "
+                f"impossible.")
+
+    # ---- verification -----------------------------------------------------------------
+    def verify(self, problem: Problem, completion: str) -> Verdict:
+        text = precheck(completion)
+        if text is None:
+            return fail("completion is not text within bounds", well_formed=False)
+        text = text.strip()
+        if is_abstention(text):
+            ok = not problem.solvable
+            return Verdict(correct=ok, answer_correct=ok, abstained=True, answer=ABSTAIN_TEXT,
+                           first_error=None if ok else 0,
+                           reason="" if ok else "abstained on a solvable problem")
+        lines = text.split("\n")
+        if len(lines) > MAX_LINES:
+            return fail("too many lines", well_formed=False)
+        fl = _flat(problem.data["expr"])
+        states: list[tuple] = [fl.init]  # every tree the steps so far could have produced
+        steps: list[StepCheck] = []
+        first = None
+        last_r = None
+        for raw in lines:
+            ln = raw.strip()
+            if not ln:
+                continue
+            m = STEP_RE.fullmatch(ln)
+            if m is None:
+                steps.append(StepCheck(len(steps), ln[:80], False, "not a step of the form a+b=c"))
+                first = len(steps) - 1 if first is None else first
+                return Verdict(False, False, steps, first, None, well_formed=False,
+                               reason="unparseable step")
+            a, op, b, r = int(m[1]), m[2], int(m[3]), int(m[4])
+            nxt: dict[tuple, None] = {}
+            for st in states:
+                for j in fl.internal:
+                    if (st[j] is None and fl.ops[j] == op and st[fl.left[j]] == a
+                            and st[fl.right[j]] == b and len(nxt) < MAX_STATES):
+                        nxt[st[:j] + (r,) + st[j + 1:]] = None
+            true = apply_op(a, op, b)
+            reason, expected = "", None
+            if not nxt:
+                reason = f"no sub-expression {a}{op}{b} to reduce"
+                expected = self._next_step(fl, states[0])
+            elif true is None:
+                reason = _why_invalid(a, op, b)
+            elif true != r:
+                reason, expected = f"{a}{op}{b} is {true}, not {r}", f"{a}{op}{b}={true}"
+            if nxt:
+                states = list(nxt)
+            if reason and first is None:
+                first = len(steps)
+            if first is not None:
+                states = states[:1]  # past the first error only the reasons need a state
+            last_r = r
+            steps.append(StepCheck(len(steps), ln, not reason, reason, expected))
+        if not steps:
+            return fail("no steps", well_formed=False)
+        if not problem.solvable:
+            why = fl.bad or "the expression has no value"
+            return Verdict(False, False, steps, first if first is not None else len(steps),
+                           str(last_r), reason=f"{why}: the answer is to abstain")
+        answer_correct = last_r == fl.value
+        reason = ""
+        if first is None and not any(st[fl.root] == fl.value for st in states):
+            first = len(steps)
+            reason = f"stops before the end: {self._next_step(fl, states[0])} is still to do"
+        elif first is not None:
+            reason = f"step {first + 1}: {steps[first].reason}"
+        return Verdict(first is None, answer_correct, steps, first, str(last_r), reason=reason)
+
+    @staticmethod
+    def _next_step(fl: _Flat, st: tuple) -> str | None:
+        """The next gold-order reduction from a state (what a right step could say)."""
+        for j in fl.internal:
+            a, b = st[fl.left[j]], st[fl.right[j]]
+            if st[j] is None and a is not None and b is not None:
+                r = apply_op(a, fl.ops[j], b)
+                return f"{a}{fl.ops[j]}{b}={r}" if r is not None else None
+        return None
+
+    # ---- flaws, distractors -----------------------------------------------------------
+    def flaw(self, problem: Problem, seed: int = 0, kind: str | None = None) -> Flaw:
+        if not problem.solvable:
+            raise ValueError(f"problem {problem.id} is unsolvable: there are no steps to flaw")
+        return make_flaw(_tree(problem.data["expr"]), seeded_rng("flaw", problem.id, seed), kind)
+
+    def plausible_wrong_answer(self, problem: Problem, seed: int = 0) -> str:
+        """A near miss: strict left-to-right reading (a precedence slip), or off by a little.
+        For an unsolvable problem: the value with remainders dropped (x/0 read as 0)."""
+        tree = _tree(problem.data["expr"])
+        if not problem.solvable:
+            return str(_loose_value(tree))
+        true = _flat(problem.data["expr"]).value
+        nums = [int(x) for x in re.findall(r"[0-9]+", problem.data["expr"])]
+        ops = re.findall(r"[-+*/]", problem.data["expr"])
+        ltr = nums[0]
+        for o, x in zip(ops, nums[1:]):
+            ltr = apply_op(ltr, o, x) if ltr is not None else None
+        options = [v for v in (ltr, true + 1, true - 1, true + 2, true - 2, true + 10, true - 10)
+                   if v is not None and v >= 0 and v != true]
+        rng = seeded_rng("wrong", problem.id, seed)
+        if ltr in options and rng.random() < 0.5:
+            return str(ltr)
+        return str(rng.choice(list(dict.fromkeys(options))))
