@@ -193,15 +193,14 @@ class Task(ABC):
             raise ValueError(f"n: must be a positive integer, got {n!r}")
         rng = seeded_rng(self.name, self.config_key(), split, seed)
         out: dict[str, Problem] = {}
-        tries = 0
-        limit = max(20_000, n * 400)
+        misses = 0  # draws since the last new problem: the split is exhausted when it grows large
         while len(out) < n:
-            tries += 1
-            if tries > limit:
+            if misses > 20_000:
                 raise ValueError(
                     f"could only find {len(out)} distinct {split!r} problems of {n} asked for "
                     f"with config {self.config_dict()}; ask for fewer or widen the ranges"
                 )
+            misses += 1
             level = "id" if split in ("train", "test") else split
             p = self._draw(rng, level)
             if p is None or p.id in out:
@@ -213,6 +212,7 @@ class Task(ABC):
             ):
                 continue
             out[p.id] = p
+            misses = 0
         return list(out.values())
 
     def iter_problems(self, split: str, seed: int) -> Iterator[Problem]:

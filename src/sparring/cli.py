@@ -1,0 +1,171 @@
+"""The `sparring` command line: a thin shell over the library's public functions."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(no_args_is_help=True, add_completion=False,
+                  help="Train language models against a sparring partner, and measure what they learned.")
+data_app = typer.Typer(no_args_is_help=True, help="Build datasets (corpus recipes).")
+app.add_typer(data_app, name="data")
+console = Console()
+
+
+def parse_settings(items: list[str] | None) -> dict:
+    """`key=value` pairs; values are JSON when they parse as JSON, else strings."""
+    out = {}
+    for item in items or []:
+        if "=" not in item:
+            raise typer.BadParameter(f"expected KEY=VALUE, got {item!r}")
+        key, value = item.split("=", 1)
+        try:
+            out[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip()] = value
+    return out
+
+
+def _fail(err: Exception) -> None:
+    console.print(f"[bold red]error:[/] {err}")
+    raise typer.Exit(code=2)
+
+
+def _task(name: str, settings: list[str] | None):
+    from sparring.tasks import get_task
+
+    try:
+        return get_task(name, **parse_settings(settings))
+    except ValueError as err:
+        _fail(err)
+
+
+TASK_SET = typer.Option(None, "--set", "-s", help="Task config KEY=VALUE (repeatable), e.g. -s n_numbers=4")
+
+
+@app.command("tasks")
+def tasks_cmd() -> None:
+    """List the registered tasks with their config defaults, levels and templates."""
+    from sparring.tasks import get_task, list_tasks
+
+    table = Table(title="sparring tasks")
+    for col in ("task", "config (defaults)", "levels", "templates", "search traces"):
+        table.add_column(col)
+    for name in list_tasks():
+        t = get_task(name)
+        cfg = ", ".join(f"{k}={v}" for k, v in t.config_dict().items() if k != "heldout_targets")
+        table.add_row(name, cfg, ", ".join(t.levels), str(len(t.templates)),
+                      "yes" if t.supports_search else "no")
+    console.print(table)
+
+
+@app.command("sample")
+def sample_cmd(task: str = typer.Argument(..., help="Task name (see `sparring tasks`)."),
+               split: str = typer.Option("test", help="train, test or an OOD level."),
+               seed: int = typer.Option(0, help="Which problem to draw."),
+               settings: Optional[list[str]] = TASK_SET) -> None:
+    """Show a problem, its gold solution, a flawed solution with its critique, a search trace."""
+    from sparring.corpus import programmatic_critique
+
+    t = _task(task, settings)
+    try:
+        p = t.problems(split, n=1, seed=seed)[0]
+    except ValueError as err:
+        _fail(err)
+    console.rule(f"{task} problem {p.id} ({p.level}, {p.difficulty})")
+    console.print("[bold]problem json:[/] " + json.dumps(p.to_dict()))
+    for i in range(len(t.templates)):
+        console.print(f"[bold]prompt (template {i}):[/] {t.prompt(p, i)!r}")
+    console.print("[bold]gold solution:[/]\n" + t.solve(p))
+    if p.solvable:
+        flawed, kind, first = t.flaw(p, seed=seed)
+        console.print(f"[bold]flawed solution[/] ({kind}, first error at step {first + 1}):\n{flawed}")
+        console.print("[bold]programmatic critique:[/]\n" + programmatic_critique(t, p, flawed))
+        if t.supports_search:
+            trace, found = t.search_trace(p)
+            console.print(f"[bold]search trace[/] (dfs, sum, beam 3; goal reached: {found}):\n{trace}")
+
+
+@app.command("verify")
+def verify_cmd(task: str = typer.Argument(...),
+               problem_json: str = typer.Option(..., help="Problem as JSON (as `sparring sample` prints) or @file."),
+               completion: str = typer.Option(..., help="The completion text (\\n for newlines) or @file."),
+               settings: Optional[list[str]] = TASK_SET) -> None:
+    """Verify one completion against one problem and print the per-step verdicts."""
+    from sparring.tasks import load_problem
+
+    t = _task(task, settings)
+
+    def read(arg: str) -> str:
+        return Path(arg[1:]).read_text() if arg.startswith("@") else arg
+
+    try:
+        raw = json.loads(read(problem_json))
+        if isinstance(raw, dict) and "task" not in raw:
+            raw = {"task": task, "data": raw}
+        p = load_problem(raw)
+    except (ValueError, OSError) as err:
+        _fail(f"--problem-json: {err}")
+    text = read(completion).replace("\\n", "\n")
+    v = t.verify(p, text)
+    table = Table(title=f"verdict: {'CORRECT' if v.correct else 'WRONG'}  "
+                        f"(answer {'right' if v.answer_correct else 'wrong'})")
+    for col in ("step", "text", "ok", "why"):
+        table.add_column(col)
+    for s in v.steps:
+        table.add_row(str(s.index + 1), s.text, "yes" if s.ok else "NO", s.reason)
+    console.print(table)
+    if v.first_error is not None:
+        console.print(f"first error: step {v.first_error + 1}" +
+                      (" (the conclusion)" if v.first_error == len(v.steps) else "") +
+                      f" - {v.reason}")
+    raise typer.Exit(code=0 if v.correct else 1)
+
+
+@data_app.command("build")
+def data_build_cmd(recipe: str = typer.Argument(..., help="Recipe name (see `sparring data recipes`)."),
+                   task: str = typer.Option("countdown", help="Task name."),
+                   n: int = typer.Option(1000, help="Rows (or problems) wanted."),
+                   seed: int = typer.Option(0),
+                   out: Path = typer.Option(..., help="Output directory (written atomically)."),
+                   overwrite: bool = typer.Option(False, help="Replace an existing output directory."),
+                   option: Optional[list[str]] = typer.Option(None, "--option", "-o",
+                                                              help="Recipe option KEY=VALUE (repeatable)."),
+                   settings: Optional[list[str]] = TASK_SET) -> None:
+    """Build a dataset with a recipe and write it plus card.json (config, counts, content hash)."""
+    from sparring import corpus
+
+    t = _task(task, settings)
+    opts = parse_settings(option)
+    try:
+        with console.status(f"building {recipe} x {n} for {task}"):
+            ds = corpus.build(recipe, t, n, seed, **opts)
+            card = corpus.card(ds, recipe, t, n, seed, opts)
+            corpus.save(ds, out, card, overwrite=overwrite)
+    except ValueError as err:
+        _fail(err)
+    console.print(f"wrote {len(ds)} rows to {out} (content hash {card['content_hash'][:16]})")
+    console.print_json(json.dumps({k: card[k] for k in ("recipe", "task", "rows", "labels",
+                                                        "distinct_problems")}, default=str))
+
+
+@data_app.command("recipes")
+def data_recipes_cmd() -> None:
+    """List the corpus recipes."""
+    from sparring.corpus import RECIPES
+
+    for name, fn in RECIPES.items():
+        doc = (fn.__doc__ or "").strip().split("\n")[0]
+        console.print(f"[bold]{name}[/]: {doc}")
+
+
+def main() -> None:  # pragma: no cover
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,128 @@
+"""Dataset cards and atomic saving.
+
+Format choice: ``Dataset.save_to_disk`` (Arrow), not JSONL. It round-trips the exact
+string schema, loads memory-mapped with ``datasets.load_from_disk`` without going through
+the HF cache or type inference (``load_dataset("json")`` does both), and is what the
+trainer consumes directly. For humans the directory also holds ``card.json`` (config,
+counts per label, content hash) and ``sample.jsonl`` (the first 20 rows).
+
+A saved corpus directory::
+
+    out_dir/
+      card.json  sample.jsonl  dataset_info.json  state.json  data-00000-of-00001.arrow
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from collections import Counter
+from dataclasses import asdict, is_dataclass
+from pathlib import Path
+from typing import Any
+
+import datasets
+from datasets import Dataset
+
+from ..tasks.base import Task
+
+CARD_FILE = "card.json"
+SAMPLE_FILE = "sample.jsonl"
+CARD_FORMAT = "sparring.corpus/1"
+
+
+def content_hash(dataset: Any) -> str:
+    """sha256 over the rows' (prompt, completion) pairs, in order, as canonical JSON lines."""
+    h = hashlib.sha256()
+    for p, c in zip(dataset["prompt"], dataset["completion"]):
+        h.update(json.dumps([p, c], ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+        h.update(b"\n")
+    return h.hexdigest()
+
+
+def _resolved_options(recipe: str, options: Any) -> dict[str, Any]:
+    """The recipe's full options (defaults filled in) when the recipe is known."""
+    if is_dataclass(options) and not isinstance(options, type):
+        return asdict(options)
+    options = dict(options or {})
+    from . import OPTIONS  # late: the registry imports this module
+
+    cls = OPTIONS.get(recipe)
+    return asdict(cls.make(options)) if cls is not None else options
+
+
+def card(dataset: Dataset, recipe: str, task: Task, n: int, seed: int, options: Any = None) -> dict[str, Any]:
+    """What the corpus is: recipe, task config, n, seed, resolved options, row count, counts
+    per label, distinct problems, and a content hash (see ``content_hash``)."""
+    from .. import __version__
+
+    labels = Counter(dataset["label"])
+    return {
+        "format": CARD_FORMAT,
+        "recipe": recipe,
+        "task": task.name,
+        "task_config": json.loads(json.dumps(task.config_dict())),
+        "n": n,
+        "seed": seed,
+        "options": json.loads(json.dumps(_resolved_options(recipe, options))),
+        "rows": len(dataset),
+        "labels": dict(sorted(labels.items())),
+        "distinct_problems": len(set(dataset["problem_id"])),
+        "columns": list(dataset.column_names),
+        "content_hash": content_hash(dataset),
+        "versions": {"sparring": __version__, "datasets": datasets.__version__},
+    }
+
+
+def save(dataset: Dataset, out_dir: str | os.PathLike, card: dict[str, Any], overwrite: bool = False) -> Path:
+    """Write the dataset, ``card.json`` and ``sample.jsonl`` to ``out_dir`` atomically.
+
+    Everything is written into a temporary sibling directory which is then renamed into
+    place, so a reader never sees a half-written corpus. An existing ``out_dir`` raises
+    ``ValueError`` unless ``overwrite``; then it is renamed aside, the new one renamed in,
+    and only then the old one deleted (put back if the second rename fails).
+    """
+    out = Path(out_dir).expanduser().absolute()
+    if out.exists() and (not out.is_dir() or not overwrite):
+        raise ValueError(f"out_dir: {out} already exists (pass overwrite=True to replace a directory)")
+    if not isinstance(card, dict):
+        raise ValueError("card: must be a dict (see sparring.corpus.card)")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:8]}"
+    try:
+        dataset.save_to_disk(str(tmp))
+        (tmp / CARD_FILE).write_text(json.dumps(card, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        with open(tmp / SAMPLE_FILE, "w", encoding="utf-8") as f:
+            for row in dataset.select(range(min(20, len(dataset)))):
+                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+        old = None
+        if out.exists():
+            old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
+            os.replace(out, old)
+        try:
+            os.replace(tmp, out)
+        except OSError:
+            if old is not None:
+                os.replace(old, out)
+            raise
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+def load(out_dir: str | os.PathLike) -> tuple[Dataset, dict[str, Any]]:
+    """A saved corpus and its card; ``ValueError`` if the rows do not match the card's hash."""
+    out = Path(out_dir)
+    try:
+        card_ = json.loads((out / CARD_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise ValueError(f"out_dir: {out} has no readable {CARD_FILE}: {e}") from e
+    ds = datasets.load_from_disk(str(out))
+    if content_hash(ds) != card_.get("content_hash"):
+        raise ValueError(f"content_hash: the rows in {out} do not match {CARD_FILE}")
+    return ds, card_

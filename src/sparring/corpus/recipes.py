@@ -1,0 +1,139 @@
+"""Solution corpora: ``imitation``, ``noisy``, ``verified`` (METHODS.md 1.1) and ``pretrain``.
+
+All are prompt = ``task.prompt(p, template)``, completion = a solution text (never the EOS
+token: the trainer appends it).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from datasets import Dataset
+
+from ..tasks.base import Task
+from .common import (
+    Options, Rows, candidate, check_args, check_templates, gold_label, int_tuple, is_rate, need, recipe_rng,
+    select_problems,
+)
+from .search import check_search, trace_for
+
+
+def _rate(o: Options, name: str) -> None:
+    need(is_rate(getattr(o, name)), o.recipe, name, "must be a number in [0, 1]", getattr(o, name))
+
+
+@dataclass
+class ImitationOptions(Options):
+    """``templates``: prompt template ids sampled uniformly per row (0 = canonical)."""
+
+    recipe = "imitation"
+    templates: tuple[int, ...] = (0,)
+
+    def validate(self) -> None:
+        self.templates = int_tuple(self.templates, self.recipe, "templates", 0)
+
+
+def imitation(task: Task, n: int, seed: int = 0, **options) -> Dataset:
+    """Imitation SFT: completion = ``task.solve(p)``, the gold solution (``No solution`` for an
+    unsolvable problem). Labels ``gold`` / ``abstain``."""
+    o = ImitationOptions.make(options)
+    check_args(o.recipe, task, n, seed)
+    templates = check_templates(task, o.recipe, o.templates)
+    rng = recipe_rng(o.recipe, task, seed)
+    rows = Rows(task)
+    for p in select_problems(task, n, seed):
+        rows.add(p, task.prompt(p, rng.choice(templates)), task.solve(p), gold_label(p))
+    return rows.dataset()
+
+
+@dataclass
+class NoisyOptions(Options):
+    """``error_rate``: chance a row's solution is a planted flaw. ``templates``: as imitation."""
+
+    recipe = "noisy"
+    error_rate: float = 0.3
+    templates: tuple[int, ...] = (0,)
+
+    def validate(self) -> None:
+        _rate(self, "error_rate")
+        self.templates = int_tuple(self.templates, self.recipe, "templates", 0)
+
+
+def _noisy_rows(task: Task, n: int, seed: int, o: NoisyOptions, recipe: str, keep_verified: bool) -> Dataset:
+    check_args(recipe, task, n, seed)
+    templates = check_templates(task, recipe, o.templates)
+    rng = recipe_rng("noisy", task, seed)  # verified draws the very same pool as noisy
+    rows = Rows(task)
+    for p in select_problems(task, n, seed):
+        prompt = task.prompt(p, rng.choice(templates))
+        text, label = candidate(task, p, rng, o.error_rate)
+        if keep_verified and not task.verify(p, text).correct:
+            continue
+        rows.add(p, prompt, text, label)
+    return rows.dataset()
+
+
+def noisy(task: Task, n: int, seed: int = 0, **options) -> Dataset:
+    """SFT on mixed-quality, unlabeled solutions (the "web data" baseline): each row's
+    completion is a planted flaw (``task.flaw``) with probability ``error_rate``, else gold.
+    The label (``gold``, ``abstain``, ``flawed:<kind>``) is for analysis only; the trainer
+    never sees it."""
+    return _noisy_rows(task, n, seed, NoisyOptions.make(options), "noisy", keep_verified=False)
+
+
+@dataclass
+class VerifiedOptions(NoisyOptions):
+    """Same options as ``noisy`` (they define the candidate pool that is filtered)."""
+
+    recipe = "verified"
+
+
+def verified(task: Task, n: int, seed: int = 0, **options) -> Dataset:
+    """SFT on verifier-accepted solutions only: the ``noisy`` pool for the same (task, n,
+    seed, error_rate, templates), minus every row ``task.verify`` rejects. So it has FEWER
+    than ``n`` rows (about ``(1 - error_rate) * n``), on exactly the problems of the kept
+    noisy rows: sft-noisy vs sft-verified differ only by the filter."""
+    return _noisy_rows(task, n, seed, VerifiedOptions.make(options), "verified", keep_verified=True)
+
+
+@dataclass
+class PretrainOptions(Options):
+    """``error_rate``: share of flawed solutions among solution rows. ``search_fraction``:
+    share of rows that are solved search traces (tasks with search only; ignored
+    otherwise). ``templates``: prompt templates, None = all of the task's templates."""
+
+    recipe = "pretrain"
+    error_rate: float = 0.4
+    search_fraction: float = 0.3
+    templates: tuple[int, ...] | None = None
+
+    def validate(self) -> None:
+        _rate(self, "error_rate")
+        _rate(self, "search_fraction")
+        if self.templates is not None:
+            self.templates = int_tuple(self.templates, self.recipe, "templates", 0)
+
+
+def pretrain(task: Task, n: int, seed: int = 0, **options) -> Dataset:
+    """The base model's diet: problems with unlabeled mixed-quality solutions (``error_rate``
+    of them flawed), ``search_fraction`` of rows as solved Stream-of-Search traces (default
+    settings, where the task supports search; a failed search falls back to a solution
+    row), and abstention rows (``No solution``) for the unsolvable problems the task config
+    generates (``unsolvable_fraction`` > 0). No critiques. Labels as in ``noisy`` and
+    ``search``."""
+    o = PretrainOptions.make(options)
+    check_args(o.recipe, task, n, seed)
+    templates = check_templates(task, o.recipe, o.templates)
+    rng = recipe_rng(o.recipe, task, seed)
+    problems = select_problems(task, n, seed)
+    combos = None
+    if getattr(task, "supports_search", False) and o.search_fraction > 0:
+        combos = check_search(task, o.recipe, ("dfs", "bfs"), ("sum", "mult"), (1, 2, 3, 4, 5), problems[0])
+    rows = Rows(task)
+    for p in problems:
+        prompt = task.prompt(p, rng.choice(templates))
+        got = None
+        if combos is not None and rng.random() < o.search_fraction and p.solvable:
+            got = trace_for(task, p, rng, combos, only_solved=True)
+        text, label = got if got is not None else candidate(task, p, rng, o.error_rate)
+        rows.add(p, prompt, text, label)
+    return rows.dataset()
