@@ -31,19 +31,16 @@ from .arith_core import (
 )
 from .arith_flaws import MAX_STATES, Tree, apply_op, fmt_steps, gold, make_flaw
 from .base import (
-    STEP_RE,
     ABSTAIN_TEXT,
     MAX_DIGITS,
-    MAX_LINES,
     Flaw,
     Problem,
-    StepCheck,
+    StepJudge,
     Task,
     Verdict,
     content_id,
-    fail,
-    is_abstention,
-    precheck,
+    judge_steps,
+    read_completion,
     seeded_rng,
 )
 
@@ -85,6 +82,57 @@ class ArithConfig:
         need(1 <= self.ood_value_scale <= 100
              and self.max_intermediate * self.ood_value_scale <= 10**9, "ood_value_scale",
              "must be in 1..100 with max_intermediate * ood_value_scale <= 1000000000")
+
+
+def _next_step(fl: _Flat, st: tuple) -> str | None:
+    """The next gold-order reduction from a state (what a right step could say)."""
+    for j in fl.internal:
+        a, b = st[fl.left[j]], st[fl.right[j]]
+        if st[j] is None and a is not None and b is not None:
+            r = apply_op(a, fl.ops[j], b)
+            return f"{a}{fl.ops[j]}{b}={r}" if r is not None else None
+    return None
+
+
+class _TreeJudge(StepJudge):
+    """Arith semantics: a step reduces a node whose children are both literals. Several
+    identical nodes can match, so the judge keeps every tree the steps could have produced
+    (at most ``MAX_STATES``); past the first error only the reasons matter, so one is kept."""
+
+    def __init__(self, fl: _Flat):
+        self.fl, self.states, self.erred = fl, [fl.init], False
+        self.unsolvable_reason = f"{fl.bad or 'the expression has no value'}: the answer is to abstain"
+
+    def step(self, a: int, op: str, b: int, r: int) -> tuple[str, str | None]:
+        fl = self.fl
+        nxt: dict[tuple, None] = {}
+        for st in self.states:
+            for j in fl.internal:
+                if (st[j] is None and fl.ops[j] == op and st[fl.left[j]] == a
+                        and st[fl.right[j]] == b and len(nxt) < MAX_STATES):
+                    nxt[st[:j] + (r,) + st[j + 1:]] = None
+        true = apply_op(a, op, b)
+        reason, expected = "", None
+        if not nxt:
+            reason, expected = f"no sub-expression {a}{op}{b} to reduce", _next_step(fl, self.states[0])
+        elif true is None:
+            reason = _why_invalid(a, op, b)
+        elif true != r:
+            reason, expected = f"{a}{op}{b} is {true}, not {r}", f"{a}{op}{b}={true}"
+        if nxt:
+            self.states = list(nxt)
+        self.erred = self.erred or bool(reason)
+        if self.erred:
+            self.states = self.states[:1]
+        return reason, expected
+
+    def end(self) -> str:
+        if any(st[self.fl.root] == self.fl.value for st in self.states):
+            return ""
+        return f"stops before the end: {_next_step(self.fl, self.states[0])} is still to do"
+
+    def answer_ok(self, last_r: int) -> bool:
+        return last_r == self.fl.value
 
 
 class Arith(Task):
@@ -199,81 +247,10 @@ class Arith(Task):
 
     # ---- verification -----------------------------------------------------------------
     def verify(self, problem: Problem, completion: str) -> Verdict:
-        text = precheck(completion)
-        if text is None:
-            return fail("completion is not text within bounds", well_formed=False)
-        text = text.strip()
-        if is_abstention(text):
-            ok = not problem.solvable
-            return Verdict(correct=ok, answer_correct=ok, abstained=True, answer=ABSTAIN_TEXT,
-                           first_error=None if ok else 0,
-                           reason="" if ok else "abstained on a solvable problem")
-        lines = text.split("\n")
-        if len(lines) > MAX_LINES:
-            return fail("too many lines", well_formed=False)
-        fl = _flat(problem.data["expr"])
-        states: list[tuple] = [fl.init]  # every tree the steps so far could have produced
-        steps: list[StepCheck] = []
-        first = None
-        last_r = None
-        for raw in lines:
-            ln = raw.strip()
-            if not ln:
-                continue
-            m = STEP_RE.fullmatch(ln)
-            if m is None:
-                steps.append(StepCheck(len(steps), ln[:80], False, "not a step of the form a+b=c"))
-                first = len(steps) - 1 if first is None else first
-                return Verdict(False, False, steps, first, None, well_formed=False,
-                               reason="unparseable step")
-            a, op, b, r = int(m[1]), m[2], int(m[3]), int(m[4])
-            nxt: dict[tuple, None] = {}
-            for st in states:
-                for j in fl.internal:
-                    if (st[j] is None and fl.ops[j] == op and st[fl.left[j]] == a
-                            and st[fl.right[j]] == b and len(nxt) < MAX_STATES):
-                        nxt[st[:j] + (r,) + st[j + 1:]] = None
-            true = apply_op(a, op, b)
-            reason, expected = "", None
-            if not nxt:
-                reason = f"no sub-expression {a}{op}{b} to reduce"
-                expected = self._next_step(fl, states[0])
-            elif true is None:
-                reason = _why_invalid(a, op, b)
-            elif true != r:
-                reason, expected = f"{a}{op}{b} is {true}, not {r}", f"{a}{op}{b}={true}"
-            if nxt:
-                states = list(nxt)
-            if reason and first is None:
-                first = len(steps)
-            if first is not None:
-                states = states[:1]  # past the first error only the reasons need a state
-            last_r = r
-            steps.append(StepCheck(len(steps), ln, not reason, reason, expected))
-        if not steps:
-            return fail("no steps", well_formed=False)
-        if not problem.solvable:
-            why = fl.bad or "the expression has no value"
-            return Verdict(False, False, steps, first if first is not None else len(steps),
-                           str(last_r), reason=f"{why}: the answer is to abstain")
-        answer_correct = last_r == fl.value
-        reason = ""
-        if first is None and not any(st[fl.root] == fl.value for st in states):
-            first = len(steps)
-            reason = f"stops before the end: {self._next_step(fl, states[0])} is still to do"
-        elif first is not None:
-            reason = f"step {first + 1}: {steps[first].reason}"
-        return Verdict(first is None, answer_correct, steps, first, str(last_r), reason=reason)
-
-    @staticmethod
-    def _next_step(fl: _Flat, st: tuple) -> str | None:
-        """The next gold-order reduction from a state (what a right step could say)."""
-        for j in fl.internal:
-            a, b = st[fl.left[j]], st[fl.right[j]]
-            if st[j] is None and a is not None and b is not None:
-                r = apply_op(a, fl.ops[j], b)
-                return f"{a}{fl.ops[j]}{b}={r}" if r is not None else None
-        return None
+        text = read_completion(problem, completion)
+        if isinstance(text, Verdict):
+            return text
+        return judge_steps(problem, text, _TreeJudge(_flat(problem.data["expr"])))
 
     # ---- flaws, distractors -----------------------------------------------------------
     def flaw(self, problem: Problem, seed: int = 0, kind: str | None = None) -> Flaw:

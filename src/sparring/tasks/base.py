@@ -296,6 +296,78 @@ def is_abstention(text: str) -> bool:
     return text.strip().rstrip(".").strip().lower() == ABSTAIN_TEXT.lower()
 
 
+class StepJudge(ABC):
+    """What a step-format task supplies to ``judge_steps``: a stateful judge of one solution."""
+
+    unsolvable_reason = "the problem has no solution; the answer is to abstain"
+
+    @abstractmethod
+    def step(self, a: int, op: str, b: int, r: int) -> tuple[str, str | None]:
+        """Judge ``a op b=r`` against the current state and advance it with the *claimed* r.
+        Returns (why it is wrong or "", the right step where known)."""
+
+    @abstractmethod
+    def end(self) -> str:
+        """Why the final state is not a finished solution ("" when it is)."""
+
+    @abstractmethod
+    def answer_ok(self, last_r: int) -> bool:
+        """Whether the final claimed value is the right answer."""
+
+
+def read_completion(problem: Problem, completion: Any) -> str | Verdict:
+    """Bounds and abstention, shared by every task: the stripped text, or the final Verdict."""
+    text = precheck(completion)
+    if text is None:
+        return fail("completion is not text within bounds", well_formed=False)
+    text = text.strip()
+    if is_abstention(text):
+        ok = not problem.solvable
+        return Verdict(correct=ok, answer_correct=ok, abstained=True, answer=ABSTAIN_TEXT,
+                       first_error=None if ok else 0,
+                       reason="" if ok else "abstained on a solvable problem")
+    return text
+
+
+def judge_steps(problem: Problem, text: str, judge: StepJudge) -> Verdict:
+    """The step loop shared by step-format tasks: parse each line with ``STEP_RE`` (a
+    malformed line ends the solution), let ``judge`` rule on it, then on the conclusion."""
+    lines = text.split("\n")
+    if len(lines) > MAX_LINES:
+        return fail("too many lines", well_formed=False)
+    steps: list[StepCheck] = []
+    first: int | None = None
+    last_r: int | None = None
+    for raw in lines:
+        ln = raw.strip()
+        if not ln:
+            continue
+        m = STEP_RE.fullmatch(ln)
+        if m is None:
+            steps.append(StepCheck(len(steps), ln[:80], False, "not a step of the form a+b=c"))
+            return Verdict(False, False, steps, len(steps) - 1 if first is None else first, None,
+                           well_formed=False, reason="unparseable step")
+        a, op, b, r = int(m[1]), m[2], int(m[3]), int(m[4])
+        reason, expected = judge.step(a, op, b, r)
+        if reason and first is None:
+            first = len(steps)
+        last_r = r
+        steps.append(StepCheck(len(steps), ln, not reason, reason, expected))
+    if not steps:
+        return fail("no steps", well_formed=False)
+    if not problem.solvable:
+        return Verdict(False, False, steps, len(steps) if first is None else first, str(last_r),
+                       reason=judge.unsolvable_reason)
+    reason = ""
+    if first is None:
+        reason = judge.end()
+        if reason:
+            first = len(steps)
+    else:
+        reason = f"step {first + 1}: {steps[first].reason}"
+    return Verdict(first is None, judge.answer_ok(last_r), steps, first, str(last_r), reason=reason)
+
+
 def precheck(completion: Any) -> str | None:
     """Return the completion if it is a string within bounds, else None."""
     if not isinstance(completion, str) or len(completion) > MAX_COMPLETION_CHARS:

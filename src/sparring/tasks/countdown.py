@@ -18,18 +18,16 @@ from dataclasses import dataclass, field
 
 from . import countdown_core as core
 from .base import (
-    STEP_RE,
     ABSTAIN_TEXT,
-    MAX_LINES,
     Flaw,
     Problem,
     StepCheck,
+    StepJudge,
     Task,
     Verdict,
     content_id,
-    fail,
-    is_abstention,
-    precheck,
+    judge_steps,
+    read_completion,
     seeded_rng,
 )
 from .countdown_flaws import make_flaw
@@ -71,6 +69,40 @@ class CountdownConfig:
         self.heldout_targets = tuple(self.heldout_targets)
         need(all(isinstance(t, int) for t in self.heldout_targets), "heldout_targets",
              "must be a list of integers")
+
+
+class _PoolJudge(StepJudge):
+    """Countdown semantics: a step takes two numbers from the pool and puts its result back."""
+
+    def __init__(self, numbers: list[int], target: int):
+        self.pool, self.target = Counter(numbers), target
+
+    def step(self, a: int, op: str, b: int, r: int) -> tuple[str, str | None]:
+        reasons, expected = [], None
+        need = Counter([a, b])
+        missing = [v for v, c in need.items() if self.pool[v] < c]
+        if missing:
+            have = sorted(self.pool.elements())
+            reasons.append(f"{', '.join(map(str, missing))} not available (have {have})")
+        true = core.apply_op(a, op, b)
+        if true is None:
+            reasons.append(f"{a}{op}{b} is not a positive integer")
+        elif true != r:
+            reasons.append(f"{a}{op}{b} is {true}, not {r}")
+            expected = f"{a}{op}{b}={true}"
+        self.pool -= need
+        self.pool[r] += 1
+        return "; ".join(reasons), expected
+
+    def end(self) -> str:
+        if self.pool == Counter([self.target]):
+            return ""
+        left = sorted(self.pool.elements())
+        return (f"ends with {left}, not just the target {self.target}" if len(left) > 1
+                else f"ends at {left[0]}, not the target {self.target}")
+
+    def answer_ok(self, last_r: int) -> bool:
+        return last_r == self.target
 
 
 class Countdown(Task):
@@ -188,69 +220,12 @@ class Countdown(Task):
 
     # ---- verification -----------------------------------------------------------------
     def verify(self, problem: Problem, completion: str) -> Verdict:
-        text = precheck(completion)
-        if text is None:
-            return fail("completion is not text within bounds", well_formed=False)
-        text = text.strip()
-        if is_abstention(text):
-            ok = not problem.solvable
-            return Verdict(correct=ok, answer_correct=ok, abstained=True, answer=ABSTAIN_TEXT,
-                           first_error=None if ok else 0,
-                           reason="" if ok else "abstained on a solvable problem")
+        text = read_completion(problem, completion)
+        if isinstance(text, Verdict):
+            return text
         if text.startswith("Current State:"):
             return self._verify_trace(problem, text)
-        lines = text.split("\n")
-        if len(lines) > MAX_LINES:
-            return fail("too many lines", well_formed=False)
-        target = problem.data["target"]
-        pool = Counter(problem.data["numbers"])
-        steps: list[StepCheck] = []
-        first = None
-        last_r = None
-        for raw in lines:
-            ln = raw.strip()
-            if not ln:
-                continue
-            m = STEP_RE.fullmatch(ln)
-            if m is None:
-                steps.append(StepCheck(len(steps), ln[:80], False, "not a step of the form a+b=c"))
-                first = len(steps) - 1 if first is None else first
-                return Verdict(False, False, steps, first, None, well_formed=False,
-                               reason="unparseable step")
-            a, op, b, r = int(m[1]), m[2], int(m[3]), int(m[4])
-            reasons = []
-            need = Counter([a, b])
-            missing = [v for v, c in need.items() if pool[v] < c]
-            if missing:
-                reasons.append(f"{', '.join(map(str, missing))} not available (have {sorted(pool.elements())})")
-            true = core.apply_op(a, op, b)
-            expected = None
-            if true is None:
-                reasons.append(f"{a}{op}{b} is not a positive integer")
-            elif true != r:
-                reasons.append(f"{a}{op}{b} is {true}, not {r}")
-                expected = f"{a}{op}{b}={true}"
-            pool -= need
-            pool[r] += 1
-            last_r = r
-            steps.append(StepCheck(len(steps), ln, not reasons, "; ".join(reasons), expected))
-            if reasons and first is None:
-                first = len(steps) - 1
-        if not steps:
-            return fail("no steps", well_formed=False)
-        answer_correct = problem.solvable and last_r == target
-        reason = ""
-        if first is None and pool != Counter([target]):
-            first = len(steps)
-            left = sorted(pool.elements())
-            reason = (f"ends with {left}, not just the target {target}" if len(left) > 1
-                      else f"ends at {left[0]}, not the target {target}")
-        elif first is not None:
-            reason = f"step {first + 1}: {steps[first].reason}"
-        if not problem.solvable:
-            return Verdict(False, False, steps, first if first is not None else len(steps),
-                           str(last_r), reason="the problem has no solution; the answer is to abstain")
-        return Verdict(first is None, answer_correct, steps, first, str(last_r), reason=reason)
+        return judge_steps(problem, text, _PoolJudge(problem.data["numbers"], problem.data["target"]))
 
     def _verify_trace(self, problem: Problem, text: str) -> Verdict:
         d = problem.data
