@@ -169,3 +169,79 @@ def main() -> None:  # pragma: no cover
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+
+
+@app.command("run")
+def run_cmd(spec: Path = typer.Argument(..., help="Experiment spec (YAML), e.g. examples/quick.yaml."),
+            out: Optional[Path] = typer.Option(None, help="Run folder (default: runs/<spec name>)."),
+            restart: bool = typer.Option(False, help="Discard results of a different spec in --out."),
+            report: bool = typer.Option(True, help="Write the report when the run is complete.")) -> None:
+    """Run (or resume) a study: arms x seeds, each arm at the spec's budget, then every probe.
+
+    Results go to OUT/lab.sqlite as each unit finishes; re-running the same command after
+    an interruption redoes only the unit that was in flight.
+    """
+    from sparring.lab import load_spec, run, write_report
+    from sparring.lab.report import build
+
+    try:
+        s = load_spec(spec)
+        run_dir = run(s, out or Path("runs") / s.name, restart=restart)
+        if report:
+            path = write_report(run_dir)
+    except ValueError as err:
+        _fail(err)
+    _print_summary(build(run_dir))
+    if report:
+        console.print(f"report: {path / 'report.html'} (and report.md)")
+
+
+@app.command("report")
+def report_cmd(run_dir: Path = typer.Argument(..., help="A run folder written by `sparring run`.")) -> None:
+    """Write RUN_DIR/report/ (report.html, report.md, PNGs) from the run's SQLite results."""
+    from sparring.lab import write_report
+    from sparring.lab.report import build
+
+    try:
+        path = write_report(run_dir)
+    except ValueError as err:
+        _fail(err)
+    _print_summary(build(run_dir))
+    console.print(f"report: {path / 'report.html'} (and report.md)")
+
+
+def _print_summary(d: dict) -> None:
+    from sparring.lab.report import _fmt
+
+    table = Table(title=f"{d['spec']['name']}: arms x probes (mean [95% CI])")
+    table.add_column("arm")
+    for c in d["cols"]:
+        table.add_column(c[2])
+    for a in d["spec"]["arms"]:
+        table.add_row(a["name"], *[_fmt(d["table"].get((a["name"], c[0], c[1]))) for c in d["cols"]])
+    console.print(table)
+    tested = [f for f in d["findings"] if f["effect"] is not None]
+    if tested:
+        ft = Table(title="findings (rule in the report)")
+        for col in ("#", "claim", "comparison", "effect", "verdict"):
+            ft.add_column(col)
+        for f in tested:
+            ft.add_row(f["id"], f["statement"], f["comparison"],
+                       f"{f['effect']:+.3f} [{f['lo']:+.3f}, {f['hi']:+.3f}]", f["verdict"])
+        console.print(ft)
+
+
+def _register_layer_commands() -> None:
+    """Commands whose code lives with their layer (probes, train)."""
+    from sparring.probes.command import probe_cmd
+
+    app.command("probe")(probe_cmd)
+    try:
+        from sparring.train.command import pretrain_cmd, train_cmd
+    except ImportError:  # pragma: no cover - train commands not built yet
+        return
+    app.command("train", context_settings={"allow_extra_args": False})(train_cmd)
+    app.command("pretrain")(pretrain_cmd)
+
+
+_register_layer_commands()

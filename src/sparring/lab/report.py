@@ -1,0 +1,258 @@
+"""Report: the run's SQLite results -> ``report/`` with report.md, report.html and PNGs.
+
+Every number in the report is read from ``lab.sqlite`` (nothing is recomputed from
+checkpoints), and the folder is written aside and renamed into place, so a report is
+either the previous one or the complete new one.
+"""
+from __future__ import annotations
+
+import html
+import json
+import os
+import platform
+import re
+import shutil
+import tempfile
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from . import findings
+from .store import Store
+
+# (probe, metric, label, higher_is_better) shown in the main table and the depth profile
+KEY_METRICS = [
+    ("accuracy", "accuracy", "accuracy (ID)", True),
+    ("accuracy", "accuracy[ood-n]", "accuracy (OOD: +1 number)", True),
+    ("accuracy", "accuracy[ood-target]", "accuracy (OOD: held-out targets)", True),
+    ("accuracy", "accuracy[ood-long]", "accuracy (OOD: longer)", True),
+    ("accuracy", "accuracy[ood-big]", "accuracy (OOD: bigger numbers)", True),
+    ("passk", "pass@4", "pass@4", True),
+    ("validity", "validity", "trace validity", True),
+    ("critique", "verdict_accuracy", "critique verdict acc.", True),
+    ("critique", "first_error_accuracy", "first-error step acc.", True),
+    ("gaslight", "flip_rate", "gaslight flip rate", False),
+    ("abstain", "f1", "abstention F1", True),
+    ("sensitivity", "pss", "prompt sensitivity (PSS)", False),
+    ("infogain", "infogain", "information gain", True),
+    ("confidence", "flat_high_share", "premature confidence", False),
+]
+VERDICT_COLOUR = {"replicates": "#1a7f37", "does not replicate": "#cf222e", "inconclusive": "#9a6700"}
+
+
+def _table(store: Store) -> dict[tuple[str, str, str], tuple[float, float | None, float | None, int]]:
+    """(arm, probe, metric) -> (mean over seeds, lo, hi, seeds); CI: mean of seed CIs for
+    one seed, else widened to cover the spread of the seed means."""
+    by: dict[tuple[str, str, str], list[dict]] = defaultdict(list)
+    for r in store.metrics():
+        if r["value"] is not None:
+            by[(r["arm"], r["probe"], r["metric"])].append(r)
+    out = {}
+    for key, rows in by.items():
+        vals = [r["value"] for r in rows]
+        los = [r["lo"] for r in rows if r["lo"] is not None]
+        his = [r["hi"] for r in rows if r["hi"] is not None]
+        lo = float(np.mean(los)) if los else None
+        hi = float(np.mean(his)) if his else None
+        if len(vals) > 1 and lo is not None:
+            lo, hi = min(lo, min(vals)), max(hi, max(vals))
+        out[key] = (float(np.mean(vals)), lo, hi, len(vals))
+    return out
+
+
+def _fmt(v: tuple | None) -> str:
+    if v is None:
+        return "–"
+    mean, lo, hi, _ = v
+    return f"{mean:.3f}" if lo is None else f"{mean:.3f} [{lo:.3f}, {hi:.3f}]"
+
+
+def _plots(store: Store, spec: dict, table: dict, cols: list, out: Path) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    arms = [a["name"] for a in spec["arms"]]
+    files = []
+    curves = defaultdict(list)
+    for arm, seed, step, key, value in store.curves():
+        if key in ("loss", "reward", "train_reward"):
+            curves[(arm, key)].append((step, value))
+    if curves:
+        keys = sorted({k for _, k in curves})
+        fig, axes = plt.subplots(1, len(keys), figsize=(5.5 * len(keys), 3.6), squeeze=False)
+        for ax, key in zip(axes[0], keys):
+            for arm in arms:
+                pts = sorted(curves.get((arm, key), []))
+                if pts:
+                    ax.plot([p[0] for p in pts], [p[1] for p in pts], label=arm, lw=1.4)
+            ax.set_title(f"training {key}")
+            ax.set_xlabel("step")
+            ax.legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(out / "training_curves.png", dpi=110)
+        plt.close(fig)
+        files.append("training_curves.png")
+    if cols:
+        fig, axes = plt.subplots(1, len(arms), figsize=(3.0 * len(arms) + 1.5, 0.32 * len(cols) + 1.6),
+                                 sharey=True, squeeze=False)
+        labels = [c[2] + ("" if c[3] else " (lower=better)") for c in cols]
+        for ax, arm in zip(axes[0], arms):
+            vals = [table.get((arm, c[0], c[1])) for c in cols]
+            y = np.arange(len(cols))
+            ax.barh(y, [v[0] if v else 0 for v in vals], color=["#4c72b0" if c[3] else "#dd8452" for c in cols])
+            for i, v in enumerate(vals):
+                if v and v[1] is not None:
+                    ax.plot([v[1], v[2]], [i, i], color="black", lw=1)
+            ax.set_title(arm, fontsize=9)
+            ax.set_xlim(0, max(1.0, max((v[0] for v in vals if v), default=1)))
+            ax.set_yticks(y, labels, fontsize=7)
+            ax.invert_yaxis()
+        fig.suptitle("depth profile per arm (bars: mean; lines: 95% CI)", fontsize=9)
+        fig.tight_layout()
+        fig.savefig(out / "depth_profile.png", dpi=110)
+        plt.close(fig)
+        files.append("depth_profile.png")
+    return files
+
+
+def build(run_dir: str | Path) -> dict[str, Any]:
+    """Everything the report shows, as plain data (also what tests compare with SQLite)."""
+    store = Store(run_dir)
+    try:
+        spec = store.get_meta("spec")
+        if spec is None:
+            raise ValueError(f"{run_dir}: no results (run `sparring run SPEC --out {run_dir}` first)")
+        table = _table(store)
+        cols = [c for c in KEY_METRICS if any(k[1:] == c[:2] for k in table)]
+        roles = {a["role"] or a["name"]: a["name"] for a in spec["arms"]}
+        return {"spec": spec, "table": table, "cols": cols, "units": store.units(),
+                "findings": findings.evaluate(store, roles) if spec.get("findings", True) else [],
+                "all_metrics": sorted(table.items())}
+    finally:
+        store.close()
+
+
+def _markdown(d: dict, images: list[str]) -> str:
+    spec, table, cols = d["spec"], d["table"], d["cols"]
+    lines = [f"# sparring report: {spec['name']}", "",
+             f"Task `{spec['task']}` {spec['task_config'] or ''}, base `{spec['base']}`, budget "
+             f"**{spec['budget']} per arm** (equal for every arm), seeds {spec['seeds']}, "
+             f"probes on n={spec['probe_n']} problems per level.", "",
+             "## Arms x probes (mean [95% CI])", "",
+             "| arm | " + " | ".join(c[2] for c in cols) + " |",
+             "|---|" + "---|" * len(cols)]
+    for a in spec["arms"]:
+        lines.append(f"| {a['name']} | " + " | ".join(_fmt(table.get((a["name"], c[0], c[1]))) for c in cols) + " |")
+    lines += ["", *[f"![{img}]({img})" for img in images], "", "## Findings (METHODS.md section 3)", "",
+              f"Rule: {findings.RULE}", "",
+              "| # | claim | published | comparison | metric | effect [95% CI] | verdict |",
+              "|---|---|---|---|---|---|---|"]
+    for f in d["findings"]:
+        eff = "–" if f["effect"] is None else f"{f['effect']:+.3f} [{f['lo']:+.3f}, {f['hi']:+.3f}]"
+        lines.append(f"| {f['id']} | {f['statement']} | {f['published']} | {f['comparison']} | "
+                     f"{f['metric']} | {eff} | {f['verdict']} |")
+    lines += ["", "## Training", "", "| arm | seed | steps | tokens | seconds |", "|---|---|---|---|---|"]
+    for u in d["units"]:
+        if u["kind"] == "train" and u["status"] == "done":
+            metrics = json.loads(u["detail"] or "{}").get("metrics") or {}
+            m = metrics.get("train") or {}
+            lines.append(f"| {u['arm']} | {u['seed']} | {m.get('steps', '–')} | {m.get('tokens', '–')} | "
+                         f"{u['seconds']:.0f} |")
+    lines += ["", "## All metrics", "", "| arm | probe | metric | value [95% CI] | seeds |", "|---|---|---|---|---|"]
+    for (arm, probe, metric), v in d["all_metrics"]:
+        lines.append(f"| {arm} | {probe} | {metric} | {_fmt(v)} | {v[3]} |")
+    lines += ["", "## Resolved spec", "", "```yaml", yaml.safe_dump(spec, sort_keys=False).strip(), "```",
+              "", "## Versions", "", *[f"- {k}: {v}" for k, v in _versions().items()], ""]
+    return "\n".join(lines)
+
+
+def _versions() -> dict[str, str]:
+    import importlib.metadata as md
+
+    out = {"python": platform.python_version()}
+    for pkg in ("sparring", "torch", "transformers", "trl", "datasets", "accelerate"):
+        try:
+            out[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
+
+
+def _html(md_text: str, d: dict) -> str:
+    """A self-contained page: the markdown tables rendered as HTML tables, images inline."""
+    from jinja2 import Environment
+
+    blocks, rows, in_code = [], [], False
+    for line in md_text.split("\n"):
+        if line.startswith("```"):
+            blocks.append("</pre>" if in_code else "<pre>")
+            in_code = not in_code
+        elif in_code:
+            blocks.append(html.escape(line))
+        elif line.startswith("|"):
+            if not set(line) <= set("|-"):
+                rows.append([html.escape(c.strip()) for c in line.strip("|").split("|")])
+        else:
+            if rows:
+                head, *body = rows
+                blocks.append("<table><tr>" + "".join(f"<th>{c}</th>" for c in head) + "</tr>" + "".join(
+                    "<tr>" + "".join(f"<td class='{_cls(c)}'>{c}</td>" for c in r) + "</tr>" for r in body)
+                    + "</table>")
+                rows = []
+            if line.startswith("!["):
+                src = line[line.index("(") + 1:-1]
+                blocks.append(f"<img src='{html.escape(src)}' alt='{html.escape(src)}'>")
+            elif line.startswith("#"):
+                level = len(line) - len(line.lstrip("#"))
+                blocks.append(f"<h{level}>{html.escape(line.lstrip('#').strip())}</h{level}>")
+            elif line.strip():
+                text = re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(line))
+                text = re.sub(r"[*][*]([^*]+)[*][*]", r"<b>\1</b>", text)
+                blocks.append(f"<p>{text}</p>")
+    page = Environment(autoescape=False).from_string(PAGE)
+    return page.render(title=f"sparring report: {d['spec']['name']}", body="\n".join(blocks))
+
+
+def _cls(cell: str) -> str:
+    return {"replicates": "ok", "does not replicate": "bad", "inconclusive": "meh"}.get(cell, "")
+
+
+PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>{{ title }}</title><style>
+body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1200px;color:#1f2328}
+table{border-collapse:collapse;margin:1em 0;font-size:13px}td,th{border:1px solid #d0d7de;padding:4px 8px}
+th{background:#f6f8fa}img{max-width:100%;border:1px solid #d0d7de;margin:1em 0}
+.ok{color:#1a7f37;font-weight:600}.bad{color:#cf222e;font-weight:600}.meh{color:#9a6700}
+pre{background:#f6f8fa;padding:1em;font-size:12px}</style></head><body>{{ body }}</body></html>"""
+
+
+def write_report(run_dir: str | Path) -> Path:
+    """Write ``run_dir/report/`` (report.md, report.html, PNGs) atomically; returns it."""
+    run_dir = Path(run_dir)
+    d = build(run_dir)
+    final = run_dir / "report"
+    tmp = Path(tempfile.mkdtemp(prefix=".report-", dir=run_dir))
+    try:
+        store = Store(run_dir)
+        try:
+            images = _plots(store, d["spec"], d["table"], d["cols"], tmp)
+        finally:
+            store.close()
+        md_text = _markdown(d, images)
+        (tmp / "report.md").write_text(md_text)
+        (tmp / "report.html").write_text(_html(md_text, d))
+        old = run_dir / ".report-old"
+        if old.exists():
+            shutil.rmtree(old)
+        if final.exists():
+            os.replace(final, old)
+        os.replace(tmp, final)
+        shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final

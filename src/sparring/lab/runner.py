@@ -1,0 +1,134 @@
+"""The runner: arms x seeds -> train (each arm at the spec's budget) -> probe -> store.
+
+Run folder layout::
+
+    runs/NAME/
+      spec.yaml          the resolved spec (what this folder's results belong to)
+      lab.sqlite         results store (see store.py)
+      ckpt/ARM-sSEED/    checkpoints (save_pretrained + run.json), written atomically
+
+Resume: every unit (train or probe of one arm and seed) is marked done in the same SQLite
+transaction that stores its results, and checkpoints appear only when complete, so after
+``kill -9`` the same command skips what finished and redoes only the unit in flight.
+With step or token budgets on CPU the re-run's numbers equal an uninterrupted run's.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Callable
+
+import yaml
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from .spec import Spec, load_spec
+from .store import Store
+
+console = Console(stderr=True)
+
+
+def _curves(ckpt: Path) -> list[tuple[float, str, float]]:
+    """Training curves from the checkpoint's run.json (``log_history``), if it has them."""
+    try:
+        card = json.loads((ckpt / "run.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return []
+    out = []
+    for i, entry in enumerate(card.get("log_history") or []):
+        step = entry.get("step", i)
+        for k, v in entry.items():
+            if k != "step" and isinstance(v, (int, float)) and not isinstance(v, bool):
+                out.append((float(step), k, float(v)))
+    return out
+
+
+def _check_resumable(store: Store, spec: Spec, restart: bool) -> None:
+    old = store.get_meta("spec_key")
+    if old is not None and old != spec.key() and not restart:
+        raise ValueError(
+            f"the run folder {store.path.parent} holds results of a different spec "
+            f"(key {old}, this spec {spec.key()}): choose another --out, or pass --restart "
+            f"to discard them")
+    if old is not None and old != spec.key():
+        with store.transaction() as db:
+            for table in ("units", "metrics", "records", "curves"):
+                db.execute(f"DELETE FROM {table}")
+
+
+def train_unit(spec: Spec, arm, seed: int, run_dir: Path) -> tuple[str, dict]:
+    """Train one arm for one seed (or return the base for an untrained arm)."""
+    from sparring.train import train
+
+    if not arm.trains:
+        return spec.base, {}
+    config = {"eval_problems": 0, **arm.config, "seed": seed}
+    out = run_dir / "ckpt" / f"{arm.name}-s{seed}"
+    from sparring.tasks import get_task
+
+    task = get_task(spec.task, **spec.task_config)
+    ckpt = Path(train(arm.method, spec.base, task, config, out, spec.budget))
+    card = json.loads((ckpt / "run.json").read_text())
+    return str(ckpt), {"metrics": card.get("metrics", {}), "budget": card.get("budget")}
+
+
+def probe_unit(spec: Spec, path: str, seed: int, progress: Callable[[str], None] | None = None):
+    from sparring.probes import run_probes
+    from sparring.tasks import get_task
+
+    task = get_task(spec.task, **spec.task_config)
+    return run_probes(path, None, task, spec.probes, n=spec.probe_n, seed=seed,
+                      config=dict(spec.probe_config), progress=progress)
+
+
+def run(spec_or_path: Spec | str | Path, out: str | Path, *, restart: bool = False,
+        quiet: bool = False) -> Path:
+    """Run (or resume) a study; returns the run folder."""
+    spec = spec_or_path if isinstance(spec_or_path, Spec) else load_spec(spec_or_path)
+    run_dir = Path(out)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    store = Store(run_dir)
+    try:
+        _check_resumable(store, spec, restart)
+        store.set_meta("spec", spec.to_dict())
+        store.set_meta("spec_key", spec.key())
+        _write_text(run_dir / "spec.yaml", yaml.safe_dump(spec.to_dict(), sort_keys=False))
+        units = [(arm, seed, kind) for seed in spec.seeds for arm in spec.arms
+                 for kind in ("train", "probe")]
+        todo = [u for u in units if not store.done(u[0].name, u[1], u[2])]
+        if not quiet:
+            console.print(f"[bold]{spec.name}[/]: {len(spec.arms)} arms x {len(spec.seeds)} seeds, "
+                          f"budget {spec.budget} per arm; {len(units) - len(todo)} of {len(units)} "
+                          f"units already done")
+        columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                   TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn())
+        with Progress(*columns, console=console, disable=quiet, transient=False) as bar:
+            job = bar.add_task("study", total=len(units), completed=len(units) - len(todo))
+            for arm, seed, kind in todo:
+                label = f"{kind} {arm.name} (seed {seed})"
+                bar.update(job, description=label)
+                store.start(arm.name, seed, kind)
+                t0 = time.perf_counter()
+                if kind == "train":
+                    path, detail = train_unit(spec, arm, seed, run_dir)
+                    store.finish_train(arm.name, seed, path, time.perf_counter() - t0, detail,
+                                       _curves(Path(path)) if arm.trains else [])
+                else:
+                    path = store.unit(arm.name, seed, "train")["path"]
+                    results = probe_unit(spec, path, seed,
+                                         lambda name: bar.update(job, description=f"{label}: {name}"))
+                    store.finish_probes(arm.name, seed, results, time.perf_counter() - t0)
+                bar.advance(job)
+    finally:
+        store.close()
+    return run_dir
+
+
+def _write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+

@@ -1,0 +1,204 @@
+"""Experiment specs: YAML -> a validated ``Spec``, every error naming its field.
+
+    name: quick
+    task: {name: countdown, config: {n_numbers: 3}}
+    base: zoo:countdown-base
+    budget: 300steps            # every arm gets exactly this (pipelines split it over stages)
+    seeds: [0]
+    arms:
+      - {name: base, method: none}          # the untrained base, probed as is
+      - {name: sft, method: sft, config: {recipe: imitation}}
+      - {name: sft-grpo, method: pipeline, config: {preset: sft-grpo}}
+    probes: {names: all, n: 200, config: {max_new_tokens: 64}}
+
+Equal budgets are the point of a study, so an arm cannot set its own budget. Everything
+that can be checked before training is checked at load time: fields, task config, that the
+base exists, each method and its options, the probe names and config.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+NO_TRAINING = "none"
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$")
+TOP_FIELDS = ("name", "description", "task", "base", "budget", "seeds", "arms", "probes", "findings")
+ARM_FIELDS = ("name", "method", "config", "role")
+PROBE_FIELDS = ("names", "n", "config")
+
+
+@dataclass
+class Arm:
+    name: str
+    method: str
+    config: dict[str, Any] = field(default_factory=dict)
+    role: str = ""  # what the findings rules call it; defaults to the name
+
+    @property
+    def trains(self) -> bool:
+        return self.method != NO_TRAINING
+
+
+@dataclass
+class Spec:
+    name: str
+    task: str
+    task_config: dict[str, Any]
+    base: str
+    budget: str
+    seeds: list[int]
+    arms: list[Arm]
+    probes: list[str]
+    probe_n: int
+    probe_config: dict[str, Any] = field(default_factory=dict)
+    description: str = ""
+    findings: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def key(self) -> str:
+        """Hash of everything that determines results (a resumed run must match it)."""
+        d = self.to_dict()
+        d.pop("description")
+        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+
+    def arm(self, name: str) -> Arm:
+        return next(a for a in self.arms if a.name == name)
+
+
+def _need(cond: bool, where: str, msg: str) -> None:
+    if not cond:
+        raise ValueError(f"spec.{where}: {msg}")
+
+
+def _known(d: dict, allowed: tuple[str, ...], where: str) -> None:
+    unknown = sorted(set(d) - set(allowed))
+    if unknown:
+        raise ValueError(f"spec{'.' + where if where else ''}: unknown field(s) {unknown}; "
+                         f"allowed: {list(allowed)}")
+
+
+def parse_spec(raw: Any, source: str = "spec") -> Spec:
+    """Validate a spec mapping (as loaded from YAML) without touching models or data."""
+    _need(isinstance(raw, dict), "(top)", f"{source} must be a mapping of fields")
+    _known(raw, TOP_FIELDS, "")
+    for f in ("task", "base", "budget", "arms"):
+        _need(f in raw, f, "is required")
+    name = raw.get("name", Path(source).stem)
+    _need(isinstance(name, str) and bool(_NAME_RE.match(name)), "name",
+          f"must be letters, digits, '-', '_', '.' or '+' (got {name!r})")
+
+    task = raw["task"]
+    if isinstance(task, str):
+        task = {"name": task}
+    _need(isinstance(task, dict), "task", "must be a task name or {name, config}")
+    _known(task, ("name", "config"), "task")
+    task_config = task.get("config") or {}
+    _need(isinstance(task_config, dict), "task.config", "must be a mapping")
+
+    base = raw["base"]
+    _need(isinstance(base, str) and base.strip() != "", "base", "must be a preset, zoo:NAME or a path")
+
+    budget = raw["budget"]
+    _need(isinstance(budget, (str, int)) and not isinstance(budget, bool), "budget",
+          "must be like '300steps', '2Mtokens' or '300s'")
+
+    seeds = raw.get("seeds", [0])
+    _need(isinstance(seeds, list) and seeds != [] and all(isinstance(s, int) and not isinstance(s, bool)
+                                                          and s >= 0 for s in seeds),
+          "seeds", f"must be a non-empty list of integers >= 0 (got {seeds!r})")
+    _need(len(set(seeds)) == len(seeds), "seeds", "must not repeat")
+
+    arms_raw = raw["arms"]
+    _need(isinstance(arms_raw, list) and arms_raw, "arms", "must be a non-empty list")
+    arms: list[Arm] = []
+    for i, a in enumerate(arms_raw):
+        where = f"arms[{i}]"
+        _need(isinstance(a, dict), where, "must be a mapping with name and method")
+        _known(a, ARM_FIELDS, where)
+        _need("name" in a and "method" in a, where, "needs a name and a method")
+        _need(isinstance(a["name"], str) and bool(_NAME_RE.match(a["name"])), f"{where}.name",
+              f"must be letters, digits, '-', '_', '.' or '+' (got {a['name']!r})")
+        cfg = a.get("config") or {}
+        _need(isinstance(cfg, dict), f"{where}.config", "must be a mapping of method options")
+        _need("budget" not in cfg, f"{where}.config.budget",
+              "arms share the spec's budget (equal budgets); remove it")
+        arms.append(Arm(a["name"], str(a["method"]), cfg, str(a.get("role") or a["name"])))
+    names = [a.name for a in arms]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    _need(not dup, "arms", f"arm names must be unique (repeated: {dup})")
+
+    probes = raw.get("probes") or {}
+    _need(isinstance(probes, dict), "probes", "must be a mapping {names, n, config}")
+    _known(probes, PROBE_FIELDS, "probes")
+    pnames = probes.get("names", "all")
+    if isinstance(pnames, str):
+        pnames = [p.strip() for p in pnames.split(",") if p.strip()]
+    _need(isinstance(pnames, list) and all(isinstance(p, str) for p in pnames), "probes.names",
+          "must be 'all' or a list of probe names")
+    pn = probes.get("n", 200)
+    _need(isinstance(pn, int) and not isinstance(pn, bool) and pn > 0, "probes.n",
+          f"must be a positive integer (got {pn!r})")
+    pconf = probes.get("config") or {}
+    _need(isinstance(pconf, dict), "probes.config", "must be a mapping")
+    findings = raw.get("findings", True)
+    _need(isinstance(findings, bool), "findings", "must be true or false")
+    return Spec(name, str(task.get("name")), task_config, base.strip(), str(budget), seeds, arms,
+                pnames, pn, pconf, str(raw.get("description", "")), findings)
+
+
+def check_spec(spec: Spec, spec_dir: Path | None = None) -> Spec:
+    """Everything that needs the library: task config, base, methods, options, probes."""
+    from sparring.models.loading import resolve_model_source
+    from sparring.probes import as_config, probe_names
+    from sparring.tasks import get_task
+    from sparring.train import Budget, get_method
+
+    try:
+        get_task(spec.task, **spec.task_config)
+    except ValueError as err:
+        raise ValueError(f"spec.task: {err}") from None
+    base = spec.base
+    if spec_dir is not None and not base.startswith("zoo:") and (spec_dir / base).exists():
+        spec.base = base = str((spec_dir / base).resolve())
+    try:
+        resolve_model_source(base)
+    except ValueError as err:
+        raise ValueError(f"spec.base: {err}") from None
+    try:
+        Budget.parse(spec.budget)
+    except ValueError as err:
+        raise ValueError(f"spec.budget: {err}") from None
+    for i, arm in enumerate(spec.arms):
+        if not arm.trains:
+            _need(not arm.config, f"arms[{i}].config", "an arm with method 'none' takes no config")
+            continue
+        try:
+            get_method(arm.method).config_cls.from_any(dict(arm.config))
+        except ValueError as err:
+            raise ValueError(f"spec.arms[{i}] ({arm.name}): {err}") from None
+    try:
+        spec.probes = list(probe_names(spec.probes if spec.probes != ["all"] else "all"))
+        as_config(dict(spec.probe_config), n=spec.probe_n, seed=0)
+    except ValueError as err:
+        raise ValueError(f"spec.probes: {err}") from None
+    return spec
+
+
+def load_spec(path: str | Path) -> Spec:
+    """Read, parse and fully check a YAML spec file."""
+    p = Path(path)
+    if not p.is_file():
+        raise ValueError(f"spec: no such file: {p}")
+    try:
+        raw = yaml.safe_load(p.read_text())
+    except yaml.YAMLError as err:
+        raise ValueError(f"spec: {p} is not valid YAML: {err}") from None
+    return check_spec(parse_spec(raw, str(p)), p.parent)

@@ -1,0 +1,124 @@
+"""``sparring probe CHECKPOINT``: run the probe battery and print a table (+ JSON).
+
+The lead registers :func:`probe_cmd` on the CLI app (``app.command("probe")(probe_cmd)``).
+Every input error (unknown probe, ``--n`` <= 0, bad ``--set``, a checkpoint that is not
+a model) is reported as one line and exits with code 2 before any model work.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+console = Console()
+
+
+def _settings(items: list[str] | None) -> dict:
+    out = {}
+    for item in items or []:
+        if "=" not in item:
+            raise ValueError(f"--set: expected KEY=VALUE, got {item!r}")
+        key, value = item.split("=", 1)
+        try:
+            out[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip()] = value
+    return out
+
+
+def _fmt(v: float | None) -> str:
+    if v is None:
+        return "-"
+    return f"{v:.3f}" if abs(v) < 1000 else f"{v:.3g}"
+
+
+def results_table(results: dict, title: str) -> Table:
+    table = Table(title=title)
+    for col, kw in (("probe", {}), ("metric", {}), ("value", {"justify": "right"}),
+                    ("95% CI", {"justify": "right"}), ("n", {"justify": "right"})):
+        table.add_column(col, **kw)
+    for name, r in results.items():
+        first = True
+        for metric, value in r.metrics.items():
+            ci = r.ci.get(metric)
+            style = "bold" if metric == r.primary else None
+            table.add_row(name if first else "", escape(metric), _fmt(value),
+                          escape(f"[{_fmt(ci[0])}, {_fmt(ci[1])}]") if ci else "",
+                          str(r.n) if first else "", style=style)
+            first = False
+        table.add_section()
+    return table
+
+
+def write_json(path: Path, payload: dict) -> None:
+    path = path.expanduser()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(payload, indent=1, default=str))
+    os.replace(tmp, path)
+
+
+def probe_cmd(
+    checkpoint: str = typer.Argument(..., help="A preset (test, tiny, small), zoo:NAME, or a local "
+                                               "Hugging Face causal-LM directory."),
+    task: str = typer.Option("countdown", "--task", help="Task name (see `sparring tasks`)."),
+    probes: str = typer.Option("all", "--probes", help="Comma-separated probe names, or 'all'."),
+    n: int = typer.Option(500, "--n", help="Problems per probe (per level / template)."),
+    seed: int = typer.Option(0, "--seed", help="Problem, sampling and bootstrap seed."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Write all results (with per-item records) as JSON."),
+    settings: Optional[list[str]] = typer.Option(None, "--set", "-s",
+                                                 help="Task config KEY=VALUE (repeatable)."),
+    max_new_tokens: Optional[int] = typer.Option(None, "--max-new-tokens",
+                                                 help="Fixed generation cap (default: from the gold)."),
+    traces: bool = typer.Option(False, "--traces", help="The model writes search traces (longer caps)."),
+    chat: bool = typer.Option(False, "--chat", help="Send prompts through the chat template."),
+    device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda, cuda:N, mps (default: auto)."),
+) -> None:
+    """Run the probe battery on CHECKPOINT and print every metric with its 95% CI."""
+    from sparring.tasks import get_task
+
+    from .config import as_config
+    from .registry import load_for_probes, probe_names, run_probes
+
+    try:
+        names = probe_names(probes)
+        cfg = as_config(None, n=n, seed=seed, max_new_tokens=max_new_tokens, traces=traces, chat=chat)
+        the_task = get_task(task, **_settings(settings))
+        with console.status(f"loading {checkpoint}"):
+            model, tok = load_for_probes(checkpoint, device=device)
+    except ValueError as err:
+        console.print(f"[bold red]error:[/] {escape(str(err))}")
+        raise typer.Exit(code=2)
+    from sparring.models import configure_threads, device_defaults
+
+    configure_threads(device_defaults(device))
+    t0 = time.perf_counter()
+    with console.status("probing") as status:
+        try:
+            results = run_probes(model, tok, the_task, names, config=cfg,
+                                 progress=lambda name: status.update(f"probe {name} ..."))
+        except ValueError as err:
+            console.print(f"[bold red]error:[/] {escape(str(err))}")
+            raise typer.Exit(code=2)
+    seconds = time.perf_counter() - t0
+    console.print(results_table(results, escape(f"{checkpoint} on {task} (n={n}, seed={seed}, {seconds:.0f} s)")))
+    if out is not None:
+        import torch
+        import transformers
+
+        payload = {"checkpoint": str(checkpoint), "task": the_task.name,
+                   "task_config": the_task.config_dict(), "n": n, "seed": seed,
+                   "probe_config": cfg.to_dict(), "seconds": seconds,
+                   "versions": {"python": platform.python_version(), "torch": torch.__version__,
+                                "transformers": transformers.__version__},
+                   "probes": {k: r.to_dict() for k, r in results.items()}}
+        write_json(out, payload)
+        console.print(f"wrote {escape(str(out))}")

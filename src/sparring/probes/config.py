@@ -1,0 +1,172 @@
+"""Probe settings, problem selection, and generation-length caps shared by all probes.
+
+Every probe draws its problems through :func:`select` (held-out ``test`` split or an OOD
+level, ``config.n`` of them, ``config.seed``), so probes run on the same model share
+prompts and therefore generations (see the responder's cache).
+
+Length caps come from the task, not from a global constant: :func:`answer_cap` is twice
+the longest gold completion of the problems at hand, in the responder's tokens, plus a
+margin of 8, capped by ``max_new_tokens_cap``. Countdown-3 gold solutions are <= 20
+characters, so a model that never emits EOS (an untrained one) costs ~48 tokens per
+prompt, not 1024. With ``traces=True`` the gold is the task's search trace instead
+(Stream-of-Search models write long traces).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from sparring.tasks import Problem, Task, get_task
+
+ANSWER_FORMATS = ("auto", "{final_line}", "Answer: {answer}")
+
+
+@dataclass
+class ProbeConfig:
+    """Settings for the probe battery (every field has a working default).
+
+    n: problems per probe (per level / template where a probe has several).
+    seed: selects problems, samples, negation templates and bootstrap resamples.
+    n_resamples: bootstrap resamples per interval.
+    batch_size: prompts per generation batch (before ``n_samples`` expansion).
+    max_new_tokens: fixed generation cap; None derives it from the gold (see module doc).
+    max_new_tokens_cap: upper bound on derived caps.
+    traces: derive caps from search traces (for Stream-of-Search models).
+    chat: send single-turn prompts through the chat template too (instruct models);
+        multi-turn conversations always use it when the tokenizer has one.
+    levels: OOD levels for ``accuracy`` (None: all of the task's levels).
+    passk_samples / passk_ks / temperature: sampling for ``passk``.
+    abstain_fraction: share of unsolvable problems in the ``abstain`` mix.
+    critique_flawed_fraction: share of flawed (vs. gold) solutions shown to ``critique``.
+    critique_max_new_tokens: cap for critiques (None: derived from reference critiques).
+    critique_question: the question x in the critique prompt: "prompt" (canonical prompt,
+        stripped) or "words" (``task.question``), as in the corpus's critique recipe.
+    answer_format: the answer continuation scored by ``infogain`` / ``confidence``:
+        ``"{final_line}"`` (the last line of a solution, for char models that only ever
+        saw bare solutions), ``"Answer: {answer}"``, any string with those fields, or
+        ``"auto"`` (final line for sparring's char tokenizer, else ``Answer: {answer}``).
+    confidence_points: truncation points per trajectory in ``confidence``.
+    flat_high_threshold: a trajectory is "flat-high" when every point is >= this.
+    templates: prompt templates for ``sensitivity`` (None: all).
+    """
+
+    n: int = 500
+    seed: int = 0
+    n_resamples: int = 1000
+    batch_size: int = 512
+    max_new_tokens: int | None = None
+    max_new_tokens_cap: int = 1024
+    traces: bool = False
+    chat: bool = False
+    levels: tuple[str, ...] | None = None
+    passk_samples: int = 16
+    passk_ks: tuple[int, ...] = (1, 4, 16)
+    temperature: float = 1.0
+    abstain_fraction: float = 0.5
+    critique_flawed_fraction: float = 0.5
+    critique_max_new_tokens: int | None = None
+    critique_question: str = "prompt"
+    answer_format: str = "auto"
+    confidence_points: int = 5
+    flat_high_threshold: float = 0.5
+    templates: tuple[int, ...] | None = None
+
+    def validate(self) -> "ProbeConfig":
+        def need(ok: bool, name: str, msg: str) -> None:
+            if not ok:
+                raise ValueError(f"probe config {name}: {msg} (got {getattr(self, name)!r})")
+
+        def is_int(v: Any) -> bool:
+            return isinstance(v, int) and not isinstance(v, bool)
+
+        for name in ("n", "n_resamples", "batch_size", "passk_samples", "confidence_points"):
+            need(is_int(getattr(self, name)) and getattr(self, name) > 0, name,
+                 "must be a positive integer")
+        need(is_int(self.seed) and self.seed >= 0, "seed", "must be a non-negative integer")
+        for name in ("max_new_tokens", "critique_max_new_tokens"):
+            v = getattr(self, name)
+            need(v is None or (is_int(v) and v > 0), name, "must be None or a positive integer")
+        need(is_int(self.max_new_tokens_cap) and self.max_new_tokens_cap > 0,
+             "max_new_tokens_cap", "must be a positive integer")
+        self.passk_ks = tuple(self.passk_ks)
+        need(bool(self.passk_ks) and all(is_int(k) and 1 <= k <= self.passk_samples
+                                         for k in self.passk_ks),
+             "passk_ks", f"must be integers in 1..passk_samples={self.passk_samples}")
+        need(isinstance(self.temperature, (int, float)) and self.temperature > 0,
+             "temperature", "must be > 0")
+        for name in ("abstain_fraction", "critique_flawed_fraction", "flat_high_threshold"):
+            v = getattr(self, name)
+            need(isinstance(v, (int, float)) and 0.0 <= v <= 1.0, name, "must be in [0, 1]")
+        need(self.critique_question in ("prompt", "words"), "critique_question",
+             "must be 'prompt' or 'words'")
+        need(isinstance(self.answer_format, str) and self.answer_format.strip() != "",
+             "answer_format", f"must be a non-empty string such as one of {ANSWER_FORMATS}")
+        if self.levels is not None:
+            self.levels = tuple(self.levels)
+        if self.templates is not None:
+            self.templates = tuple(self.templates)
+            need(len(self.templates) >= 2 and all(is_int(t) and t >= 0 for t in self.templates),
+                 "templates", "must list at least two template indices")
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def as_config(config: ProbeConfig | dict | None = None, **overrides: Any) -> ProbeConfig:
+    """A validated ProbeConfig from None, a dict or a ProbeConfig, plus overrides."""
+    if config is None:
+        base: dict[str, Any] = {}
+    elif isinstance(config, ProbeConfig):
+        base = config.to_dict()
+    elif isinstance(config, dict):
+        base = dict(config)
+    else:
+        raise ValueError(f"probe config: expected a ProbeConfig or dict, got {type(config).__name__}")
+    base.update({k: v for k, v in overrides.items() if v is not None})
+    allowed = {f.name for f in fields(ProbeConfig)}
+    unknown = sorted(set(base) - allowed)
+    if unknown:
+        raise ValueError(f"probe config: unknown field(s) {unknown}; allowed: {sorted(allowed)}")
+    return ProbeConfig(**base).validate()
+
+
+def select(task: Task, split: str, cfg: ProbeConfig) -> list[Problem]:
+    """The ``cfg.n`` problems of ``split`` a probe uses (deterministic in ``cfg.seed``)."""
+    return task.problems(split, n=cfg.n, seed=cfg.seed)
+
+
+def abstain_task(task: Task, cfg: ProbeConfig) -> Task:
+    """The same task with ``unsolvable_fraction = cfg.abstain_fraction``."""
+    conf = task.config_dict()
+    if "unsolvable_fraction" not in conf:
+        raise ValueError(f"task {task.name} has no unsolvable variants (no unsolvable_fraction)")
+    return get_task(task.name, **{**conf, "unsolvable_fraction": cfg.abstain_fraction})
+
+
+def gold_text(task: Task, problem: Problem, cfg: ProbeConfig) -> str:
+    if cfg.traces and task.supports_search and problem.solvable:
+        return task.search_trace(problem)[0]
+    return task.solve(problem)
+
+
+def answer_cap(count_tokens, task: Task, problems: list[Problem], cfg: ProbeConfig) -> int:
+    """max_new_tokens for answering ``problems``: 2 x longest gold + 8, capped."""
+    if cfg.max_new_tokens is not None:
+        return cfg.max_new_tokens
+    longest = max((count_tokens(gold_text(task, p, cfg)) for p in problems), default=16)
+    return max(1, min(cfg.max_new_tokens_cap, 2 * longest + 8))
+
+
+def battery_problems(task: Task, cfg: ProbeConfig | dict | None = None) -> list[Problem]:
+    """Every problem the battery would use with ``cfg`` (for oracles and caches)."""
+    cfg = as_config(cfg)
+    out = select(task, "test", cfg)
+    for level in task.levels:
+        if level != "id" and (cfg.levels is None or level in cfg.levels):
+            out += select(task, level, cfg)
+    try:
+        out += select(abstain_task(task, cfg), "test", cfg)
+    except ValueError:
+        pass
+    return out

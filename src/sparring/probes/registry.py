@@ -1,0 +1,93 @@
+"""The probe registry, the battery runner, and loading a checkpoint for probing."""
+from __future__ import annotations
+
+import os
+from typing import Any, Callable, Sequence
+
+from sparring.tasks import Task, get_task
+
+from . import (abstain, accuracy, confidence, critique, gaslight, infogain, passk, sensitivity,
+               validity)
+from .config import ProbeConfig, as_config
+from .responder import as_responder
+from .result import ProbeResult
+
+ProbeFn = Callable[[Any, Any, Task, "ProbeConfig | dict | None"], ProbeResult]
+
+# Order matters only for speed: probes after ``accuracy`` reuse its greedy answers from
+# the responder's cache (validity, sensitivity template 0, gaslight turn 1, confidence).
+PROBES: dict[str, ProbeFn] = {
+    "accuracy": accuracy.run,
+    "validity": validity.run,
+    "sensitivity": sensitivity.run,
+    "gaslight": gaslight.run,
+    "confidence": confidence.run,
+    "abstain": abstain.run,
+    "infogain": infogain.run,
+    "critique": critique.run,
+    "passk": passk.run,
+}
+
+
+def probe_names(names: str | Sequence[str] | None = "all") -> list[str]:
+    """Resolve ``"all"``, a comma-separated string or a list into registry names."""
+    if names is None or names == "all" or (not isinstance(names, str) and list(names) == ["all"]):
+        return list(PROBES)
+    items = names.split(",") if isinstance(names, str) else list(names)
+    out = []
+    for raw in items:
+        name = str(raw).strip()
+        if name not in PROBES:
+            raise ValueError(f"probes: unknown probe {name!r}; available: {', '.join(PROBES)} (or 'all')")
+        if name not in out:
+            out.append(name)
+    if not out:
+        raise ValueError(f"probes: no probe named; available: {', '.join(PROBES)} (or 'all')")
+    return out
+
+
+def load_for_probes(source: str | os.PathLike, device: str | None = None) -> tuple[Any, Any]:
+    """``(model, tokenizer)`` for a preset, ``zoo:NAME`` or a local causal-LM directory,
+    in inference precision. Anything that does not load raises one ValueError."""
+    from sparring.models import device_defaults, load_model
+
+    try:
+        dtype = device_defaults(device).dtype
+        return load_model(source, device=device, dtype=dtype)
+    except ValueError as err:
+        raise ValueError(f"checkpoint {source}: {err}") from err
+    except Exception as err:  # transformers raises OSError/KeyError/... on foreign dirs
+        raise ValueError(f"checkpoint {source}: not a loadable causal LM with a tokenizer "
+                         f"({type(err).__name__}: {err})") from err
+
+
+def run_probes(model: Any, tokenizer: Any, task: Task | str, names: str | Sequence[str] = "all",
+               n: int | None = None, seed: int | None = None,
+               config: ProbeConfig | dict | None = None,
+               progress: Callable[[str], None] | None = None) -> dict[str, ProbeResult]:
+    """Run probes ``names`` on one model and task; returns ``{name: ProbeResult}``.
+
+    ``model`` is a Responder, a ``(model, tokenizer)`` pair or a checkpoint source (see
+    ``as_responder``). ``n`` / ``seed`` override the config's. One responder is shared by
+    all probes, so greedy answers are generated once. ``progress(name)`` is called before
+    each probe. Raises ValueError for unknown names, ``n <= 0`` or a bad config, before
+    any model work.
+    """
+    selected = probe_names(names)
+    cfg = as_config(config, n=n, seed=seed)
+    if isinstance(task, str):
+        task = get_task(task)
+    if not isinstance(task, Task):
+        raise ValueError(f"task: expected a Task or a task name, got {type(task).__name__}")
+    import torch
+
+    if isinstance(model, (torch.nn.Module, str, os.PathLike)):
+        responder = as_responder(model, tokenizer, batch_size=cfg.batch_size, chat=cfg.chat)
+    else:
+        responder = as_responder(model, tokenizer)
+    results = {}
+    for name in selected:
+        if progress is not None:
+            progress(name)
+        results[name] = PROBES[name](responder, None, task, cfg)
+    return results
