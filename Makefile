@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml constraints.txt Makefile
 	touch $(STAMP)
 
 demo: install
-	$(VENV)/bin/sparring run examples/quick.yaml --out runs/quick
+	$(VENV)/bin/sparring run examples/demo.yaml --out runs/demo
 
 test: install browser
 	$(PY) -m pytest -q tests

@@ -9,25 +9,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from sparring.settings import parse_settings
+
 app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="Train language models against a sparring partner, and measure what they learned.")
 data_app = typer.Typer(no_args_is_help=True, help="Build datasets (corpus recipes).")
 app.add_typer(data_app, name="data")
 console = Console()
-
-
-def parse_settings(items: list[str] | None) -> dict:
-    """`key=value` pairs; values are JSON when they parse as JSON, else strings."""
-    out = {}
-    for item in items or []:
-        if "=" not in item:
-            raise typer.BadParameter(f"expected KEY=VALUE, got {item!r}")
-        key, value = item.split("=", 1)
-        try:
-            out[key.strip()] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key.strip()] = value
-    return out
 
 
 def _fail(err: Exception) -> None:
@@ -39,7 +27,7 @@ def _task(name: str, settings: list[str] | None):
     from sparring.tasks import get_task
 
     try:
-        return get_task(name, **parse_settings(settings))
+        return get_task(name, **parse_settings(settings, "--set"))
     except ValueError as err:
         _fail(err)
 
@@ -140,7 +128,10 @@ def data_build_cmd(recipe: str = typer.Argument(..., help="Recipe name (see `spa
     from sparring import corpus
 
     t = _task(task, settings)
-    opts = parse_settings(option)
+    try:
+        opts = parse_settings(option, "--option")
+    except ValueError as err:
+        _fail(err)
     try:
         with console.status(f"building {recipe} x {n} for {task}"):
             ds = corpus.build(recipe, t, n, seed, **opts)

@@ -18,20 +18,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from sparring.settings import parse_settings
+
 console = Console()
-
-
-def _settings(items: list[str] | None) -> dict:
-    out = {}
-    for item in items or []:
-        if "=" not in item:
-            raise ValueError(f"--set: expected KEY=VALUE, got {item!r}")
-        key, value = item.split("=", 1)
-        try:
-            out[key.strip()] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key.strip()] = value
-    return out
 
 
 def _fmt(v: float | None) -> str:
@@ -91,7 +80,7 @@ def probe_cmd(
     try:
         names = probe_names(probes)
         cfg = as_config(None, n=n, seed=seed, max_new_tokens=max_new_tokens, traces=traces, chat=chat)
-        the_task = get_task(task, **_settings(settings))
+        the_task = get_task(task, **parse_settings(settings))
         with console.status(f"loading {checkpoint}"):
             model, tok = load_for_probes(checkpoint, device=device)
     except ValueError as err:
