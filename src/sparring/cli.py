@@ -227,12 +227,12 @@ def _register_layer_commands() -> None:
     from sparring.probes.command import probe_cmd
 
     app.command("probe")(probe_cmd)
-    try:
-        from sparring.train.command import pretrain_cmd, train_cmd
-    except ImportError:  # pragma: no cover - train commands not built yet
-        return
-    app.command("train", context_settings={"allow_extra_args": False})(train_cmd)
+    from sparring.train.command import pretrain_cmd, train_cmd
+    from sparring.train.rerank import rerank_cmd
+
+    app.command("train")(train_cmd)
     app.command("pretrain")(pretrain_cmd)
+    app.command("rerank")(rerank_cmd)
 
 
 _register_layer_commands()

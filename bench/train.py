@@ -1,0 +1,181 @@
+"""Training-step throughput: sparring's SFT and GRPO against TRL with its default config,
+side by side on the same model and the same batch, and SFT tokens/s as a fraction of the
+fp32 matmul peak measured in the same run.
+
+    PYTHONPATH=src python bench/train.py [--rounds 3] [--sft-steps 8] [--grpo-steps 3]
+
+Method. Configurations run in alternating rounds (A, B, A, B, ...) and each figure is the
+best round (the machine is shared; the best round is the least disturbed). A round times
+optimizer steps after one untimed warm-up step, from a Trainer callback. "TRL default" is
+``SFTConfig`` / ``GRPOConfig`` with only what must match set (output dir, batch size, steps,
+generations, completion length, no saving/reporting): on a CPU that means bf16 autocast
+and gradient checkpointing, TRL's defaults. Tokens/s counts non-padding tokens. Model FLOPs
+per token = 6 N + 12 L d T (N parameters, L layers, width d, T mean length; PaLM's MFU
+convention); peak = best of square fp32 matmuls (512..2048) with the same thread count.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+
+import torch
+from transformers import TrainerCallback
+
+from sparring.models import configure_threads, count_parameters, device_defaults, load_model
+from sparring.tasks import get_task
+from sparring.train import Budget
+from sparring.train.data import prompt_dataset, recipe_dataset, tokenize_sft
+
+
+class StepTimer(TrainerCallback):
+    def __init__(self):
+        self.times: list[float] = []
+        self.t = None
+
+    def on_step_begin(self, args, state, control, **kw):
+        self.t = time.perf_counter()
+
+    def on_step_end(self, args, state, control, **kw):
+        self.times.append(time.perf_counter() - self.t)
+
+
+def matmul_peak(seconds: float = 1.0) -> float:
+    best = 0.0
+    for n in (512, 1024, 2048):
+        a, b = torch.randn(n, n), torch.randn(n, n)
+        a @ b
+        for _ in range(3):
+            k, t0 = 0, time.perf_counter()
+            while time.perf_counter() - t0 < seconds / 3:
+                a @ b
+                k += 1
+            best = max(best, 2 * n**3 * k / (time.perf_counter() - t0))
+    return best
+
+
+def sft_round(kind: str, base: str, ds_tok, ds_raw, batch: int, steps: int) -> dict:
+    from trl import SFTConfig, SFTTrainer
+
+    from sparring.train.callbacks import attach_budget
+    from sparring.train.sft import SFTOptions, sft_config
+    from sparring.train.trainers import SparringSFTTrainer
+
+    model, tok = load_model(base)
+    model.train()
+    timer = StepTimer()
+    with tempfile.TemporaryDirectory() as tmp:
+        if kind == "sparring":
+            cfg = SFTOptions(batch_size=batch, show_progress=False, logging_steps=1000)
+            budget = Budget(steps=steps + 1)
+            tr = SparringSFTTrainer(model=model, args=sft_config(cfg, budget, tmp, device_defaults()),
+                                    train_dataset=ds_tok, processing_class=tok)
+            attach_budget(tr, budget, warmup_steps=1, min_lr_ratio=0.1, show_progress=False)
+        else:
+            args = SFTConfig(output_dir=tmp, per_device_train_batch_size=batch, max_steps=steps + 1,
+                             save_strategy="no", report_to="none", logging_steps=1000, disable_tqdm=True)
+            tr = SFTTrainer(model=model, args=args, train_dataset=ds_raw, processing_class=tok)
+        tr.add_callback(timer)
+        tr.train()
+    dt = statistics.median(timer.times[1:])
+    tokens = tr.state.num_input_tokens_seen if kind == "sparring" else None
+    return {"step_s": dt, "tokens": tokens, "steps": len(timer.times)}
+
+
+def grpo_round(kind: str, base: str, ds, prompts: int, gens: int, steps: int) -> dict:
+    from trl import GRPOConfig, GRPOTrainer
+
+    from sparring.rewards import correct_reward
+    from sparring.train.callbacks import attach_budget
+    from sparring.train.grpo import GRPOOptions, grpo_config
+    from sparring.train.trainers import SparringGRPOTrainer
+
+    model, tok = load_model(base)
+    model.train()
+    timer = StepTimer()
+    cfg = GRPOOptions(prompts_per_step=prompts, num_generations=gens, show_progress=False,
+                      logging_steps=1000)
+    with tempfile.TemporaryDirectory() as tmp:
+        if kind == "sparring":
+            budget = Budget(steps=steps + 1)
+            tr = SparringGRPOTrainer(model=model, reward_funcs=[correct_reward],
+                                     args=grpo_config(cfg, budget, tmp, device_defaults()),
+                                     train_dataset=ds, processing_class=tok, advantage="group",
+                                     drop_zero_variance=True)
+            attach_budget(tr, budget, warmup_steps=0, min_lr_ratio=1.0, show_progress=False)
+        else:
+            args = GRPOConfig(output_dir=tmp, per_device_train_batch_size=prompts * gens,
+                              num_generations=gens, max_completion_length=cfg.max_completion_length,
+                              max_steps=steps + 1, save_strategy="no", report_to="none",
+                              logging_steps=1000, disable_tqdm=True)
+            tr = GRPOTrainer(model=model, reward_funcs=[correct_reward], args=args, train_dataset=ds,
+                             processing_class=tok)
+        tr.add_callback(timer)
+        tr.train()
+    return {"step_s": statistics.median(timer.times[1:]), "steps": len(timer.times)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--base", default="zoo:countdown-base", help="model for both (falls back to tiny)")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--sft-steps", type=int, default=8)
+    ap.add_argument("--grpo-steps", type=int, default=3)
+    ap.add_argument("--prompts", type=int, default=32)
+    ap.add_argument("--gens", type=int, default=8)
+    ap.add_argument("--skip-trl-default", action="store_true", help="only sparring (quick)")
+    args = ap.parse_args()
+    threads = configure_threads(device_defaults())
+    base = args.base
+    try:
+        load_model(base)
+    except ValueError:
+        base = "tiny"
+    task = get_task("countdown")
+    model, tok = load_model(base)
+    cfgm = model.config
+    n_params = count_parameters(model)
+    raw, _ = recipe_dataset("imitation", task, args.batch * (args.sft_steps + 2), 0)
+    raw = raw.select_columns(["prompt", "completion"])
+    ds_tok = tokenize_sft(raw, tok, 1024)
+    lengths = [len(x) for x in ds_tok["input_ids"]]
+    prompts, _ = prompt_dataset(task, args.prompts * (args.grpo_steps + 2), 0)
+    kinds = ["sparring"] if args.skip_trl_default else ["sparring", "trl-default"]
+    sft: dict[str, list] = {k: [] for k in kinds}
+    grpo: dict[str, list] = {k: [] for k in kinds}
+    peaks = []
+    for r in range(args.rounds):
+        peaks.append(matmul_peak())
+        for k in kinds:
+            sft[k].append(sft_round(k, base, ds_tok, raw, args.batch, args.sft_steps))
+        for k in kinds:
+            grpo[k].append(grpo_round(k, base, prompts, args.prompts, args.gens, args.grpo_steps))
+        print(f"round {r + 1}/{args.rounds} done", flush=True)
+    peak = max(peaks)
+    best = {k: min(v, key=lambda x: x["step_s"]) for k, v in sft.items()}
+    rows_per_step = args.batch
+    mean_len = statistics.mean(lengths)
+    tok_per_step = mean_len * rows_per_step
+    flops_tok = 6 * n_params + 12 * cfgm.num_hidden_layers * cfgm.hidden_size * mean_len
+    print(f"\nmodel {base}: {n_params:,} parameters, {threads} threads, batch {rows_per_step} rows "
+          f"(mean {mean_len:.1f} tokens), fp32 matmul peak {peak / 1e9:.1f} GFLOP/s")
+    print(f"{'run':32} {'s/step':>8} {'vs TRL default':>15} {'tokens/s':>10} {'% of peak':>10}")
+    ref = best.get("trl-default")
+    for k, b in best.items():
+        tps = tok_per_step / b["step_s"]
+        ratio = f"{ref['step_s'] / b['step_s']:.2f}x faster" if ref and k != "trl-default" else ""
+        print(f"{'SFT ' + k:32} {b['step_s']:8.3f} {ratio:>15} {tps:10.0f} {100 * tps * flops_tok / peak:9.1f}%")
+    gbest = {k: min(v, key=lambda x: x["step_s"]) for k, v in grpo.items()}
+    gref = gbest.get("trl-default")
+    for k, b in gbest.items():
+        ratio = f"{gref['step_s'] / b['step_s']:.2f}x faster" if gref and k != "trl-default" else ""
+        print(f"{'GRPO ' + k + f' ({args.prompts}x{args.gens})':32} {b['step_s']:8.3f} {ratio:>15}")
+    print("all rounds (s/step): SFT " + ", ".join(f"{k}={[round(x['step_s'], 3) for x in v]}" for k, v in sft.items())
+          + "; GRPO " + ", ".join(f"{k}={[round(x['step_s'], 3) for x in v]}" for k, v in grpo.items())
+          + f"; peaks GFLOP/s={[round(p / 1e9, 1) for p in peaks]}")
+
+
+if __name__ == "__main__":
+    main()

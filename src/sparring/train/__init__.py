@@ -1,0 +1,50 @@
+"""Training methods, each a config dataclass + a function run through TRL's trainers.
+
+    from sparring.train import train, Budget
+    ckpt = train("sft", base="zoo:countdown-base", task="countdown",
+                 config={"recipe": "imitation"}, out_dir="runs/sft", budget="300s")
+
+Every method has the signature ``fn(base, task, config, out_dir, budget) -> Path``:
+
+- ``base``: a preset (``tiny``), ``zoo:NAME`` or a checkpoint directory;
+- ``task``: a task name or ``Task``;
+- ``config``: the method's options (dataclass, dict, YAML/JSON path or None);
+- ``out_dir``: where the checkpoint goes (``save_pretrained`` dir + ``run.json``,
+  written aside and renamed into place);
+- ``budget``: ``Budget`` or text: ``"300s"``, ``"200steps"``, ``"2Mtokens"``.
+
+Methods: ``sft`` (any recipe), ``cft``, ``one-shot-cft``, ``grpo``, ``grpo-roc``, ``srl``,
+``pipeline``. ``METHODS[name].config_cls.options()`` lists each method's options.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from . import grpo as _grpo  # noqa: F401  (registers grpo)
+from . import pipeline as _pipeline  # noqa: F401
+from . import pretrain as _pretrain  # noqa: F401
+from . import raro as _raro  # noqa: F401  (registers raro)
+from . import roc as _roc  # noqa: F401
+from . import sft as _sft  # noqa: F401
+from . import srl as _srl  # noqa: F401
+from .budget import Budget
+from .config import MethodConfig
+from .registry import METHODS, Method, get_method, register_method
+from .pretrain import pretrain
+from .variants import ADVANTAGES, LOSSES, register_advantage, register_loss
+
+
+def train(method: str, base: Any, task: Any, config: Any = None, out_dir: Any = None,
+          budget: Any = None):
+    """Run ``method``; returns the checkpoint directory. Bad input raises ValueError."""
+    m = get_method(method)
+    if out_dir is None:
+        raise ValueError("out_dir: required (where the checkpoint is written)")
+    if budget is None:
+        raise ValueError("budget: required, e.g. '300s', '200steps' or '2Mtokens'")
+    Budget.parse(budget)
+    return m.run(base, task, config, out_dir, budget)
+
+
+__all__ = ["ADVANTAGES", "Budget", "LOSSES", "METHODS", "Method", "MethodConfig", "get_method", "pretrain",
+           "register_advantage", "register_loss", "register_method", "train"]

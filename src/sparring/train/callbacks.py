@@ -1,0 +1,146 @@
+"""Enforcing a budget inside a transformers/TRL Trainer: the stopping callback with its
+progress bar, and the learning-rate schedule that follows the budget's progress.
+
+Progress is the largest used fraction of any limit, so the cosine schedule decays over
+the budget itself: a 300-second run anneals over 300 seconds whatever its step rate.
+"""
+from __future__ import annotations
+
+import math
+import time
+
+import torch
+from transformers import TrainerCallback
+
+from .budget import Budget
+
+
+class BudgetTracker:
+    """Live view of how much of a budget a running Trainer has used."""
+
+    def __init__(self, budget: Budget):
+        self.budget = budget.validate()
+        self.state = None
+        self.t0: float | None = None
+
+    def start(self, state) -> None:
+        self.state = state
+        if self.t0 is None:
+            self.t0 = time.perf_counter()
+
+    @property
+    def elapsed(self) -> float:
+        return 0.0 if self.t0 is None else time.perf_counter() - self.t0
+
+    @property
+    def step(self) -> int:
+        return 0 if self.state is None else int(self.state.global_step)
+
+    @property
+    def tokens(self) -> int:
+        return 0 if self.state is None else int(self.state.num_input_tokens_seen or 0)
+
+    def progress(self) -> float:
+        """The largest used fraction of any limit (>= 1 means the budget is spent)."""
+        b, fracs = self.budget, [0.0]
+        if b.steps is not None:
+            fracs.append(self.step / b.steps)
+        if b.tokens is not None:
+            fracs.append(self.tokens / b.tokens)
+        if b.seconds is not None:
+            fracs.append(self.elapsed / b.seconds)
+        return max(fracs)
+
+
+class BudgetCallback(TrainerCallback):
+    """Stops training when the budget is spent; shows a progress bar of the budget."""
+
+    def __init__(self, tracker: BudgetTracker, show_progress: bool = True, desc: str = "train",
+                 postfix_keys: tuple[str, ...] = ("loss", "reward")):
+        self.tracker = tracker
+        self.show_progress = show_progress
+        self.desc = desc
+        self.postfix_keys = postfix_keys
+        self.bar = None
+        self.last_logs: dict[str, float] = {}
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.tracker.start(state)
+        if self.show_progress and state.is_world_process_zero:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=1000, desc=f"{self.desc} [{self.tracker.budget}]",
+                            bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining}{postfix}")
+
+    def on_step_end(self, args, state, control, **kwargs):
+        p = self.tracker.progress()
+        if p >= 1.0:
+            control.should_training_stop = True
+        if self.bar is not None:
+            self.bar.n = min(1000, int(p * 1000))
+            post = {"step": state.global_step}
+            post.update({k: f"{v:.3g}" for k, v in self.last_logs.items()})
+            self.bar.set_postfix(post, refresh=True)
+        return control
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        for k in self.postfix_keys:
+            if logs and k in logs and isinstance(logs[k], (int, float)):
+                self.last_logs[k] = float(logs[k])
+
+    def on_train_end(self, args, state, control, **kwargs):
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def budget_lr_lambda(tracker: BudgetTracker, warmup_steps: int, min_lr_ratio: float):
+    """Linear warm-up over ``warmup_steps`` steps, then cosine decay to ``min_lr_ratio``
+    over the rest of the budget's progress (not over a step count fixed in advance)."""
+    start: list[float] = []  # progress when the warm-up ended
+
+    def fn(_: int) -> float:
+        step = tracker.step
+        if warmup_steps > 0 and step < warmup_steps:
+            return (step + 1) / warmup_steps
+        p = min(1.0, tracker.progress())
+        if not start:
+            start.append(p if p < 1.0 else 0.0)
+        frac = (p - start[0]) / max(1e-9, 1.0 - start[0])
+        return min_lr_ratio + (1.0 - min_lr_ratio) * 0.5 * (1.0 + math.cos(math.pi * min(1.0, frac)))
+    return fn
+
+
+class BudgetScheduleMixin:
+    """Mix into a Trainer subclass: its learning-rate schedule follows ``self.budget_tracker``.
+
+    The subclass sets ``budget_tracker``, ``warmup_steps`` and ``min_lr_ratio`` before
+    training (see :func:`attach_budget`)."""
+
+    budget_tracker: BudgetTracker
+    warmup_steps: int = 0
+    min_lr_ratio: float = 0.1
+
+    def create_scheduler(self, num_training_steps: int, optimizer=None):
+        if self.lr_scheduler is None:
+            opt = optimizer if optimizer is not None else self.optimizer
+            self.lr_scheduler = torch.optim.lr_scheduler.LambdaLR(
+                opt, budget_lr_lambda(self.budget_tracker, self.warmup_steps, self.min_lr_ratio))
+            self._created_lr_scheduler = True
+        return self.lr_scheduler
+
+
+def attach_budget(trainer, budget: Budget, *, warmup_steps: int, min_lr_ratio: float,
+                  show_progress: bool = True, desc: str = "train") -> BudgetTracker:
+    """Give ``trainer`` (a BudgetScheduleMixin subclass) a budget: the stopping callback,
+    the progress bar (replacing the Trainer's own step bar) and the schedule."""
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    tracker = BudgetTracker(budget)
+    trainer.budget_tracker = tracker
+    trainer.warmup_steps = warmup_steps
+    trainer.min_lr_ratio = min_lr_ratio
+    trainer.remove_callback(ProgressCallback)
+    trainer.remove_callback(PrinterCallback)
+    trainer.add_callback(BudgetCallback(tracker, show_progress=show_progress, desc=desc))
+    return tracker

@@ -1,0 +1,192 @@
+"""Plumbing every method shares: resolving the task and the base model, checking a
+dataset, TRL arguments from device defaults, evaluating, and writing the checkpoint.
+
+A checkpoint is a ``save_pretrained`` directory plus ``run.json``::
+
+    {"method", "config" (resolved), "budget", "base", "task", "data": {recipe, rows, hash},
+     "versions", "metrics": {"train": ..., "before": ..., "after": ...}, "command"?}
+
+written atomically (``sparring.models.save_model`` builds it aside, then renames).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+import torch
+
+from sparring.models import configure_threads, device_defaults, load_model, save_model, trl_args_overrides
+from sparring.models.loading import RUN_CARD, resolve_model_source
+from sparring.tasks import Task, get_task
+
+from .budget import Budget
+from .config import MethodConfig
+from .evaluate import test_accuracy
+
+
+def resolve_task(task: Any) -> Task:
+    """A Task from a Task, a name, or a dict ``{"name": ..., **config}``."""
+    if isinstance(task, Task):
+        return task
+    if isinstance(task, str):
+        return get_task(task)
+    if isinstance(task, dict):
+        cfg = dict(task)
+        name = cfg.pop("name", None)
+        if not isinstance(name, str):
+            raise ValueError("task: a task dict needs a 'name'")
+        return get_task(name, **cfg)
+    raise ValueError(f"task: expected a task name or Task, got {type(task).__name__}")
+
+
+def check_base(base: Any) -> str:
+    """Raise ValueError early if ``base`` names no preset, zoo model or model directory."""
+    if not isinstance(base, (str, os.PathLike)):
+        raise ValueError(f"base: expected a preset, 'zoo:NAME' or a path, got {type(base).__name__}")
+    kind, source = resolve_model_source(str(base) if isinstance(base, os.PathLike) else base)
+    return str(source)
+
+
+def base_card(base: Any) -> dict:
+    """What the run card records about the base: what was asked, and its own card's hash."""
+    kind, source = resolve_model_source(str(base))
+    info: dict[str, Any] = {"name": str(base), "kind": kind}
+    if kind == "dir":
+        info["path"] = str(source)
+        card = Path(source) / RUN_CARD
+        if not card.is_file():
+            card = Path(source) / "card.json"
+        if card.is_file():
+            info["card_sha256"] = hashlib.sha256(card.read_bytes()).hexdigest()[:16]
+    return info
+
+
+def load_for_training(base: Any, cfg: MethodConfig):
+    """(model, tokenizer, device defaults): float32 weights on the configured device,
+    threads set, model in train mode, right padding."""
+    dd = device_defaults(cfg.device)
+    configure_threads(dd)
+    model, tok = load_model(base, device=dd.device)
+    tok.padding_side = "right"
+    model.train()
+    return model, tok, dd
+
+
+def require_columns(ds, columns: tuple[str, ...] | list[str], what: str) -> None:
+    """Raise ValueError if the dataset lacks any of ``columns``."""
+    have = set(getattr(ds, "column_names", []) or [])
+    missing = [c for c in columns if c not in have]
+    if missing:
+        raise ValueError(f"{what}: the dataset lacks column(s) {missing} (it has {sorted(have)})")
+    if len(ds) == 0:
+        raise ValueError(f"{what}: the dataset is empty")
+
+
+def data_hash(ds, columns: tuple[str, ...] = ("prompt", "completion")) -> str:
+    """sha256 (16 hex) of the dataset's rows over ``columns`` present, in order."""
+    h = hashlib.sha256()
+    cols = [c for c in columns if c in ds.column_names]
+    h.update(json.dumps(cols).encode())
+    batch = 4096
+    for i in range(0, len(ds), batch):
+        part = ds[i:i + batch]
+        for row in zip(*(part[c] for c in cols)):
+            h.update(json.dumps(row, sort_keys=True, default=str).encode())
+            h.update(b"\n")
+    return h.hexdigest()[:16]
+
+
+def versions() -> dict[str, str]:
+    import transformers
+    import trl
+
+    from sparring import __version__ as sparring_version
+
+    return {"sparring": sparring_version, "torch": torch.__version__,
+            "transformers": transformers.__version__, "trl": trl.__version__,
+            "python": platform.python_version()}
+
+
+@contextmanager
+def scratch_dir() -> Iterator[str]:
+    """A throwaway output_dir for the Trainer (sparring writes its own checkpoint)."""
+    path = tempfile.mkdtemp(prefix="sparring-trainer-")
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def trainer_kwargs(cfg: MethodConfig, budget: Budget, output_dir: str, dd) -> dict[str, Any]:
+    """TrainingArguments fields shared by every method (TRL config subclasses accept them)."""
+    kw = trl_args_overrides(dd)
+    kw.update(output_dir=output_dir, max_steps=budget.max_steps, logging_steps=cfg.logging_steps,
+              save_strategy="no", eval_strategy="no", seed=cfg.seed, data_seed=cfg.seed,
+              disable_tqdm=True, lr_scheduler_type="constant", warmup_steps=0)
+    return kw
+
+
+def evaluate(model, tok, task: Task, cfg: MethodConfig, when: str = "after") -> dict | None:
+    if cfg.eval_problems <= 0 or (when == "before" and not cfg.eval_before):
+        return None
+    t0 = time.perf_counter()
+    out = test_accuracy(model, tok, task, cfg.eval_problems, max_new_tokens=cfg.eval_max_new_tokens)
+    out["seconds"] = round(time.perf_counter() - t0, 2)
+    return out
+
+
+def train_metrics(trainer, tracker) -> dict[str, Any]:
+    """Final training numbers from the trainer's log history."""
+    hist = [h for h in trainer.state.log_history if "loss" in h or "reward" in h]
+    out: dict[str, Any] = {"steps": int(trainer.state.global_step), "tokens": tracker.tokens,
+                           "seconds": round(tracker.elapsed, 2)}
+    if tracker.elapsed > 0 and tracker.tokens:
+        out["tokens_per_second"] = round(tracker.tokens / tracker.elapsed, 1)
+    summary = [h for h in trainer.state.log_history if "train_loss" in h]
+    if summary:
+        out["train_loss"] = summary[-1]["train_loss"]
+    for key in ("loss", "reward", "grad_norm", "entropy", "frac_reward_zero_std", "learning_rate"):
+        vals = [h[key] for h in hist if isinstance(h.get(key), (int, float))]
+        if vals:
+            out[f"first_{key}"] = vals[0]
+            out[f"last_{key}"] = vals[-1]
+    return out
+
+
+def check_finite(model, what: str) -> None:
+    for name, p in model.named_parameters():
+        if not torch.isfinite(p).all():
+            raise RuntimeError(f"{what}: training produced non-finite weights in {name}; "
+                               f"lower the learning rate")
+
+
+def write_checkpoint(model, tok, out_dir, *, method: str, cfg: MethodConfig, budget: Budget,
+                     base: Any, task: Task, data: dict, metrics: dict, extra: dict | None = None) -> Path:
+    """Save model + tokenizer + run.json atomically; returns the checkpoint path."""
+    check_finite(model, method)
+    card = {"method": method, "config": cfg.to_dict(), "budget": budget.to_dict(),
+            "base": base_card(base), "task": {"name": task.name, **task.config_dict()},
+            "data": data, "versions": versions(), "metrics": metrics,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "argv": list(sys.argv)}
+    if extra:
+        card.update(extra)
+    model.eval()
+    return save_model(model, tok, out_dir, card=card)
+
+
+def check_out_dir(out_dir: Any) -> Path:
+    if not isinstance(out_dir, (str, os.PathLike)) or str(out_dir) == "":
+        raise ValueError(f"out_dir: expected a directory path, got {out_dir!r}")
+    out = Path(out_dir).expanduser().absolute()
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"out_dir: exists and is not a directory: {out}")
+    return out

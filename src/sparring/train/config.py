@@ -1,0 +1,148 @@
+"""The config base class every training method's config extends.
+
+A method config is a dataclass; every field has a default and a ``help`` text in its
+metadata (``sparring train --help`` prints them). ``validate()`` raises ``ValueError``
+naming the field and what is allowed. ``from_any`` accepts an instance, a dict, a path to
+a YAML/JSON file, or None (the defaults), and rejects unknown options by name.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import MISSING, asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, TypeVar
+
+C = TypeVar("C", bound="MethodConfig")
+
+
+def opt(default: Any, help: str, **kw: Any) -> Any:
+    """A dataclass field with a help text (mutable defaults are copied per instance)."""
+    if isinstance(default, (list, dict)):
+        value = default
+        return field(default_factory=lambda: json.loads(json.dumps(value)), metadata={"help": help}, **kw)
+    return field(default=default, metadata={"help": help}, **kw)
+
+
+@dataclass
+class MethodConfig:
+    """Options shared by every method."""
+
+    seed: int = opt(0, "Seed for data, initialisation order and sampling.")
+    device: str | None = opt(None, "cpu, cuda, cuda:N, mps; None picks CUDA if available.")
+    eval_problems: int = opt(500, "Held-out test problems for the greedy accuracy in run.json (0: skip).")
+    eval_max_new_tokens: int = opt(96, "Generation limit for that evaluation.")
+    eval_before: bool = opt(True, "Also evaluate the base before training (run.json metrics.before).")
+    logging_steps: int = opt(10, "Log training metrics every N optimizer steps.")
+    show_progress: bool = opt(True, "Show a progress bar of the budget.")
+
+    method_name = "base"
+
+    # ---- construction ----------------------------------------------------------------
+    @classmethod
+    def from_any(cls: type[C], config: Any = None, **overrides: Any) -> C:
+        if config is None:
+            data: dict[str, Any] = {}
+        elif isinstance(config, cls):
+            data = asdict(config)
+        elif isinstance(config, MethodConfig):
+            raise ValueError(f"config: a {type(config).__name__} was given to method "
+                             f"{cls.method_name!r}, which takes a {cls.__name__}")
+        elif isinstance(config, dict):
+            data = dict(config)
+        elif isinstance(config, (str, os.PathLike)):
+            data = load_config_file(config)
+        else:
+            raise ValueError(f"config: expected a dict, a {cls.__name__} or a file path, "
+                             f"got {type(config).__name__}")
+        data.update(overrides)
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ValueError(f"{cls.method_name}: unknown option(s) {unknown}; "
+                             f"options are {sorted(names)}")
+        cfg = cls(**data)
+        cfg.validate()
+        return cfg
+
+    @classmethod
+    def options(cls) -> list[tuple[str, Any, str]]:
+        """(name, default, help) for every option, in declaration order."""
+        out = []
+        for f in fields(cls):
+            default = f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
+            out.append((f.name, default, f.metadata.get("help", "")))
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    # ---- validation --------------------------------------------------------------------
+    def validate(self) -> None:
+        self.check_int("seed", lo=0)
+        if self.device is not None and not isinstance(self.device, str):
+            raise ValueError(f"{self.method_name}.device: must be a string such as 'cpu' or 'cuda', "
+                             f"got {self.device!r}")
+        self.check_int("eval_problems", lo=0)
+        self.check_int("eval_max_new_tokens", lo=1)
+        self.check_bool("eval_before")
+        self.check_int("logging_steps", lo=1)
+        self.check_bool("show_progress")
+
+    def _err(self, name: str, msg: str) -> ValueError:
+        return ValueError(f"{self.method_name}.{name}: {msg} (got {getattr(self, name)!r})")
+
+    def check_int(self, name: str, lo: int | None = None, hi: int | None = None) -> None:
+        v = getattr(self, name)
+        if not isinstance(v, int) or isinstance(v, bool):
+            raise self._err(name, "must be an integer")
+        if lo is not None and v < lo:
+            raise self._err(name, f"must be >= {lo}")
+        if hi is not None and v > hi:
+            raise self._err(name, f"must be <= {hi}")
+
+    def check_float(self, name: str, lo: float | None = None, hi: float | None = None,
+                    lo_open: bool = False) -> None:
+        v = getattr(self, name)
+        if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v):
+            raise self._err(name, "must be a finite number")
+        if lo is not None and (v <= lo if lo_open else v < lo):
+            raise self._err(name, f"must be {'>' if lo_open else '>='} {lo}")
+        if hi is not None and v > hi:
+            raise self._err(name, f"must be <= {hi}")
+
+    def check_bool(self, name: str) -> None:
+        if not isinstance(getattr(self, name), bool):
+            raise self._err(name, "must be true or false")
+
+    def check_choice(self, name: str, choices) -> None:
+        v = getattr(self, name)
+        if v not in choices:
+            raise self._err(name, f"must be one of {sorted(choices)}")
+
+    def check_dict(self, name: str) -> None:
+        if not isinstance(getattr(self, name), dict):
+            raise self._err(name, "must be a mapping of option names to values")
+
+
+def load_config_file(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a YAML or JSON mapping of options."""
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise ValueError(f"config: no such file: {p}")
+    text = p.read_text(encoding="utf-8")
+    try:
+        if p.suffix.lower() == ".json":
+            data = json.loads(text)
+        else:
+            import yaml
+
+            data = yaml.safe_load(text)
+    except Exception as err:  # noqa: BLE001 - any parse error becomes one clear message
+        raise ValueError(f"config: cannot parse {p}: {err}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ValueError(f"config: {p} must hold a mapping of option names to values")
+    return data

@@ -1,0 +1,178 @@
+"""RLVR with GRPO (METHODS 1.4) on TRL's GRPOTrainer.
+
+Rewards are ``sparring.rewards`` functions (the task verifier); the loss variant
+(``grpo``, ``dr_grpo``, ``dapo``) picks TRL's loss aggregation, the advantage function and
+whether zero-variance groups are dropped (``variants.py``); ``beta`` is TRL's KL to the
+base. The trainer is ``trainers.SparringGRPOTrainer`` (TRL's, plus advantages, dropping
+and an optional rollout selector). One optimizer step per generated batch of
+``prompts_per_step x num_generations`` rollouts.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sparring.rewards import REWARD_COLUMNS, get_reward
+
+from .budget import Budget
+from .config import MethodConfig, opt
+from .registry import register_method
+from .variants import ADVANTAGES, LOSSES, get_loss
+
+
+@dataclass
+class GRPOOptions(MethodConfig):
+    recipe: str = opt("imitation", "Recipe (or dataset dir) whose prompts and problems are used; "
+                                   "completions are ignored.")
+    recipe_options: dict = opt({}, "Options passed to the recipe.")
+    n: int = opt(4000, "Training problems (prompts).")
+    rewards: list = opt(["correct"], "Reward functions (sparring.rewards names).")
+    reward_weights: list = opt([], "One weight per reward (empty: all 1).")
+    loss: str = opt("dapo", "Loss variant: " + ", ".join(sorted(LOSSES)) + ".")
+    advantage: str = opt("", "Advantage function (empty: the loss variant's): "
+                             + ", ".join(sorted(ADVANTAGES)) + ".")
+    drop_zero_variance: str = opt("auto", "Drop groups whose rewards all agree: true, false or auto "
+                                          "(the loss variant's default).")
+    min_group_std: float = opt(1e-6, "A group whose reward std is <= this counts as zero-variance.")
+    learning_rate: float = opt(1e-4, "Peak AdamW learning rate.")
+    beta: float = opt(0.0, "KL coefficient to the base model (0: no reference model).")
+    num_generations: int = opt(8, "Completions per prompt (the group size G).")
+    prompts_per_step: int = opt(32, "Prompts per optimizer step.")
+    temperature: float = opt(1.0, "Sampling temperature for rollouts.")
+    top_p: float = opt(1.0, "Nucleus sampling for rollouts.")
+    max_completion_length: int = opt(48, "Generation limit per rollout, in tokens.")
+    epsilon: float = opt(0.2, "PPO clip range (low; and high unless the variant sets it).")
+    num_iterations: int = opt(1, "Optimisation passes over each generated batch.")
+    mask_truncated_completions: bool = opt(False, "Exclude truncated rollouts from the loss.")
+    warmup_steps: int = opt(0, "Linear warm-up steps; then cosine decay over the budget.")
+    min_lr_ratio: float = opt(1.0, "Final learning rate as a fraction of the peak (1: constant).")
+    max_grad_norm: float = opt(1.0, "Gradient clipping norm.")
+
+    method_name = "grpo"
+
+    def validate(self) -> None:
+        super().validate()
+        if not isinstance(self.recipe, str) or not self.recipe:
+            raise self._err("recipe", "must be a recipe name or a dataset directory")
+        self.check_dict("recipe_options")
+        self.check_int("n", lo=1)
+        if not isinstance(self.rewards, list) or not self.rewards:
+            raise self._err("rewards", "must be a non-empty list of reward names")
+        for r in self.rewards:
+            get_reward(r)
+        if not isinstance(self.reward_weights, list) or (
+                self.reward_weights and len(self.reward_weights) != len(self.rewards)):
+            raise self._err("reward_weights", f"must be empty or hold {len(self.rewards)} numbers")
+        self.check_choice("loss", LOSSES)
+        if self.advantage:
+            self.check_choice("advantage", ADVANTAGES)
+        if self.drop_zero_variance not in ("auto", True, False, "true", "false"):
+            raise self._err("drop_zero_variance", "must be true, false or auto")
+        self.check_float("min_group_std", lo=0.0)
+        self.check_float("learning_rate", lo=0.0, hi=1.0, lo_open=True)
+        self.check_float("beta", lo=0.0)
+        self.check_int("num_generations", lo=2)
+        self.check_int("prompts_per_step", lo=1)
+        self.check_float("temperature", lo=0.0, lo_open=True)
+        self.check_float("top_p", lo=0.0, hi=1.0, lo_open=True)
+        self.check_int("max_completion_length", lo=1)
+        self.check_float("epsilon", lo=0.0, hi=1.0, lo_open=True)
+        self.check_int("num_iterations", lo=1)
+        self.check_bool("mask_truncated_completions")
+        self.check_int("warmup_steps", lo=0)
+        self.check_float("min_lr_ratio", lo=0.0, hi=1.0)
+        self.check_float("max_grad_norm", lo=0.0, lo_open=True)
+
+    def resolved_drop(self) -> bool:
+        if self.drop_zero_variance in ("auto",):
+            return get_loss(self.loss).drop_zero_variance
+        return self.drop_zero_variance in (True, "true")
+
+
+def grpo_config(cfg: GRPOOptions, budget: Budget, output_dir: str, dd,
+                generations: int | None = None):
+    from trl import GRPOConfig
+
+    from .common import trainer_kwargs
+
+    spec = get_loss(cfg.loss)
+    g = generations or cfg.num_generations
+    kw = trainer_kwargs(cfg, budget, output_dir, dd)
+    kw.update(spec.trl)
+    kw.setdefault("epsilon_high", cfg.epsilon)
+    return GRPOConfig(
+        **kw, learning_rate=cfg.learning_rate, beta=cfg.beta, num_generations=g,
+        per_device_train_batch_size=cfg.prompts_per_step * g, steps_per_generation=1,
+        gradient_accumulation_steps=1, temperature=cfg.temperature, top_p=cfg.top_p, top_k=0,
+        max_completion_length=cfg.max_completion_length, loss_type=spec.loss_type,
+        epsilon=cfg.epsilon, num_iterations=cfg.num_iterations, max_grad_norm=cfg.max_grad_norm,
+        mask_truncated_completions=cfg.mask_truncated_completions, scale_rewards="group",
+        reward_weights=[float(w) for w in cfg.reward_weights] or None, shuffle_dataset=True,
+        log_completions=False,
+    )
+
+
+def run_grpo(method: str, base: Any, task: Any, cfg: GRPOOptions, out_dir: Any, budget: Any, *,
+             dataset=None, data_card: dict | None = None, generations: int | None = None,
+             prepare_model=None, selector=None):
+    """The GRPO run shared by grpo, grpo-roc and srl: build data, train, save."""
+    from .callbacks import attach_budget
+    from .common import (
+        check_base, check_out_dir, evaluate, load_for_training, require_columns, resolve_task,
+        scratch_dir, train_metrics, write_checkpoint,
+    )
+    from .data import prompt_dataset
+    from .trainers import SparringGRPOTrainer
+
+    budget = Budget.parse(budget)
+    out = check_out_dir(out_dir)
+    task = resolve_task(task)
+    check_base(base)
+    if dataset is None:
+        dataset, data_card = prompt_dataset(task, cfg.n, cfg.seed, cfg.recipe, cfg.recipe_options,
+                                            what=method)
+    for r in cfg.rewards:
+        require_columns(dataset, ("prompt", *REWARD_COLUMNS.get(r, ())), f"{method} reward {r!r}")
+    model, tok, dd = load_for_training(base, cfg)
+    before = evaluate(model, tok, task, cfg, "before")
+    restore = prepare_model(model, tok) if prepare_model is not None else None
+    spec = get_loss(cfg.loss)
+    with scratch_dir() as scratch, scratch_dir() as ref_dir:
+        if cfg.beta > 0:  # TRL builds the KL reference from the model's path: give it one
+            _reference_path(model, tok, ref_dir)
+        trainer = SparringGRPOTrainer(
+            model=model, reward_funcs=[get_reward(r) for r in cfg.rewards],
+            args=grpo_config(cfg, budget, scratch, dd, generations), train_dataset=dataset,
+            processing_class=tok, advantage=cfg.advantage or spec.advantage,
+            drop_zero_variance=cfg.resolved_drop(), min_group_std=cfg.min_group_std,
+            selector=selector)
+        tracker = attach_budget(trainer, budget, warmup_steps=cfg.warmup_steps,
+                                min_lr_ratio=cfg.min_lr_ratio, show_progress=cfg.show_progress,
+                                desc=method)
+        trainer.train()
+    model = trainer.model
+    if restore is not None:
+        restore(model)
+    metrics = {"train": train_metrics(trainer, tracker), "before": before,
+               "after": evaluate(model, tok, task, cfg)}
+    return write_checkpoint(model, tok, out, method=method, cfg=cfg, budget=budget, base=base,
+                            task=task, data=data_card or {}, metrics=metrics)
+
+
+def _reference_path(model, tok, ref_dir: str) -> None:
+    """Make ``model.config._name_or_path`` a directory holding the current (base) weights,
+    unless it already is one: TRL loads the frozen KL reference model from it."""
+    from pathlib import Path
+
+    src = getattr(model.config, "_name_or_path", "") or ""
+    if src and (Path(src) / "config.json").is_file():
+        return
+    model.save_pretrained(ref_dir)
+    tok.save_pretrained(ref_dir)
+    model.config._name_or_path = ref_dir
+
+
+@register_method("grpo", GRPOOptions)
+def grpo(base: Any, task: Any, config: Any, out_dir: Any, budget: Any):
+    """RLVR with GRPO: verifier rewards, loss variants grpo / dr_grpo / dapo, KL beta."""
+    return run_grpo("grpo", base, task, GRPOOptions.from_any(config), out_dir, budget)

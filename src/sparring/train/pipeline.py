@@ -1,0 +1,138 @@
+"""Stage pipelines: methods in sequence, each stage's checkpoint the next one's base.
+
+    train("pipeline", "zoo:countdown-base", "countdown",
+          {"stages": [{"method": "sft", "config": {...}}, {"method": "grpo"}]},
+          out_dir="runs/sft-grpo", budget="300s")
+
+Stages live next to the output, in ``<out_dir>.stages/NN-method/``; each is an ordinary
+checkpoint. A stage whose checkpoint exists with the same *stage key* (hash of its method,
+resolved config, budget, task and the key of what it starts from) is not re-run, so an
+interrupted pipeline resumes, and changing stage 2 re-runs stage 2 onwards only. A stage
+without its own ``budget`` gets an equal share of the pipeline's budget, so a two-stage
+pipeline at "300s" spends as much as a single method at "300s". The final checkpoint
+(``out_dir``) is a copy of the last stage with a run.json covering all stages.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .budget import Budget
+from .config import MethodConfig, opt
+from .registry import get_method, register_method
+
+PRESETS: dict[str, list[str]] = {
+    "sft-grpo": ["sft", "grpo"], "cft-grpo": ["cft", "grpo"], "srl-grpo": ["srl", "grpo"],
+}
+STAGE_MARK = "stage.json"
+RUN_CARD = "run.json"
+_SHARED = ("seed", "device", "eval_problems", "eval_max_new_tokens", "show_progress", "logging_steps")
+
+
+@dataclass
+class PipelineOptions(MethodConfig):
+    stages: list = opt([], "Stages: [{method, config?, budget?}, ...]; empty: use preset.")
+    preset: str = opt("sft-grpo", "Stage sequence when stages is empty: " + ", ".join(PRESETS) + ".")
+    method_name = "pipeline"
+
+    def validate(self) -> None:
+        super().validate()
+        if not isinstance(self.stages, list):
+            raise self._err("stages", "must be a list of {method, config, budget} mappings")
+        if not self.stages:
+            self.check_choice("preset", PRESETS)
+        for i, st in enumerate(self.stages):
+            if not isinstance(st, dict) or "method" not in st:
+                raise ValueError(f"pipeline.stages[{i}]: must be a mapping with a 'method'")
+            unknown = sorted(set(st) - {"method", "config", "budget"})
+            if unknown:
+                raise ValueError(f"pipeline.stages[{i}]: unknown key(s) {unknown}; allowed: method, config, budget")
+            if st["method"] == "pipeline":
+                raise ValueError(f"pipeline.stages[{i}]: a pipeline cannot be a stage")
+            get_method(st["method"])
+
+    def stage_list(self) -> list[dict]:
+        return [dict(s) for s in self.stages] or [{"method": m} for m in PRESETS[self.preset]]
+
+
+def _share(budget: Budget, k: int) -> Budget:
+    return Budget(steps=None if budget.steps is None else max(1, budget.steps // k),
+                  tokens=None if budget.tokens is None else max(1, budget.tokens // k),
+                  seconds=None if budget.seconds is None else budget.seconds / k)
+
+
+def _key(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _finished(stage_dir: Path, key: str) -> bool:
+    mark = stage_dir / STAGE_MARK
+    if not (stage_dir / RUN_CARD).is_file() or not mark.is_file():
+        return False
+    try:
+        return json.loads(mark.read_text()).get("stage_key") == key
+    except (OSError, json.JSONDecodeError):
+        return False
+
+
+@register_method("pipeline", PipelineOptions)
+def pipeline(base: Any, task: Any, config: Any, out_dir: Any, budget: Any):
+    """Stages in sequence (sft->grpo, cft->grpo, srl->grpo, or any list); finished stages are skipped."""
+    from sparring.models import atomic_dir
+
+    from .common import base_card, check_base, check_out_dir, resolve_task, versions
+
+    cfg = PipelineOptions.from_any(config)
+    budget = Budget.parse(budget)
+    out = check_out_dir(out_dir)
+    t = resolve_task(task)
+    check_base(base)
+    stages = cfg.stage_list()
+    shared = {k: getattr(cfg, k) for k in _SHARED}
+    plans = []
+    for st in stages:  # resolve every stage before running any: bad input fails fast
+        m = get_method(st["method"])
+        raw = st.get("config") or {}
+        if not isinstance(raw, dict):
+            raise ValueError(f"pipeline stage {st['method']}: config must be a mapping")
+        stage_cfg = m.config_cls.from_any({**shared, **raw})
+        b = Budget.parse(st["budget"]) if st.get("budget") is not None else _share(budget, len(stages))
+        plans.append((m, stage_cfg, b))
+    root = out.parent / f"{out.name}.stages"
+    prev_key = _key(base_card(base))
+    current: Any = base
+    records = []
+    for i, (m, stage_cfg, b) in enumerate(plans, start=1):
+        key = _key([m.name, stage_cfg.to_dict(), b.to_dict(), t.name, t.config_dict(), prev_key])
+        stage_dir = root / f"{i:02d}-{m.name}"
+        skipped = _finished(stage_dir, key)
+        if not skipped:
+            m.run(current, t, stage_cfg, stage_dir, b)
+            tmp = stage_dir / (STAGE_MARK + ".tmp")
+            tmp.write_text(json.dumps({"stage_key": key, "method": m.name}) + "\n")
+            os.replace(tmp, stage_dir / STAGE_MARK)
+        card = json.loads((stage_dir / RUN_CARD).read_text())
+        records.append({"stage": i, "method": m.name, "dir": str(stage_dir), "skipped": skipped,
+                        "stage_key": key, "budget": b.to_dict(), "data": card.get("data", {}),
+                        "metrics": card.get("metrics", {})})
+        prev_key, current = key, str(stage_dir)
+    last = Path(current)
+    first_metrics, last_metrics = records[0]["metrics"], records[-1]["metrics"]
+    summary = {"method": "pipeline", "config": cfg.to_dict(), "budget": budget.to_dict(),
+               "base": base_card(base), "task": {"name": t.name, **t.config_dict()},
+               "stages": records, "versions": versions(),
+               "data": {"stages": [r["data"] for r in records],
+                        "hash": "+".join(str(r["data"].get("hash", "")) for r in records)},
+               "metrics": {"before": first_metrics.get("before"), "after": last_metrics.get("after"),
+                           "train": {"stages": [r["metrics"].get("train") for r in records]}}}
+    with atomic_dir(out) as tmp:
+        for f in last.iterdir():
+            if f.is_file() and f.name not in (RUN_CARD, STAGE_MARK):
+                shutil.copy2(f, tmp / f.name)
+        (tmp / RUN_CARD).write_text(json.dumps(summary, indent=2, sort_keys=True, default=str) + "\n")
+    return out

@@ -1,0 +1,128 @@
+"""Pretraining a base model from scratch: the shipped ``zoo:`` checkpoints.
+
+    sparring pretrain --task countdown --out src/sparring/zoo/countdown-base
+
+trains a fresh ``tiny`` preset (initialisation seed 0) on the ``pretrain`` recipe
+(mixed-quality unlabeled solutions + solved search traces, no critiques) with the SFT
+trainer, then writes next to the usual ``run.json`` a ``card.json``: the exact command
+that rebuilds it, the data hash, and its metrics (greedy accuracy on 500 held-out problems,
+pass@k at temperature 1). The aim is a base with latent but unreliable skill: greedy
+accuracy well below pass@k, so post-training methods have room to move.
+"""
+from __future__ import annotations
+
+import json
+import shlex
+import shutil
+import time
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from .budget import Budget
+from .config import opt
+from .registry import register_method
+from .sft import EXTRA_EVALS, SFTOptions, _run
+
+DEFAULT_BUDGET = "3000steps"
+CARD = "card.json"
+RUN_CARD = "run.json"
+
+
+@dataclass
+class PretrainOptions(SFTOptions):
+    preset: str = opt("tiny", "Model preset to initialise (seed 0) and train from scratch.")
+    recipe: str = opt("pretrain", "Corpus recipe: the base model's diet.")
+    recipe_options: dict = opt({"error_rate": 0.4, "search_fraction": 0.1},
+                               "Recipe options: share of flawed solutions, share of search traces.")
+    n: int = opt(100000, "Rows to build (problems repeat: 3-number Countdown has ~13k train problems).")
+    learning_rate: float = opt(3e-3, "Peak AdamW learning rate.")
+    max_length: int = opt(512, "Longest row kept, in tokens (longer search traces are dropped: "
+                               "attention cost grows with the square of the length).")
+    drop_long: bool = opt(True, "Drop rows longer than max_length instead of truncating them.")
+    batch_size: int = opt(128, "Sequences per optimizer step.")
+    warmup_steps: int = opt(30, "Linear warm-up steps; then cosine decay over the budget.")
+    eval_before: bool = opt(False, "Evaluate the random initialisation too (slow, always 0).")
+    pass_k: int = opt(8, "k for the pass@k in the card (sampled at temperature 1).")
+    pass_problems: int = opt(200, "Held-out problems for pass@k (0: skip).")
+    method_name = "pretrain"
+
+    def validate(self) -> None:
+        super().validate()
+        self.check_choice("preset", ("test", "tiny", "small"))
+        self.check_int("pass_k", lo=1)
+        self.check_int("pass_problems", lo=0)
+
+
+def _pass_at_k(model, tok, task, cfg, when: str) -> dict:
+    if when != "after" or cfg.pass_problems <= 0:
+        return {}
+    from .evaluate import accuracy
+
+    t0 = time.perf_counter()
+    out = accuracy(model, tok, task, task.problems("test", n=cfg.pass_problems, seed=0),
+                   max_new_tokens=cfg.eval_max_new_tokens, samples=cfg.pass_k, temperature=1.0, seed=0)
+    out["seconds"] = round(time.perf_counter() - t0, 2)
+    return {"sampled": out}
+
+
+EXTRA_EVALS["pretrain"] = _pass_at_k
+
+
+def rebuild_command(task_name: str, out: Path, cfg: PretrainOptions, budget: Budget,
+                    task_settings: dict | None = None) -> str:
+    """The ``sparring pretrain`` command line that reproduces this checkpoint."""
+    parts = ["sparring", "pretrain", "--task", task_name, "--budget", _budget_text(budget)]
+    for k, v in (task_settings or {}).items():
+        parts += ["--task-set", f"{k}={json.dumps(v)}"]
+    default = PretrainOptions()
+    for f in fields(cfg):
+        if getattr(cfg, f.name) != getattr(default, f.name) and f.name != "show_progress":
+            parts += ["--set", f"{f.name}={json.dumps(getattr(cfg, f.name), separators=(',', ':'))}"]
+    parts += ["--out", str(out)]
+    return " ".join(shlex.quote(p) for p in parts)
+
+
+def _budget_text(b: Budget) -> str:
+    parts = []
+    if b.steps is not None:
+        parts.append(f"{b.steps}steps")
+    if b.tokens is not None:
+        parts.append(f"{b.tokens}tokens")
+    if b.seconds is not None:
+        parts.append(f"{b.seconds:g}s")
+    return ",".join(parts)
+
+
+@register_method("pretrain", PretrainOptions)
+def pretrain_method(base: Any, task: Any, config: Any, out_dir: Any, budget: Any):
+    """Train a preset from scratch on the pretrain recipe (base is ignored unless a preset)."""
+    cfg = PretrainOptions.from_any(config)
+    return pretrain(task, out_dir, cfg, budget)
+
+
+def pretrain(task: Any, out_dir: Any, config: Any = None, budget: Any = DEFAULT_BUDGET,
+             task_settings: dict | None = None) -> Path:
+    """Train ``config.preset`` from scratch; write the checkpoint + ``card.json``."""
+    from sparring.models import atomic_dir
+
+    from .common import resolve_task
+
+    cfg = PretrainOptions.from_any(config)
+    b = Budget.parse(budget)
+    t = resolve_task(task)
+    out = Path(out_dir).expanduser().absolute()
+    path = _run("pretrain", cfg.preset, t, cfg, out, b)
+    run = json.loads((path / RUN_CARD).read_text())
+    card = {"name": out.name, "task": run["task"], "preset": cfg.preset,
+            "command": rebuild_command(t.name, Path(out_dir), cfg, b, task_settings),
+            "data": run["data"], "metrics": run["metrics"], "budget": run["budget"],
+            "versions": run["versions"], "created": run["created"],
+            "note": "Rebuilding on another machine gives the same data hash; weights match "
+                    "exactly only on the same hardware, thread count and library versions."}
+    with atomic_dir(out) as tmp:
+        for f in path.iterdir():
+            if f.is_file():
+                shutil.copy2(f, tmp / f.name)
+        (tmp / CARD).write_text(json.dumps(card, indent=2, sort_keys=True, default=str) + "\n")
+    return out

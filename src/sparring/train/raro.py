@@ -1,0 +1,224 @@
+"""RARO: an adversarial relativistic critic game that learns from demonstrations alone
+(METHODS 1.7). No verifier is in the training loop.
+
+    from sparring.train import train
+    train("raro", "zoo:countdown-base", "countdown", {"replay_ratio": 0.5}, "runs/raro", "600s")
+
+The demonstrations are a recipe's (prompt, completion) rows (``imitation`` by default); the
+completion is the expert answer. One model plays the policy (answers the prompt) and the
+critic (judges a question with two answers in random order, one expert, one policy; ends
+with ``Verdict: 1|2|tie``); ``raro_game.py`` holds the rules, ``raro_sampling.py`` the
+critic's decoding, ``raro_trainer.py`` the GRPO step. The task's verifier is used only
+for the greedy accuracy before/after training and, when ``monitor_every > 0``, for
+monitor metrics logged beside training (``monitor/*``).
+
+Ablation switches (each a stabiliser the paper ablates): ``pointwise`` (judge one answer
+instead of comparing two), ``tie`` (false: no tie label), ``replay_ratio`` (0: no replay),
+``shared_critic`` (false: a separate critic model with its own optimizer),
+``reasoning_tokens`` (0: the critic answers without reasoning).
+
+The checkpoint is the shared model (policy and critic); with ``shared_critic: false`` the
+critic is saved in ``<checkpoint>/critic``. ``run.json`` holds the game settings the
+reranker (``sparring.train.rerank``) needs, and the per-step history under
+``metrics.train.history``.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .budget import Budget
+from .config import MethodConfig, opt
+from .raro_game import PAIRWISE_TEMPLATE, POINTWISE_TEMPLATE, Game
+from .registry import register_method
+
+CRITIC_DIR = "critic"
+
+
+@dataclass
+class RAROOptions(MethodConfig):
+    recipe: str = opt("imitation", "Demonstrations: a recipe (or dataset dir) whose completion is the expert answer.")
+    recipe_options: dict = opt({}, "Options passed to the recipe.")
+    n: int = opt(4000, "Demonstrations (questions with their expert answer).")
+    learning_rate: float = opt(1e-4, "Peak AdamW learning rate (both roles).")
+    beta: float = opt(0.0, "KL coefficient to the base model (0: no reference model).")
+    num_generations: int = opt(8, "Policy answers per question (the policy's GRPO group).")
+    prompts_per_step: int = opt(32, "Questions per optimizer step.")
+    temperature: float = opt(1.0, "Sampling temperature for policy answers and critic rollouts.")
+    max_completion_length: int = opt(48, "Generation limit per policy answer, in tokens.")
+    loss: str = opt("dr_grpo", "Loss aggregation: dr_grpo (constant normaliser) or grpo (per-sequence mean).")
+    epsilon: float = opt(0.2, "PPO clip range.")
+    num_iterations: int = opt(1, "Optimisation passes over each generated batch.")
+    warmup_steps: int = opt(0, "Linear warm-up steps; then cosine decay over the budget.")
+    min_lr_ratio: float = opt(1.0, "Final learning rate as a fraction of the peak (1: constant).")
+    max_grad_norm: float = opt(1.0, "Gradient clipping norm.")
+    drop_truncated: bool = opt(True, "Drop truncated policy answers (not judged, no reward, no loss); "
+                                     "false: judge and train on them like the others.")
+    # the game
+    tau_p: float = opt(0.6, "Policy reward for a tie.")
+    tau_c: float = opt(0.55, "Critic reward for a tie.")
+    lambda_p: float = opt(1 / 9, "Weight of the policy objective.")
+    lambda_c: float = opt(8 / 9, "Weight of the critic objective.")
+    tie: bool = opt(True, "Offer the critic a tie label (false: the no-tie ablation).")
+    pointwise: bool = opt(False, "Pointwise critic: judge one answer (expert or policy) instead of a pair.")
+    shared_critic: bool = opt(True, "One model for both roles (false: a separate critic model).")
+    reasoning_tokens: int = opt(8, "Cap on the critic's reasoning before its verdict (0: no reasoning).")
+    verdict_decoding: str = opt("constrained", "constrained: sample the reasoning, then the label among the "
+                                               "allowed ones after 'Verdict: '; free: plain sampling, strict parse.")
+    critic_generations: int = opt(1, "Critic verdicts per (expert, policy) pair (the critic's GRPO group; "
+                                     "1: the critic batch is one group).")
+    critic_pairs: int = opt(16, "Fresh pairs whose critic rollouts are trained on per step (0: all judged).")
+    replay_ratio: float = opt(0.5, "Share of the critic batch drawn from the replay buffer (0: no replay).")
+    replay_capacity: int = opt(4096, "Triples the replay buffer keeps.")
+    policy_reward: str = opt("sampled", "sampled: the verdict's reward; expected: its expectation under the "
+                                        "critic's label distribution (constrained decoding only).")
+    critic_template: str = opt(PAIRWISE_TEMPLATE, "Pairwise critic prompt ({question}, {answer1}, {answer2}).")
+    pointwise_template: str = opt(POINTWISE_TEMPLATE, "Pointwise critic prompt ({question}, {answer1}).")
+    monitor_every: int = opt(1, "Verify the policy answers every N steps for monitor/* metrics "
+                                "(0: never call the verifier during training).")
+
+    method_name = "raro"
+    top_p = 1.0  # what grpo.grpo_config reads besides the fields above
+    reward_weights = ()
+
+    @property
+    def mask_truncated_completions(self) -> bool:
+        return self.drop_truncated
+
+    def validate(self) -> None:
+        super().validate()
+        if not isinstance(self.recipe, str) or not self.recipe:
+            raise self._err("recipe", "must be a recipe name or a dataset directory")
+        self.check_dict("recipe_options")
+        self.check_int("n", lo=1)
+        self.check_float("learning_rate", lo=0.0, hi=1.0, lo_open=True)
+        self.check_float("beta", lo=0.0)
+        self.check_int("num_generations", lo=2)
+        self.check_int("prompts_per_step", lo=1)
+        self.check_float("temperature", lo=0.0, lo_open=True)
+        self.check_int("max_completion_length", lo=1)
+        self.check_choice("loss", {"dr_grpo", "grpo"})
+        self.check_float("epsilon", lo=0.0, hi=1.0, lo_open=True)
+        self.check_int("num_iterations", lo=1)
+        self.check_int("warmup_steps", lo=0)
+        self.check_float("min_lr_ratio", lo=0.0, hi=1.0)
+        self.check_float("max_grad_norm", lo=0.0, lo_open=True)
+        for name in ("drop_truncated", "tie", "pointwise", "shared_critic"):
+            self.check_bool(name)
+        for name in ("tau_p", "tau_c"):
+            self.check_float(name, lo=0.0, hi=1.0)
+        for name in ("lambda_p", "lambda_c"):
+            self.check_float(name, lo=0.0)
+        if self.lambda_p + self.lambda_c <= 0:
+            raise self._err("lambda_p", "lambda_p + lambda_c must be > 0")
+        self.check_int("reasoning_tokens", lo=0, hi=512)
+        self.check_choice("verdict_decoding", {"constrained", "free"})
+        self.check_int("critic_generations", lo=1, hi=64)
+        self.check_int("critic_pairs", lo=0)
+        self.check_float("replay_ratio", lo=0.0, hi=0.9)
+        self.check_int("replay_capacity", lo=1)
+        self.check_choice("policy_reward", {"sampled", "expected"})
+        if self.policy_reward == "expected" and self.verdict_decoding != "constrained":
+            raise self._err("policy_reward", "'expected' needs verdict_decoding 'constrained'")
+        self._check_template("critic_template", ("{question}", "{answer1}", "{answer2}"))
+        self._check_template("pointwise_template", ("{question}", "{answer1}"))
+        self.check_int("monitor_every", lo=0)
+
+    def _check_template(self, name: str, fields: tuple[str, ...]) -> None:
+        v = getattr(self, name)
+        if not isinstance(v, str) or any(f not in v for f in fields):
+            raise self._err(name, f"must be text containing {', '.join(fields)}")
+        try:
+            v.format(question="q", answer1="a", answer2="b")
+        except (KeyError, IndexError, ValueError) as err:
+            raise self._err(name, f"is not a valid template ({err})") from None
+
+    def game(self) -> Game:
+        return Game(pointwise=self.pointwise, tie=self.tie, tau_p=self.tau_p, tau_c=self.tau_c,
+                    pairwise_template=self.critic_template, pointwise_template=self.pointwise_template)
+
+
+def sampler_for(cfg: RAROOptions, tok, *, temperature: float | None = None):
+    from .raro_sampling import CriticSampler
+
+    return CriticSampler(tok, cfg.game().labels, cfg.reasoning_tokens,
+                         constrained=cfg.verdict_decoding == "constrained",
+                         temperature=cfg.temperature if temperature is None else temperature)
+
+
+def expert_dataset(task, cfg: RAROOptions):
+    """(prompt, expert, problem) rows, one per question, from the demonstrations recipe."""
+    from .data import recipe_dataset
+
+    ds, card = recipe_dataset(cfg.recipe, task, cfg.n, cfg.seed, cfg.recipe_options,
+                              columns=("prompt", "completion"), what="raro")
+    if "problem_id" in ds.column_names:
+        seen: set[str] = set()
+        keep = [i for i, pid in enumerate(ds["problem_id"]) if not (pid in seen or seen.add(pid))]
+        if len(keep) < len(ds):
+            ds = ds.select(keep)
+    ds = ds.rename_column("completion", "expert")
+    ds = ds.remove_columns([c for c in ds.column_names if c not in ("prompt", "expert", "problem")])
+    card["rows"] = len(ds)
+    return ds, card
+
+
+@register_method("raro", RAROOptions)
+def raro(base: Any, task: Any, config: Any, out_dir: Any, budget: Any):
+    """RARO: policy vs a relativistic critic (the same model), demonstrations only, no verifier."""
+    from sparring.models import atomic_dir, save_model
+
+    from .callbacks import attach_budget
+    from .common import (
+        check_base, check_out_dir, evaluate, load_for_training, resolve_task, scratch_dir,
+        train_metrics, write_checkpoint,
+    )
+    from .grpo import grpo_config
+    from .raro_judge import CriticJudge, RAROMonitor
+    from .raro_trainer import RAROTrainer
+
+    cfg = RAROOptions.from_any(config)
+    budget = Budget.parse(budget)
+    out = check_out_dir(out_dir)
+    t = resolve_task(task)
+    check_base(base)
+    ds, data_card = expert_dataset(t, cfg)
+    model, tok, dd = load_for_training(base, cfg)
+    critic = None if cfg.shared_critic else load_for_training(base, cfg)[0]
+    before = evaluate(model, tok, t, cfg, "before")
+    judge = CriticJudge(cfg.game(), sampler_for(cfg, tok), cfg.critic_generations,
+                        expected=cfg.policy_reward == "expected", seed=cfg.seed,
+                        drop_truncated=cfg.drop_truncated)
+    with scratch_dir() as scratch:
+        trainer = RAROTrainer(
+            model=model, reward_funcs=[judge], args=grpo_config(cfg, budget, scratch, dd),
+            train_dataset=ds, processing_class=tok, judge=judge, lambda_p=cfg.lambda_p,
+            lambda_c=cfg.lambda_c, critic_pairs=cfg.critic_pairs, replay_ratio=cfg.replay_ratio,
+            replay_capacity=cfg.replay_capacity, critic_model=critic)
+        tracker = attach_budget(trainer, budget, warmup_steps=cfg.warmup_steps, min_lr_ratio=cfg.min_lr_ratio,
+                                show_progress=cfg.show_progress, desc="raro")
+        if cfg.monitor_every:
+            trainer.add_callback(RAROMonitor(trainer, t, cfg.monitor_every))
+        trainer.train()
+    model = trainer.model
+    train = train_metrics(trainer, tracker)
+    train["history"] = trainer.history
+    for key in sorted({k for h in trainer.history for k in h if k != "step"}):
+        vals = [h[key] for h in trainer.history if key in h]
+        train[f"first_{key}"], train[f"last_{key}"] = vals[0], vals[-1]
+    metrics = {"train": train, "before": before, "after": evaluate(model, tok, t, cfg)}
+    extra = {"raro": {"shared_critic": cfg.shared_critic, "labels": list(cfg.game().labels)}}
+    if critic is None:
+        return write_checkpoint(model, tok, out, method="raro", cfg=cfg, budget=budget, base=base, task=t,
+                                data=data_card, metrics=metrics, extra=extra)
+    with atomic_dir(out) as tmp:  # policy and critic appear together or not at all
+        inner = write_checkpoint(model, tok, tmp / "policy", method="raro", cfg=cfg, budget=budget, base=base,
+                                 task=t, data=data_card, metrics=metrics, extra=extra)
+        for f in Path(inner).iterdir():
+            os.replace(f, tmp / f.name)
+        Path(inner).rmdir()
+        critic.eval()
+        save_model(critic, tok, tmp / CRITIC_DIR)
+    return out

@@ -1,0 +1,122 @@
+"""The judging half of RARO: the critic as the policy's reward function, the verdict
+statistics logged every step, and the monitor that may consult the verifier beside
+training (never inside it). See ``raro_trainer.py`` for the step.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Any
+
+from transformers import TrainerCallback
+
+from sparring.rewards import as_problem, completion_text
+
+from .raro_game import Game, Judgement, Triple, clean_answer
+from .raro_sampling import CriticRollout, CriticSampler
+
+
+@dataclass
+class Round:
+    """One step's fresh judging: the distinct pairs, their critic rollouts (K per pair, in
+    order) and, per policy rollout, its pair index (None: truncated, not judged)."""
+
+    judgements: list[Judgement]
+    rollouts: list[CriticRollout]
+    k: int
+    slot_of: list[int | None]
+    texts: list[str]
+    problems: list[Any]
+    policy_rewards: list[float | None]
+
+
+class CriticJudge:
+    """The policy's reward function (TRL signature): the critic's verdicts on its answers."""
+
+    __name__ = "critic"
+
+    def __init__(self, game: Game, sampler: CriticSampler, k: int = 1, expected: bool = False,
+                 seed: int = 0, drop_truncated: bool = True):
+        self.game, self.sampler, self.k, self.expected = game, sampler, k, expected
+        self.drop_truncated = drop_truncated
+        self.rng = random.Random(f"raro-judge|{seed}")
+        self.trainer: Any = None
+        self.last: Round | None = None
+
+    def __call__(self, prompts, completions, completion_ids, expert=None, problem=None, **_):
+        if expert is None:
+            raise ValueError("raro: the dataset needs an 'expert' column (the demonstration)")
+        t = self.trainer
+        stop = {*t.eos_token_ids, t.processing_class.pad_token_id}
+        texts = [completion_text(c) for c in completions]
+        index: dict[tuple[str, str], int] = {}
+        triples: list[Triple] = []
+        slot_of: list[int | None] = []
+        for i, (q, e, text, ids) in enumerate(zip(prompts, expert, texts, completion_ids)):
+            if self.drop_truncated and (not ids or ids[-1] not in stop):
+                slot_of.append(None)  # truncated: not judged, no reward, dropped from the loss
+                continue
+            key = (q, clean_answer(text))
+            if key not in index:
+                index[key] = len(triples)
+                triples.append(Triple(q, e, text, None if problem is None else problem[i]))
+            slot_of.append(index[key])
+        judgements = [self.game.judgement(tr, self.rng) for tr in triples]
+        rollouts = self.sampler.sample(t.critic_model or t.model, [j.prompt for j in judgements for _ in range(self.k)])
+        pair_reward = []
+        for n, j in enumerate(judgements):
+            rs = rollouts[n * self.k:(n + 1) * self.k]
+            if self.expected and rs[0].label_probs:
+                vals = [sum(p * self.game.rewards(lb, j)[1] for lb, p in r.label_probs.items()) for r in rs]
+            else:
+                vals = [self.game.rewards(r.verdict, j)[1] for r in rs]
+            pair_reward.append(sum(vals) / len(vals))
+        rewards = [None if s is None else pair_reward[s] for s in slot_of]
+        self.last = Round(judgements, rollouts, self.k, slot_of, texts, list(problem or []), rewards)
+        return rewards
+
+
+def verdict_stats(verdicts: list[tuple[str | None, Judgement]], game: Game) -> dict[str, float]:
+    n = max(1, len(verdicts))
+    labels = set(game.labels)
+    ok = [v for v, _ in verdicts if v in labels]
+    distinct = [(v, j) for v, j in verdicts if not j.triple.identical]
+    return {
+        "raro/critic_accuracy": sum(v == j.truth for v, j in verdicts) / n,
+        "raro/tie_rate": sum(v == "tie" for v, _ in verdicts if v in labels) / n,
+        "raro/policy_win_rate": sum(v == j.fooled for v, j in verdicts) / n,
+        "raro/unparseable_rate": 1.0 - len(ok) / n,
+        "raro/critic_accuracy_distinct": (sum(v == j.truth for v, j in distinct) / len(distinct)) if distinct else 0.0,
+        "raro/identical_rate": sum(j.triple.identical for _, j in verdicts) / n,
+    }
+
+
+
+class RAROMonitor(TrainerCallback):
+    """Monitor only: after each optimizer step, judge the step's policy answers with the
+    task's verifier (every ``every`` steps). Its numbers never feed back into training."""
+
+    def __init__(self, trainer, task, every: int = 1):
+        self.trainer, self.task, self.every = trainer, task, every
+
+    def on_step_end(self, args, state, control, **kwargs):
+        t = self.trainer
+        rnd = getattr(t, "last_round", None)
+        if rnd is None or not self.every or state.global_step % self.every:
+            return control
+        t.last_round = None
+        probs = [as_problem(p) for p in rnd.problems]
+        if len(probs) != len(rnd.texts):
+            return control
+        right = [self.task.verify(p, x).correct for p, x in zip(probs, rnd.texts)]
+        right = [ok and s is not None for ok, s in zip(right, rnd.slot_of)]
+        wrong_pairs = {s for ok, s in zip(right, rnd.slot_of) if s is not None and not ok}
+        k = rnd.k
+        hits = [r.verdict == rnd.judgements[n].truth for n in wrong_pairs for r in rnd.rollouts[n * k:(n + 1) * k]]
+        stats = {"monitor/verified_accuracy": sum(right) / max(1, len(right)),
+                 "monitor/critic_accuracy_on_wrong": sum(hits) / len(hits) if hits else 0.0}
+        for key, v in stats.items():
+            t._metrics["train"][key].append(v)
+        if t.history:
+            t.history[-1].update({key: round(v, 4) for key, v in stats.items()})
+        return control

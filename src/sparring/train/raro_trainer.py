@@ -1,0 +1,222 @@
+"""RARO on TRL's GRPOTrainer: the policy's reward is the critic's verdict, and the critic's
+own rollouts join the same GRPO batch (METHODS 1.7).
+
+Per optimizer step:
+
+1. TRL samples ``num_generations`` policy answers per question and calls the reward
+   functions. The only reward function is :class:`CriticJudge`: it pairs every distinct,
+   non-truncated answer with the question's expert demonstration (random order), samples
+   ``critic_generations`` critic verdicts per pair and returns the policy rewards
+   (truncated answers: None, so they carry no advantage and ``mask_truncated_completions``
+   drops them from the loss). No verifier is called anywhere on this path.
+2. :meth:`RAROTrainer._generate_and_score_completions` takes TRL's policy batch, replaces
+   its advantages by Dr.GRPO ones (reward minus the group mean over scorable answers), picks
+   ``critic_pairs`` of the fresh pairs, adds replay pairs (``replay_ratio`` of the critic
+   batch) judged afresh, scores the critic rollouts, and appends them as extra rows with
+   their own advantages (group = the ``critic_generations`` samples of one pair, or the
+   whole critic batch when that is 1) and a loss mask that excludes the tokens the
+   constrained decoder appended. Advantages are scaled so that TRL's Dr.GRPO loss equals
+   ``lambda_p * J_policy + lambda_c * J_critic`` (each a per-row mean) ``- beta * KL``.
+   With a separate critic model, the critic rows update that model with its own optimizer
+   instead (same loss code, ``GRPOTrainer._compute_loss``).
+3. :class:`RAROMonitor` (a callback, after the optimizer step, outside the reward path)
+   may call the task's verifier on the step's policy answers to log verified accuracy.
+
+Logged per step (``raro/*``): critic accuracy, tie, policy-win and unparseable rates on the
+fresh (expert, policy) pairs, critic accuracy on distinct pairs, the identical-answer
+rate, mean rewards; monitor-only (``monitor/*``): verified accuracy and critic accuracy on
+verifiably wrong answers. ``trainer.history`` keeps every step's numbers.
+"""
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from contextlib import contextmanager
+
+import torch
+
+from .raro_game import Judgement, ReplayBuffer, Triple
+from .raro_judge import CriticJudge, Round, verdict_stats
+from .raro_sampling import CriticRollout
+from .trainers import SparringGRPOTrainer
+
+
+def dr_grpo_advantages(rewards: torch.Tensor, group: int) -> torch.Tensor:
+    """Reward minus the mean of its group's scorable (non-NaN) rewards; NaN rows get 0."""
+    g = rewards.view(-1, group)
+    ok = ~torch.isnan(g)
+    mean = torch.where(ok, g, 0).sum(1, keepdim=True) / ok.sum(1, keepdim=True).clamp(min=1)
+    return torch.where(ok, g - mean, torch.zeros_like(g)).reshape(-1)
+
+
+def _pad_left(rows: list[list[int]], width: int, value: int) -> torch.Tensor:
+    return torch.tensor([[value] * (width - len(r)) + r for r in rows], dtype=torch.long)
+
+
+def _pad_right(rows: list[list[int]], width: int, value: int) -> torch.Tensor:
+    return torch.tensor([r + [value] * (width - len(r)) for r in rows], dtype=torch.long)
+
+
+class RAROTrainer(SparringGRPOTrainer):
+    """GRPOTrainer playing both roles of the RARO game (see the module doc)."""
+
+    def __init__(self, *args, judge: CriticJudge, lambda_p: float, lambda_c: float, critic_pairs: int,
+                 replay_ratio: float, replay_capacity: int, critic_model=None, **kwargs):
+        super().__init__(*args, advantage="mean", drop_zero_variance=False, **kwargs)
+        self.judge = judge
+        judge.trainer = self
+        self.game, self.sampler = judge.game, judge.sampler
+        self.lambda_p, self.lambda_c = lambda_p, lambda_c
+        self.critic_pairs, self.replay_ratio = critic_pairs, replay_ratio
+        self.replay = ReplayBuffer(replay_capacity if replay_ratio > 0 else 0, self.args.seed)
+        self.rng = random.Random(f"raro-trainer|{self.args.seed}")
+        self.history: list[dict[str, float]] = []
+        self.critic_model = critic_model
+        self.critic_optimizer = None
+        self._critic_batch: dict | None = None
+        if critic_model is not None:
+            from trl.trainer.utils import add_fused_lm_head  # what TRL does to its own model
+
+            a = self.args
+            add_fused_lm_head(critic_model, temperature=self.temperature,
+                              cast_lm_head_to_fp32=a.cast_lm_head_to_fp32, outputs=("log_probs", "entropy"))
+            self.critic_optimizer = torch.optim.AdamW(
+                critic_model.parameters(), lr=a.learning_rate, betas=(a.adam_beta1, a.adam_beta2),
+                eps=a.adam_epsilon, weight_decay=a.weight_decay)
+
+    # ---- one step ----------------------------------------------------------------------
+    def _generate_and_score_completions(self, inputs):
+        out = super()._generate_and_score_completions(inputs)
+        rnd = self.judge.last
+        if not self.model.training or rnd is None:
+            return out
+        self.judge.last = None
+        dev = out["completion_ids"].device
+        pr = torch.tensor([float("nan") if r is None else r for r in rnd.policy_rewards])
+        adv_p = dr_grpo_advantages(pr, self.num_generations).to(dev)
+        rows, adv_c, stats = self._critic_rows(rnd)
+        self._count_tokens(rnd.rollouts, rows)
+        step = {**stats, "raro/policy_reward": float(torch.nanmean(pr)) if (~pr.isnan()).any() else 0.0}
+        self._log_step(step)
+        self.last_round = rnd
+        out["advantages"] = adv_p * self.lambda_p
+        self._critic_batch = None
+        if rows and self.critic_model is not None:
+            self._critic_update(rows, adv_c)
+        elif rows:  # shared weights: a second loss term of the same optimizer step (compute_loss)
+            self._critic_batch = self._critic_inputs(rows, adv_c * self.lambda_c, self.model,
+                                                     old="old_per_token_logps" in out)
+        return out
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        """lambda_p * J_policy + lambda_c * J_critic (+ beta * KL of each): TRL's loss on the
+        policy rows plus TRL's loss on the critic rows, each normalised over its own rows
+        (padding both into one tensor would stretch every policy row to the critic's length)."""
+        loss = super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+        if self._critic_batch is not None and model.training:
+            with self._quiet_metrics():
+                loss = loss + self._compute_loss(model, self._critic_batch)
+        return loss
+
+    def _critic_rows(self, rnd: Round) -> tuple[list[CriticRollout], torch.Tensor, dict]:
+        """The critic's training rows (fresh subset + replay), their advantages, the stats."""
+        k, g = rnd.k, self.game
+        verdicts = [(r.verdict, j) for n, j in enumerate(rnd.judgements) for r in rnd.rollouts[n * k:(n + 1) * k]]
+        stats = verdict_stats(verdicts, g)
+        stats["raro/critic_length"] = sum(len(r.completion_ids) for r in rnd.rollouts) / max(1, len(rnd.rollouts))
+        n_pairs = len(rnd.judgements)
+        chosen = list(range(n_pairs))
+        if self.critic_pairs and n_pairs > self.critic_pairs:
+            chosen = sorted(self.rng.sample(chosen, self.critic_pairs))
+        rows = [r for n in chosen for r in rnd.rollouts[n * k:(n + 1) * k]]
+        keys = [rnd.judgements[n] for n in chosen for _ in range(k)]
+        extra: list[Judgement] = []
+        if g.pointwise:  # the critic must also see expert answers, one per question shown
+            seen = {}
+            for n in chosen:
+                t = rnd.judgements[n].triple
+                seen.setdefault(t.question, Triple(t.question, t.expert, None, t.problem))
+            extra += [g.judgement(t, self.rng) for t in seen.values()]
+        n_replay = round(len(chosen) * self.replay_ratio / (1.0 - self.replay_ratio)) if self.replay_ratio else 0
+        replayed = [g.judgement(t, self.rng) for t in self.replay.sample(n_replay)]
+        extra += replayed
+        if extra:
+            more = self.sampler.sample(self.critic_model or self.model, [j.prompt for j in extra for _ in range(k)])
+            rows += more
+            keys += [j for j in extra for _ in range(k)]
+            if replayed:
+                rv = [(r.verdict, j) for r, j in zip(more[-len(replayed) * k:], keys[-len(replayed) * k:])]
+                stats["raro/replay_critic_accuracy"] = verdict_stats(rv, g)["raro/critic_accuracy"]
+        self.replay.add(j.triple for j in rnd.judgements)
+        stats["raro/replay_size"] = float(len(self.replay))
+        rewards = torch.tensor([g.rewards(r.verdict, j)[0] for r, j in zip(rows, keys)])
+        rewards[torch.tensor([r.truncated for r in rows], dtype=torch.bool)] = float("nan")
+        stats["raro/critic_reward"] = float(torch.nanmean(rewards)) if len(rows) else 0.0
+        group = k if k > 1 else max(1, len(rows))
+        adv = dr_grpo_advantages(rewards, group) if rows else rewards
+        stats["raro/critic_rows"] = float(len(rows))
+        return rows, adv, stats
+
+    def _count_tokens(self, judged: list[CriticRollout], rows: list[CriticRollout]) -> None:
+        """The budget counts critic tokens too: prompt + completion of every critic sample."""
+        fresh = {id(r) for r in judged}
+        extra = sum(r.tokens for r in rows if id(r) not in fresh)
+        self.state.num_input_tokens_seen += sum(r.tokens for r in judged) + extra
+
+    def _log_step(self, step: dict[str, float]) -> None:
+        for key, v in step.items():
+            self._metrics["train"][key].append(v)
+        self.history.append({"step": int(self.state.global_step) + 1, **{k: round(v, 4) for k, v in step.items()}})
+
+    # ---- batches -------------------------------------------------------------------------
+    def _critic_tensors(self, rows: list[CriticRollout], dev) -> dict[str, torch.Tensor]:
+        pad = self.processing_class.pad_token_id
+        P = max(len(r.prompt_ids) for r in rows)
+        C = max(len(r.completion_ids) for r in rows)
+        return {"prompt_ids": _pad_left([r.prompt_ids for r in rows], P, pad).to(dev),
+                "prompt_mask": _pad_left([[1] * len(r.prompt_ids) for r in rows], P, 0).to(dev),
+                "completion_ids": _pad_right([r.completion_ids for r in rows], C, pad).to(dev),
+                "completion_mask": _pad_right([[0 if r.truncated else 1] * len(r.completion_ids) for r in rows],
+                                              C, 0).to(dev),
+                "tool_mask": _pad_right([r.loss_mask for r in rows], C, 0).to(dev)}
+
+    def _logps(self, model, t: dict[str, torch.Tensor]) -> torch.Tensor:
+        ids = torch.cat([t["prompt_ids"], t["completion_ids"]], 1)
+        mask = torch.cat([t["prompt_mask"], t["completion_mask"]], 1)
+        with torch.no_grad():
+            logps, _, _ = self._get_per_token_logps_and_entropies(model, ids, mask, t["completion_ids"].size(1))
+        return logps
+
+    def _critic_inputs(self, rows: list[CriticRollout], adv: torch.Tensor, model, old: bool = False) -> dict:
+        t = self._critic_tensors(rows, next(model.parameters()).device)
+        if self.beta != 0.0:
+            t["ref_per_token_logps"] = self._logps(self.ref_model, t)
+        if old:
+            t["old_per_token_logps"] = self._logps(model, t)
+        t["advantages"] = adv.to(t["completion_ids"].device)
+        t["num_items_in_batch"] = (t["completion_mask"] * t["tool_mask"]).sum()
+        return t
+
+    @contextmanager
+    def _quiet_metrics(self):
+        """Keep the critic rows out of TRL's logged policy statistics (entropy, clipping)."""
+        saved, self._metrics["train"] = self._metrics["train"], defaultdict(list)
+        try:
+            yield
+        finally:
+            self._metrics["train"] = saved
+
+    def _critic_update(self, rows: list[CriticRollout], adv_c: torch.Tensor) -> None:
+        """Separate-critic ablation: one optimizer step of the critic model on its rows."""
+        model = self.critic_model
+        t = self._critic_inputs(rows, adv_c, model)
+        lr = self.lr_scheduler.get_last_lr()[0] if self.lr_scheduler is not None else self.args.learning_rate
+        for group in self.critic_optimizer.param_groups:
+            group["lr"] = lr
+        with self._quiet_metrics():
+            model.train()
+            loss = self._compute_loss(model, t)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), self.args.max_grad_norm)
+            self.critic_optimizer.step()
+            self.critic_optimizer.zero_grad(set_to_none=True)

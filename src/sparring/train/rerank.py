@@ -1,0 +1,215 @@
+"""The RARO critic as a test-time reranker: sample k answers, run a single-elimination
+tournament judged by the trained critic, keep the winner.
+
+    from sparring.train.rerank import rerank
+    rerank("runs/raro", "countdown", k=8, n=200)
+    # {"greedy_accuracy", "sample_accuracy", "majority_accuracy", "reranked_accuracy", ...}
+
+    sparring rerank runs/raro --task countdown --k 8
+
+A match between answers a and b is one critic prompt (question, a, b). With constrained
+verdicts the critic reasons greedily and its label distribution is read: a's score is
+P(a is the expert) + P(tie)/2; with ``both_orders`` the match is also played as (b, a) and
+the two scores averaged, which cancels the critic's position bias. A pointwise critic
+scores each answer alone (P(expert) + P(tie)/2). With free decoding the parsed verdict
+decides, and a tie or unparseable verdict is a coin flip. Identical answers need no match.
+
+Baselines on the same samples: ``greedy_accuracy`` (one greedy answer), ``sample_accuracy``
+(one sampled answer: the mean over all k), ``majority_accuracy`` (the most common final
+answer, as the task's parser reads it, then the first sample giving it) and
+``pass_at_k`` (an oracle picking any right sample). The verifier only scores answers
+after the choice; the tournament never sees it.
+"""
+from __future__ import annotations
+
+import json
+import random
+from collections import Counter
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import numpy as np
+import typer
+
+JudgeFn = Callable[[list[tuple[str, str, str]]], list[float]]  # (question, a, b) -> P(a better)
+
+
+def tournament(questions: list[str], candidates: list[list[str]], judge: JudgeFn, *,
+               seed: int = 0) -> list[int]:
+    """Index of the winner among each question's candidates (single elimination, random
+    seeding, byes for odd counts; every round's matches across questions in one batch)."""
+    rng = random.Random(f"tournament|{seed}")
+    alive = []
+    for cands in candidates:
+        order = list(range(len(cands)))
+        rng.shuffle(order)
+        alive.append(order)
+    while any(len(a) > 1 for a in alive):
+        matches, where = [], []
+        for qi, a in enumerate(alive):
+            for m in range(0, len(a) - 1, 2):
+                x, y = candidates[qi][a[m]], candidates[qi][a[m + 1]]
+                if x.strip() != y.strip():
+                    matches.append((questions[qi], x, y))
+                    where.append((qi, m))
+        scores = dict(zip(where, judge(matches))) if matches else {}
+        nxt = []
+        for qi, a in enumerate(alive):
+            keep = []
+            for m in range(0, len(a) - 1, 2):
+                s = scores.get((qi, m), 1.0)
+                if s == 0.5:
+                    s = rng.random()
+                keep.append(a[m] if s > 0.5 else a[m + 1])
+            if len(a) % 2:
+                keep.append(a[-1])
+            nxt.append(keep)
+        alive = nxt
+    return [a[0] for a in alive]
+
+
+def critic_judge(model, tok, run_config: dict, *, both_orders: bool = True, batch_size: int = 256) -> JudgeFn:
+    """A JudgeFn backed by a RARO critic configured as in ``run_config`` (run.json config)."""
+    from .raro import RAROOptions, sampler_for
+
+    keys = {f for f, _, _ in RAROOptions.options()}
+    cfg = RAROOptions.from_any({k: v for k, v in (run_config or {}).items() if k in keys})
+    game = cfg.game()
+    sampler = sampler_for(cfg, tok, temperature=1.0)
+    sampler.batch_size = batch_size
+
+    def score(rollouts, good: str) -> list[float]:
+        out = []
+        for r in rollouts:
+            if r.label_probs:
+                out.append(r.label_probs.get(good, 0.0) + 0.5 * r.label_probs.get("tie", 0.0))
+            else:
+                out.append(1.0 if r.verdict == good else 0.5 if r.verdict in (None, "tie") else 0.0)
+        return out
+
+    def judge(matches: list[tuple[str, str, str]]) -> list[float]:
+        if game.pointwise:
+            prompts = [game.single_prompt(q, x) for q, a, b in matches for x in (a, b)]
+            s = score(sampler.sample(model, prompts, greedy=True), "expert")
+            out = [0.5 + (s[2 * i] - s[2 * i + 1]) / 2 for i in range(len(matches))]
+        else:
+            prompts = [game.pair_prompt(q, a, b) for q, a, b in matches]
+            if both_orders:
+                prompts += [game.pair_prompt(q, b, a) for q, a, b in matches]
+            rolls = sampler.sample(model, prompts, greedy=True)
+            first = score(rolls[:len(matches)], "1")
+            out = first if not both_orders else [
+                (f + s) / 2 for f, s in zip(first, score(rolls[len(matches):], "2"))]
+        return out  # an exact 0.5 means "cannot tell": the tournament flips a coin
+
+    return judge
+
+
+def load_critic(checkpoint: str | Path, device: Optional[str] = None):
+    """(critic model, tokenizer, run config) of a RARO checkpoint (its ``critic/`` when the
+    critic was a separate model)."""
+    from sparring.models import load_model
+
+    path = Path(checkpoint).expanduser()
+    card_path = path / "run.json"
+    if not card_path.is_file():
+        raise ValueError(f"checkpoint: {path} has no run.json (train it with `sparring train raro`)")
+    card = json.loads(card_path.read_text())
+    if card.get("method") != "raro":
+        raise ValueError(f"checkpoint: {path} was trained with {card.get('method')!r}, not raro; "
+                         f"only a RARO checkpoint has a critic")
+    critic_dir = path / "critic"
+    model, tok = load_model(critic_dir if critic_dir.is_dir() else path, device=device)
+    return model, tok, card.get("config", {})
+
+
+def final_answer(task, problem, text: str) -> str | None:
+    """The final answer a completion claims, as the task's parser reads it (majority vote)."""
+    return task.verify(problem, text).answer
+
+
+def rerank(checkpoint: Any, task: Any, *, k: int = 8, n: int = 200, split: str = "test", seed: int = 0,
+           temperature: float = 1.0, max_new_tokens: int = 96, both_orders: bool = True,
+           device: Optional[str] = None) -> dict[str, Any]:
+    """Accuracy of the critic's tournament winner among ``k`` samples vs greedy, one sample,
+    majority vote and pass@k, on ``n`` problems of ``split`` (held out by default)."""
+    from sparring.models import load_model
+
+    from .common import resolve_task
+    from .evaluate import generate
+
+    if not isinstance(k, int) or k < 2:
+        raise ValueError(f"k: must be an integer >= 2, got {k!r}")
+    if not isinstance(n, int) or n < 1:
+        raise ValueError(f"n: must be a positive integer, got {n!r}")
+    t = resolve_task(task)
+    critic, tok, run_config = load_critic(checkpoint, device)
+    critic_dir = Path(checkpoint).expanduser() / "critic"
+    policy = critic if not critic_dir.is_dir() else load_model(checkpoint, device=device)[0]
+    problems = t.problems(split, n=n, seed=seed)
+    prompts = [t.prompt(p) for p in problems]
+    greedy = generate(policy, tok, prompts, max_new_tokens=max_new_tokens)
+    samples = generate(policy, tok, prompts, max_new_tokens=max_new_tokens, do_sample=True,
+                       temperature=temperature, num_return_sequences=k, seed=seed)
+    cands = [samples[i * k:(i + 1) * k] for i in range(len(problems))]
+    winners = tournament(prompts, cands, critic_judge(critic, tok, run_config, both_orders=both_orders), seed=seed)
+    right = [[t.verify(p, c).correct for c in cs] for p, cs in zip(problems, cands)]
+    majority = []
+    for p, cs in zip(problems, cands):
+        answers = [final_answer(t, p, c) for c in cs]
+        votes = Counter(a for a in answers if a is not None)
+        top = votes.most_common(1)[0][0] if votes else None
+        majority.append(answers.index(top) if top is not None else 0)
+    cols = {"greedy": [float(t.verify(p, g).correct) for p, g in zip(problems, greedy)],
+            "sample": [sum(r) / k for r in right],
+            "majority": [float(r[m]) for r, m in zip(right, majority)],
+            "reranked": [float(r[w]) for r, w in zip(right, winners)],
+            "pass_at_k": [float(any(r)) for r in right]}
+    out: dict[str, Any] = {"n": len(problems), "k": k, "split": split, "temperature": temperature,
+                           "checkpoint": str(checkpoint), "task": t.name}
+    for name, vals in cols.items():
+        key = name if name == "pass_at_k" else f"{name}_accuracy"
+        out[key] = round(float(np.mean(vals)), 4)
+        out[f"{key}_ci"] = _ci(np.asarray(vals), seed)
+    out["reranked_minus_sample"] = round(out["reranked_accuracy"] - out["sample_accuracy"], 4)
+    out["reranked_minus_sample_ci"] = _ci(np.asarray(cols["reranked"]) - np.asarray(cols["sample"]), seed)
+    return out
+
+
+def _ci(values: np.ndarray, seed: int, n_resamples: int = 2000) -> list[float]:
+    """95% percentile bootstrap interval of the mean over problems."""
+    idx = np.random.default_rng(seed).integers(0, len(values), size=(n_resamples, len(values)))
+    lo, hi = np.quantile(values[idx].mean(axis=1), [0.025, 0.975])
+    return [round(float(lo), 4), round(float(hi), 4)]
+
+
+def rerank_cmd(
+    checkpoint: Path = typer.Argument(..., help="A RARO checkpoint (its critic judges)."),
+    task: str = typer.Option("countdown", "--task", help="Task name."),
+    k: int = typer.Option(8, "--k", help="Sampled answers per problem."),
+    n: int = typer.Option(200, "--n", help="Problems."),
+    split: str = typer.Option("test", help="test (held out) or an OOD level."),
+    seed: int = typer.Option(0, help="Problem draw, sampling and tournament seeding."),
+    temperature: float = typer.Option(1.0, help="Sampling temperature of the k answers."),
+    max_new_tokens: int = typer.Option(96, help="Generation limit per answer."),
+    both_orders: bool = typer.Option(True, help="Play every match in both orders (cancels position bias)."),
+    device: Optional[str] = typer.Option(None, help="cpu, cuda, ...; default: CUDA if available."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Rerank k sampled answers with a RARO checkpoint's critic (single-elimination tournament);
+    print reranked vs greedy vs one sample vs majority vote accuracy on held-out problems."""
+    try:
+        res = rerank(checkpoint, task, k=k, n=n, split=split, seed=seed, temperature=temperature,
+                     max_new_tokens=max_new_tokens, both_orders=both_orders, device=device)
+    except ValueError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(code=2) from None
+    if as_json:
+        typer.echo(json.dumps(res, indent=2))
+        return
+    typer.echo(f"{res['task']} {res['split']}: {res['n']} problems, k={res['k']}, T={res['temperature']}")
+    for key in ("greedy_accuracy", "sample_accuracy", "majority_accuracy", "reranked_accuracy", "pass_at_k"):
+        lo, hi = res[f"{key}_ci"]
+        typer.echo(f"  {key:18} {res[key]:.3f}  [{lo:.3f}, {hi:.3f}]")
+    lo, hi = res["reranked_minus_sample_ci"]
+    typer.echo(f"  reranked - sample  {res['reranked_minus_sample']:+.3f}  [{lo:+.3f}, {hi:+.3f}]")

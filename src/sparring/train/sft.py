@@ -1,0 +1,159 @@
+"""Supervised fine-tuning on a corpus recipe, loss on the completion only (METHODS 1.1-1.3).
+
+``sft`` trains on any recipe (imitation, noisy, verified, search, perturbed, ...);
+``cft`` is the same trainer on the ``critique`` recipe (prompt = question + candidate
+solution, completion = critique, so the loss falls on the critique only); ``one-shot-cft``
+uses the ``one_shot_critique`` recipe (many critiques of solutions to one seed problem).
+All run through ``trl.SFTTrainer`` with ``completion_only_loss=True`` (TRL appends the
+EOS text to each completion) and a schedule that follows the budget.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .budget import Budget
+from .config import MethodConfig, opt
+from .registry import register_method
+
+
+@dataclass
+class SFTOptions(MethodConfig):
+    recipe: str = opt("imitation", "Corpus recipe (imitation, noisy, verified, search, perturbed, ...) "
+                                   "or a saved dataset directory.")
+    recipe_options: dict = opt({}, "Options passed to the recipe, e.g. {\"strategy\": \"bfs\"}.")
+    n: int = opt(20000, "Rows to build with the recipe (cycled for as many epochs as the budget allows).")
+    learning_rate: float = opt(1e-3, "Peak AdamW learning rate.")
+    batch_size: int = opt(128, "Sequences per optimizer step.")
+    warmup_steps: int = opt(10, "Linear warm-up steps; then cosine decay over the budget.")
+    min_lr_ratio: float = opt(0.1, "Final learning rate as a fraction of the peak.")
+    weight_decay: float = opt(0.0, "AdamW weight decay.")
+    max_grad_norm: float = opt(1.0, "Gradient clipping norm.")
+    max_length: int = opt(1024, "Truncate prompt + completion to this many tokens.")
+    drop_long: bool = opt(False, "Drop rows longer than max_length instead of truncating them.")
+    bucket_by_length: bool = opt(True, "Draw each batch from one length bucket (<=64, <=128, ... tokens): "
+                                       "long search traces do not pad batches of short solutions.")
+
+    method_name = "sft"
+
+    def validate(self) -> None:
+        super().validate()
+        if not isinstance(self.recipe, str) or not self.recipe:
+            raise self._err("recipe", "must be a recipe name or a dataset directory")
+        self.check_dict("recipe_options")
+        self.check_int("n", lo=1)
+        self.check_float("learning_rate", lo=0.0, hi=1.0, lo_open=True)
+        self.check_int("batch_size", lo=1)
+        self.check_int("warmup_steps", lo=0)
+        self.check_float("min_lr_ratio", lo=0.0, hi=1.0)
+        self.check_float("weight_decay", lo=0.0)
+        self.check_float("max_grad_norm", lo=0.0, lo_open=True)
+        self.check_int("max_length", lo=8)
+        self.check_bool("bucket_by_length")
+        self.check_bool("drop_long")
+
+
+@dataclass
+class CFTOptions(SFTOptions):
+    recipe: str = opt("critique", "Corpus recipe of (question + candidate solution -> critique) rows.")
+    n: int = opt(20000, "Critique rows to build.")
+    method_name = "cft"
+
+
+@dataclass
+class OneShotCFTOptions(SFTOptions):
+    recipe: str = opt("one_shot_critique", "Corpus recipe: many critiques of solutions to one seed problem.")
+    n: int = opt(600, "Critique rows to build (the published recipe kept ~600).")
+    learning_rate: float = opt(5e-4, "Peak AdamW learning rate.")
+    batch_size: int = opt(32, "Sequences per optimizer step.")
+    method_name = "one-shot-cft"
+
+
+def sft_config(cfg: SFTOptions, budget: Budget, output_dir: str, dd):
+    from trl import SFTConfig
+
+    from .common import trainer_kwargs
+
+    return SFTConfig(
+        **trainer_kwargs(cfg, budget, output_dir, dd),
+        learning_rate=cfg.learning_rate, per_device_train_batch_size=cfg.batch_size,
+        weight_decay=cfg.weight_decay, max_grad_norm=cfg.max_grad_norm, max_length=None,
+        completion_only_loss=True, packing=False, dataset_num_proc=None,
+        include_num_input_tokens_seen="non_padding",
+    )
+
+
+def _run(method: str, base: Any, task: Any, cfg: SFTOptions, out_dir: Any, budget: Any):
+    from .callbacks import attach_budget
+    from .common import (
+        check_base, check_out_dir, evaluate, load_for_training, resolve_task, scratch_dir,
+        train_metrics, write_checkpoint,
+    )
+    from .data import recipe_dataset, tokenize_sft
+    from .trainers import SparringSFTTrainer
+
+    budget = Budget.parse(budget)
+    out = check_out_dir(out_dir)
+    task = resolve_task(task)
+    check_base(base)
+    ds, data = recipe_dataset(cfg.recipe, task, cfg.n, cfg.seed, cfg.recipe_options,
+                              columns=("prompt", "completion"), what=method)
+    model, tok, dd = load_for_training(base, cfg)
+    ds = tokenize_sft(ds.select_columns(["prompt", "completion"]), tok, cfg.max_length, cfg.drop_long)
+    if len(ds) == 0:
+        raise ValueError(f"{method}: no row fits max_length={cfg.max_length}")
+    data["rows_used"] = len(ds)
+    before = evaluate(model, tok, task, cfg, "before")
+    extra = EXTRA_EVALS.get(method) if cfg.eval_problems > 0 else None
+    extra_before = extra(model, tok, task, cfg, "before") if extra and cfg.eval_before else {}
+    with scratch_dir() as scratch:
+        trainer = SparringSFTTrainer(model=model, args=sft_config(cfg, budget, scratch, dd),
+                                     train_dataset=ds, processing_class=tok)
+        trainer.bucket_by_length = cfg.bucket_by_length
+        tracker = attach_budget(trainer, budget, warmup_steps=cfg.warmup_steps,
+                                min_lr_ratio=cfg.min_lr_ratio, show_progress=cfg.show_progress,
+                                desc=method)
+        trainer.train()
+    model = trainer.model
+    metrics: dict[str, Any] = {"train": train_metrics(trainer, tracker), "before": before,
+                               "after": evaluate(model, tok, task, cfg)}
+    if extra is not None:
+        metrics.update(extra_before)
+        metrics.update(extra(model, tok, task, cfg, "after"))
+    return write_checkpoint(model, tok, out, method=method, cfg=cfg, budget=budget, base=base,
+                            task=task, data=data, metrics=metrics)
+
+
+def _critique_eval(model, tok, task, cfg, when: str) -> dict:
+    """CFT models are judged as critics too: critique skill before and after training
+    (run.json ``critique_before`` / ``critique_after``); solving accuracy is ``after``."""
+    import time
+
+    from .evaluate import critique_accuracy
+
+    t0 = time.perf_counter()
+    out = critique_accuracy(model, tok, task, n=min(cfg.eval_problems, 200))
+    out["seconds"] = round(time.perf_counter() - t0, 2)
+    return {f"critique_{when}": out}
+
+
+# Method-specific evaluations added to run.json (e.g. critique skill for CFT).
+EXTRA_EVALS: dict[str, Any] = {"cft": _critique_eval, "one-shot-cft": _critique_eval}
+
+
+@register_method("sft", SFTOptions)
+def sft(base: Any, task: Any, config: Any, out_dir: Any, budget: Any):
+    """Imitation SFT on any recipe, loss on the completion only."""
+    return _run("sft", base, task, SFTOptions.from_any(config), out_dir, budget)
+
+
+@register_method("cft", CFTOptions)
+def cft(base: Any, task: Any, config: Any, out_dir: Any, budget: Any):
+    """Critique fine-tuning: loss on the critique of a noisy candidate solution."""
+    return _run("cft", base, task, CFTOptions.from_any(config), out_dir, budget)
+
+
+@register_method("one-shot-cft", OneShotCFTOptions)
+def one_shot_cft(base: Any, task: Any, config: Any, out_dir: Any, budget: Any):
+    """CFT on many critiques of solutions to one seed problem."""
+    return _run("one-shot-cft", base, task, OneShotCFTOptions.from_any(config), out_dir, budget)

@@ -1,0 +1,137 @@
+"""The lab: spec validation, a resumable run on the `test` preset, and its report."""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from sparring.lab import load_spec, run, write_report
+from sparring.lab.report import build
+
+SPEC = {
+    "name": "mini",
+    "task": {"name": "countdown"},
+    "base": "test",
+    "budget": "3steps",
+    "seeds": [0],
+    "arms": [
+        {"name": "base", "method": "none"},
+        {"name": "sft", "method": "sft", "config": {"n": 64, "batch_size": 8}},
+    ],
+    "probes": {"names": ["accuracy", "validity"], "n": 6,
+               "config": {"max_new_tokens": 12, "levels": ["ood-n"], "n_resamples": 200}},
+}
+
+
+def write(tmp_path: Path, spec: dict, name: str = "spec.yaml") -> Path:
+    p = tmp_path / name
+    p.write_text(yaml.safe_dump(spec))
+    return p
+
+
+@pytest.mark.parametrize("change,needle", [
+    (lambda s: s.update(budgett="3steps"), "budgett"),
+    (lambda s: s["arms"][1].update(method="sftt"), "sftt"),
+    (lambda s: s.update(budget="-5steps"), "budget"),
+    (lambda s: s.update(base="/nonexistent/model"), "base"),
+    (lambda s: s["arms"][1]["config"].update(lr=1), "lr"),
+    (lambda s: s["probes"].update(names=["accuracy", "telepathy"]), "telepathy"),
+    (lambda s: s["task"].update(config={"n_numbers": 17}), "n_numbers"),
+    (lambda s: s["arms"].append({"name": "sft", "method": "cft"}), "unique"),
+    (lambda s: s["arms"][1]["config"].update(budget="9steps"), "equal budgets"),
+])
+def test_bad_specs_fail_before_training_naming_the_field(tmp_path, change, needle):
+    spec = yaml.safe_load(yaml.safe_dump(SPEC))
+    change(spec)
+    with pytest.raises(ValueError, match=needle):
+        load_spec(write(tmp_path, spec))
+
+
+def _screenshot_checks(report: Path, tmp_path: Path) -> None:
+    """Render report.html in headless Chromium (when installed): the page has the tables and
+    every image it references exists and is drawn into the screenshot."""
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        return
+    flags = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={tmp_path / 'chromium-profile'}", "--window-size=1280,2400"]
+    url = (report / "report.html").resolve().as_uri()
+    dom = subprocess.run(flags + ["--dump-dom", url], capture_output=True, text=True, timeout=120).stdout
+    assert "<table>" in dom and "Arms x probes" in dom and "Findings" in dom
+    srcs = re.findall(r"<img src=\"([^\"]+)\"", dom)
+    assert srcs and all((report / s).is_file() for s in srcs)
+    shot = tmp_path / "report.png"
+    subprocess.run(flags + [f"--screenshot={shot}", url], capture_output=True, timeout=120)
+    assert shot.is_file() and shot.stat().st_size > 20_000  # a rendered page, not a blank one
+
+
+def _table(run_dir: Path) -> list[tuple]:
+    db = sqlite3.connect(run_dir / "lab.sqlite")
+    rows = db.execute("SELECT arm, seed, probe, metric, value, lo, hi FROM metrics "
+                      "ORDER BY arm, probe, metric").fetchall()
+    db.close()
+    return rows
+
+
+def test_run_resume_after_kill_and_report(tmp_path):
+    spec_path = write(tmp_path, SPEC)
+    ref = run(load_spec(spec_path), tmp_path / "ref", quiet=True)
+    reference = _table(ref)
+    assert {r[0] for r in reference} == {"base", "sft"}
+
+    # the report shows exactly what SQLite holds
+    report = write_report(ref)
+    md = (report / "report.md").read_text()
+    d = build(ref)
+    for (arm, probe, metric), (mean, lo, hi, _) in d["table"].items():
+        row = next(r for r in reference if r[:4] == (arm, 0, probe, metric))
+        assert abs(row[4] - mean) < 1e-12
+        assert f"| {arm} | {probe} | {metric} | {mean:.3f}" in md
+    assert (report / "report.html").read_text().count("<table>") >= 3
+    assert (report / "depth_profile.png").stat().st_size > 1000
+    _screenshot_checks(report, tmp_path)
+
+    # kill -9 in the middle of the training stage, then the same command again
+    out = tmp_path / "killed"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    cmd = [sys.executable, "-m", "sparring", "run", str(spec_path), "--out", str(out), "--no-report"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    deadline = time.time() + 240
+    while time.time() < deadline and proc.poll() is None:
+        db_path = out / "lab.sqlite"
+        if db_path.exists():
+            try:
+                con = sqlite3.connect(db_path, timeout=1)
+                running = con.execute("SELECT arm FROM units WHERE status='running' AND kind='train' "
+                                      "AND arm='sft'").fetchall()
+                con.close()
+            except sqlite3.OperationalError:
+                running = []
+            if running:
+                time.sleep(1.0)  # well inside the training stage
+                break
+        time.sleep(0.2)
+    assert proc.poll() is None, "the run ended before it could be killed"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    for p in (out / "ckpt").glob("*") if (out / "ckpt").exists() else []:
+        assert (p / "run.json").exists(), f"half-written checkpoint left: {p}"
+    con = sqlite3.connect(out / "lab.sqlite")
+    done_before = con.execute("SELECT COUNT(*) FROM units WHERE status='done'").fetchone()[0]
+    con.close()
+    assert done_before < 4
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert _table(out) == reference
+    assert f"{done_before} of 4 units already done" in " ".join(r.stderr.split())
