@@ -30,6 +30,8 @@ def rate(fn, items, seconds: float) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=2.0)
+    ap.add_argument("--corpus-rows", type=int, default=20_000,
+                    help="rows of the critique corpus whose build is timed (0: skip)")
     args = ap.parse_args()
     line = re.compile(r"[0-9]{1,12}[-+*/][0-9]{1,12}=[0-9]{1,12}")
     print(f"{'task':10} {'metric':28} {'per second':>12}")
@@ -59,6 +61,13 @@ def main() -> None:
             print(f"{name:10} {k:28} {v:12,.0f}")
         ratio = rows["verify gold"] / rows["regex pass only (gold)"]
         print(f"{name:10} {'verify gold / regex pass':28} {ratio:12.2f}")
+        if args.corpus_rows:
+            from sparring.corpus import build
+
+            t0 = time.perf_counter()
+            ds = build("critique", task, args.corpus_rows, 0)
+            took = time.perf_counter() - t0
+            print(f"{name:10} {f'critique corpus, {len(ds)} rows':28} {took:11.1f}s")
 
 
 if __name__ == "__main__":

@@ -91,14 +91,14 @@ def test_judgement_order_is_random_and_keyed():
     seen = set()
     for _ in range(40):
         j = g.judgement(t, rng)
-        first = j.prompt.split("[1]\n")[1].split("\n[2]")[0]
+        first = j.prompt.split("\n1:")[1].split("\n2:")[0]
         assert (first == t.expert) == (j.truth == "1") and {j.truth, j.fooled} == {"1", "2"}
-        assert j.prompt.startswith("Critic 3,7,9:30\n")
+        assert j.prompt.startswith("3,7,9:30?\n1:")
         seen.add(j.truth)
     assert seen == {"1", "2"}
     p = Game(pointwise=True)
     jp = p.judgement(t, rng)
-    assert "[2]" not in jp.prompt and t.answer in jp.prompt and (jp.truth, jp.fooled) == ("policy", "expert")
+    assert "\n2:" not in jp.prompt and t.answer in jp.prompt and (jp.truth, jp.fooled) == ("policy", "expert")
     je = p.judgement(Triple(t.question, t.expert, None), rng)
     assert t.expert in je.prompt and (je.truth, je.fooled) == ("expert", None)
 

@@ -37,7 +37,8 @@ def _curves(ckpt: Path) -> list[tuple[float, str, float]]:
     except (OSError, json.JSONDecodeError):
         return []
     out = []
-    for i, entry in enumerate(card.get("log_history") or []):
+    history = card.get("log_history") or (card.get("metrics", {}).get("train") or {}).get("log_history")
+    for i, entry in enumerate(history or []):
         step = entry.get("step", i)
         for k, v in entry.items():
             if k != "step" and isinstance(v, (int, float)) and not isinstance(v, bool):

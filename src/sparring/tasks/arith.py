@@ -109,8 +109,12 @@ class _TreeJudge(StepJudge):
         for st in self.states:
             for j in fl.internal:
                 if (st[j] is None and fl.ops[j] == op and st[fl.left[j]] == a
-                        and st[fl.right[j]] == b and len(nxt) < MAX_STATES):
+                        and st[fl.right[j]] == b):
                     nxt[st[:j] + (r,) + st[j + 1:]] = None
+                    if len(nxt) >= MAX_STATES:
+                        break
+            if len(nxt) >= MAX_STATES:
+                break
         true = apply_op(a, op, b)
         reason, expected = "", None
         if not nxt:

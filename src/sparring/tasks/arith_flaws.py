@@ -31,7 +31,7 @@ from .base import FLAW_KINDS, MAX_DIGITS, Flaw
 Tree = Union[int, tuple]
 Step = tuple[int, str, int, int]
 OPS = ("+", "-", "*", "/")
-MAX_STATES = 64  # candidate trees kept when identical reducible nodes make a step ambiguous
+MAX_STATES = 16  # candidate trees kept when identical reducible nodes make a step ambiguous
 
 
 def apply_op(a: int, op: str, b: int) -> int | None:

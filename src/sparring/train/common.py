@@ -154,7 +154,10 @@ def train_metrics(trainer, tracker) -> dict[str, Any]:
     summary = [h for h in trainer.state.log_history if "train_loss" in h]
     if summary:
         out["train_loss"] = summary[-1]["train_loss"]
-    for key in ("loss", "reward", "grad_norm", "entropy", "frac_reward_zero_std", "learning_rate"):
+    keep = ("loss", "reward", "grad_norm", "entropy", "frac_reward_zero_std", "learning_rate")
+    out["log_history"] = [{"step": h.get("step"), **{k: h[k] for k in keep if isinstance(h.get(k), (int, float))}}
+                          for h in hist[-1000:]]
+    for key in keep:
         vals = [h[key] for h in hist if isinstance(h.get(key), (int, float))]
         if vals:
             out[f"first_{key}"] = vals[0]

@@ -37,8 +37,13 @@ VERDICT_PREFIX = "Verdict: "
 MAX_CRITIC_CHARS = 8192  # longer critic outputs are unparseable (bounded work on untrusted text)
 MAX_ANSWER_CHARS = 512  # answers shown to the critic are cut to this length
 
-PAIRWISE_TEMPLATE = "Critic {question}\n[1]\n{answer1}\n[2]\n{answer2}\n"
-POINTWISE_TEMPLATE = "Critic {question}\n[1]\n{answer1}\n"
+# Compact defaults: every character is a token for a character-level model, and the
+# critic's prompt is most of RARO's extra cost. "?" after the question switches the role.
+# A chat model wants words: e.g. "Question: {question}\nAnswer 1:\n{answer1}\nAnswer 2:\n
+# {answer2}\nWhich answer is the expert's? Think briefly, then end with 'Verdict: 1', 'Verdict: 2'
+# or 'Verdict: tie'.\n" (the critic_template option).
+PAIRWISE_TEMPLATE = "{question}?\n1:{answer1}\n2:{answer2}\n"
+POINTWISE_TEMPLATE = "{question}?\n1:{answer1}\n"
 
 _FINAL_LINE = re.compile(r"Verdict:[ \t]*([A-Za-z0-9]{1,8})[ \t]*")
 _ANY_VERDICT = re.compile(r"verdict\s*:", re.IGNORECASE)

@@ -12,13 +12,16 @@ Per optimizer step:
 2. :meth:`RAROTrainer._generate_and_score_completions` takes TRL's policy batch, replaces
    its advantages by Dr.GRPO ones (reward minus the group mean over scorable answers), picks
    ``critic_pairs`` of the fresh pairs, adds replay pairs (``replay_ratio`` of the critic
-   batch) judged afresh, scores the critic rollouts, and appends them as extra rows with
-   their own advantages (group = the ``critic_generations`` samples of one pair, or the
-   whole critic batch when that is 1) and a loss mask that excludes the tokens the
-   constrained decoder appended. Advantages are scaled so that TRL's Dr.GRPO loss equals
-   ``lambda_p * J_policy + lambda_c * J_critic`` (each a per-row mean) ``- beta * KL``.
-   With a separate critic model, the critic rows update that model with its own optimizer
-   instead (same loss code, ``GRPOTrainer._compute_loss``).
+   batch) judged afresh, and scores the critic rollouts: advantages over a group of the
+   ``critic_generations`` samples of one pair (or the whole critic batch when that is 1),
+   loss mask excluding the tokens the constrained decoder appended. The step's loss
+   (:meth:`RAROTrainer.compute_loss`) is TRL's GRPO loss on the policy rows plus TRL's GRPO
+   loss on the critic rows, advantages scaled by ``lambda_p`` / ``lambda_c``:
+   ``lambda_p * J_policy + lambda_c * J_critic - beta * KL``, one backward pass, one
+   optimizer step. (Two loss terms rather than one padded tensor: padding would stretch
+   every short policy row to the critic prompt's length.) With a separate critic model, the
+   critic rows update that model with its own optimizer (same loss code,
+   ``GRPOTrainer._compute_loss``).
 3. :class:`RAROMonitor` (a callback, after the optimizer step, outside the reward path)
    may call the task's verifier on the step's policy answers to log verified accuracy.
 
