@@ -22,8 +22,13 @@ $(STAMP): pyproject.toml constraints.txt Makefile
 	$(PY) -m pip install -q -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
+# The embedded default study: base / sft / cft / grpo / raro / sft->grpo from the shipped
+# base model, every probe; then the report (terminal table + runs/quick/report/report.html).
+# A killed demo resumes where it stopped when run again.
+DEMO_SPEC ?= examples/quick.yaml
 demo: install
-	$(VENV)/bin/sparring run examples/demo.yaml --out runs/demo
+	$(VENV)/bin/sparring run $(DEMO_SPEC) --out runs/$(basename $(notdir $(DEMO_SPEC))) --no-report
+	$(VENV)/bin/sparring report runs/$(basename $(notdir $(DEMO_SPEC)))
 
 test: install browser
 	$(PY) -m pytest -q tests

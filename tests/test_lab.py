@@ -135,3 +135,19 @@ def test_run_resume_after_kill_and_report(tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     assert _table(out) == reference
     assert f"{done_before} of 4 units already done" in " ".join(r.stderr.split())
+
+
+EXAMPLES = sorted((Path(__file__).resolve().parents[1] / "examples").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_shipped_specs_validate(path):
+    """Every shipped spec loads (fields, methods, options, base, probes all checked)."""
+    spec = load_spec(path)
+    assert spec.arms and spec.probes and spec.budget
+
+
+def test_quick_spec_is_the_headline_study():
+    spec = load_spec(Path(__file__).resolve().parents[1] / "examples" / "quick.yaml")
+    assert spec.base == "zoo:countdown-base"
+    assert {a.name for a in spec.arms} == {"base", "sft", "cft", "grpo", "raro", "sft-grpo"}

@@ -186,7 +186,7 @@ def test_cli_help_lists_methods_and_errors_exit_2(tmp_path):
     help_text = runner.invoke(app, ["train", "--help"], terminal_width=200).output
     for name in METHODS:
         assert name in help_text
-    assert "learning_rate=0.0001" in help_text and "num_generations=8" in help_text
+    assert "learning_rate=5e-05" in help_text and "num_generations=8" in help_text
     res = runner.invoke(app, ["train", "nope", "--out", str(tmp_path / "o")])
     assert res.exit_code == 2 and "unknown method" in res.output
     res = runner.invoke(app, ["train", "sft", "--base", "test", "--set", "n=0", "--out", str(tmp_path / "o")])

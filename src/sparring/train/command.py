@@ -161,9 +161,10 @@ def pretrain_cmd(
         _fail(err)
     _report(path)
     card = json.loads((Path(path) / "card.json").read_text())
-    sampled = card["metrics"].get("sampled")
-    if sampled:
-        console.print(f"pass@{sampled['k']} (T=1, {sampled['n']} problems): {sampled['pass_at_k']:.1%}")
+    for key, sampled in card["metrics"].items():
+        if key.startswith("sampled_t"):
+            console.print(f"pass@{sampled['k']} (T={sampled['temperature']:g}, {sampled['n']} problems): "
+                          f"{sampled['pass_at_k']:.1%}")
     console.print(f"rebuild with: {card['command']}")
 
 

@@ -183,6 +183,7 @@ def write_checkpoint(model, tok, out_dir, *, method: str, cfg: MethodConfig, bud
     if extra:
         card.update(extra)
     model.eval()
+    model.config.use_cache = True  # trainers switch it off; generation from the checkpoint wants it
     return save_model(model, tok, out_dir, card=card)
 
 

@@ -43,7 +43,8 @@ class PretrainOptions(SFTOptions):
     batch_size: int = opt(128, "Sequences per optimizer step.")
     warmup_steps: int = opt(30, "Linear warm-up steps; then cosine decay over the budget.")
     eval_before: bool = opt(False, "Evaluate the random initialisation too (slow, always 0).")
-    pass_k: int = opt(8, "k for the pass@k in the card (sampled at temperature 1).")
+    pass_k: int = opt(8, "k for the pass@k in the card.")
+    pass_temperatures: list = opt([1.0, 0.5], "Sampling temperatures for the card's pass@k.")
     pass_problems: int = opt(200, "Held-out problems for pass@k (0: skip).")
     method_name = "pretrain"
 
@@ -51,19 +52,27 @@ class PretrainOptions(SFTOptions):
         super().validate()
         self.check_choice("preset", ("test", "tiny", "small"))
         self.check_int("pass_k", lo=1)
+        if not isinstance(self.pass_temperatures, list) or not all(
+                isinstance(t, (int, float)) and not isinstance(t, bool) and t > 0 for t in self.pass_temperatures):
+            raise self._err("pass_temperatures", "must be a list of positive numbers")
         self.check_int("pass_problems", lo=0)
 
 
 def _pass_at_k(model, tok, task, cfg, when: str) -> dict:
+    """pass@k on held-out problems at each of ``cfg.pass_temperatures`` (seeded)."""
     if when != "after" or cfg.pass_problems <= 0:
         return {}
     from .evaluate import accuracy
 
-    t0 = time.perf_counter()
-    out = accuracy(model, tok, task, task.problems("test", n=cfg.pass_problems, seed=0),
-                   max_new_tokens=cfg.eval_max_new_tokens, samples=cfg.pass_k, temperature=1.0, seed=0)
-    out["seconds"] = round(time.perf_counter() - t0, 2)
-    return {"sampled": out}
+    problems = task.problems("test", n=cfg.pass_problems, seed=0)
+    out = {}
+    for temp in cfg.pass_temperatures:
+        t0 = time.perf_counter()
+        r = accuracy(model, tok, task, problems, max_new_tokens=cfg.eval_max_new_tokens,
+                     samples=cfg.pass_k, temperature=float(temp), seed=0)
+        r["seconds"] = round(time.perf_counter() - t0, 2)
+        out[f"sampled_t{float(temp):g}"] = r
+    return out
 
 
 EXTRA_EVALS["pretrain"] = _pass_at_k

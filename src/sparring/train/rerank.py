@@ -129,7 +129,7 @@ def final_answer(task, problem, text: str) -> str | None:
 
 
 def rerank(checkpoint: Any, task: Any, *, k: int = 8, n: int = 200, split: str = "test", seed: int = 0,
-           temperature: float = 1.0, max_new_tokens: int = 96, both_orders: bool = True,
+           temperature: float = 0.5, max_new_tokens: int = 96, both_orders: bool = True,
            device: Optional[str] = None) -> dict[str, Any]:
     """Accuracy of the critic's tournament winner among ``k`` samples vs greedy, one sample,
     majority vote and pass@k, on ``n`` problems of ``split`` (held out by default)."""
@@ -190,7 +190,7 @@ def rerank_cmd(
     n: int = typer.Option(200, "--n", help="Problems."),
     split: str = typer.Option("test", help="test (held out) or an OOD level."),
     seed: int = typer.Option(0, help="Problem draw, sampling and tournament seeding."),
-    temperature: float = typer.Option(1.0, help="Sampling temperature of the k answers."),
+    temperature: float = typer.Option(0.5, help="Sampling temperature of the k answers (raro trains at 0.5)."),
     max_new_tokens: int = typer.Option(96, help="Generation limit per answer."),
     both_orders: bool = typer.Option(True, help="Play every match in both orders (cancels position bias)."),
     device: Optional[str] = typer.Option(None, help="cpu, cuda, ...; default: CUDA if available."),
