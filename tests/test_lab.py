@@ -102,7 +102,44 @@ def test_run_resume_after_kill_and_report(tmp_path):
     _screenshot_checks(report, tmp_path)
 
     # kill -9 in the middle of the training stage, then the same command again
-    out = tmp_path / "killed"
+    _kill_and_resume(spec_path, tmp_path / "killed-train", "train", reference)
+
+
+def test_run_resume_after_kill_during_probes_and_report(tmp_path):
+    # more probe work than SPEC, so that the kill lands inside the sft arm's probe unit
+    spec = {**SPEC, "probes": {**SPEC["probes"], "names": ["accuracy", "validity", "sensitivity"],
+                               "n": 40, "config": {**SPEC["probes"]["config"], "max_new_tokens": 24}}}
+    spec_path = write(tmp_path, spec)
+    ref = run(load_spec(spec_path), tmp_path / "ref", quiet=True)
+    reference = _table(ref)
+    out = tmp_path / "killed-probe"
+    _kill_and_resume(spec_path, out, "probe", reference)
+
+    # kill -9 while the report is being written: no half-written report is left, and the
+    # same command again writes the report an uninterrupted run writes
+    def same(md: str, run_dir: Path) -> str:  # training wall seconds differ between runs
+        md = md.replace(str(run_dir), "RUN")
+        return re.sub(r"^(\| [^|]+ \| \d+ \| [^|]+ \| [^|]+ \| )[0-9.]+( \|)$", r"\1S\2", md, flags=re.M)
+
+    expected = same((write_report(ref) / "report.md").read_text(), ref)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    cmd = [sys.executable, "-m", "sparring", "report", str(out)]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    time.sleep(1.5)  # inside imports / plotting: the report takes several seconds
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    report = out / "report"
+    assert not report.exists() or (report / "report.md").exists(), "half-written report left"
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert same((report / "report.md").read_text(), out) == expected
+
+
+def _kill_and_resume(spec_path: Path, out: Path, kind: str, reference: list[tuple]) -> None:
+    """Start ``sparring run``, SIGKILL it while the sft arm's ``kind`` unit is running, check
+    nothing half-written is left, re-run: it finishes and the table equals ``reference``."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     cmd = [sys.executable, "-m", "sparring", "run", str(spec_path), "--out", str(out), "--no-report"]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -113,16 +150,16 @@ def test_run_resume_after_kill_and_report(tmp_path):
         if db_path.exists():
             try:
                 con = sqlite3.connect(db_path, timeout=1)
-                running = con.execute("SELECT arm FROM units WHERE status='running' AND kind='train' "
-                                      "AND arm='sft'").fetchall()
+                running = con.execute("SELECT arm FROM units WHERE status='running' AND kind=? "
+                                      "AND arm='sft'", (kind,)).fetchall()
                 con.close()
             except sqlite3.OperationalError:
                 running = []
             if running:
-                time.sleep(1.0)  # well inside the training stage
+                time.sleep(0.5 if kind == "probe" else 1.0)  # well inside the unit
                 break
-        time.sleep(0.2)
-    assert proc.poll() is None, "the run ended before it could be killed"
+        time.sleep(0.1)
+    assert proc.poll() is None, f"the run ended before it could be killed during {kind}"
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     for p in (out / "ckpt").glob("*") if (out / "ckpt").exists() else []:
@@ -135,7 +172,6 @@ def test_run_resume_after_kill_and_report(tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     assert _table(out) == reference
     assert f"{done_before} of 4 units already done" in " ".join(r.stderr.split())
-
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[1] / "examples").glob("*.yaml"))
 
