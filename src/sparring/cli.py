@@ -204,12 +204,14 @@ def report_cmd(run_dir: Path = typer.Argument(..., help="A run folder written by
 def _print_summary(d: dict) -> None:
     from sparring.lab.report import _fmt
 
-    table = Table(title=f"{d['spec']['name']}: arms x probes (mean [95% CI])")
-    table.add_column("arm")
+    # probes down, arms across: a terminal is narrower than the number of metrics
+    arms = [a["name"] for a in d["spec"]["arms"]]
+    table = Table(title=f"{d['spec']['name']}: probes x arms (mean [95% CI])")
+    table.add_column("metric")
+    for arm in arms:
+        table.add_column(arm)
     for c in d["cols"]:
-        table.add_column(c[2])
-    for a in d["spec"]["arms"]:
-        table.add_row(a["name"], *[_fmt(d["table"].get((a["name"], c[0], c[1]))) for c in d["cols"]])
+        table.add_row(c[2], *[_fmt(d["table"].get((arm, c[0], c[1]))) for arm in arms])
     console.print(table)
     tested = [f for f in d["findings"] if f["effect"] is not None]
     if tested:

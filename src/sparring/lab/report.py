@@ -236,6 +236,7 @@ def write_report(run_dir: str | Path) -> Path:
     d = build(run_dir)
     final = run_dir / "report"
     tmp = Path(tempfile.mkdtemp(prefix=".report-", dir=run_dir))
+    tmp.chmod(0o755)  # mkdtemp makes it owner-only; the report is for everyone who can read the run
     try:
         store = Store(run_dir)
         try:

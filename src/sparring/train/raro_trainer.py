@@ -32,6 +32,7 @@ verifiably wrong answers. ``trainer.history`` keeps every step's numbers.
 """
 from __future__ import annotations
 
+import logging
 import random
 from collections import defaultdict
 from contextlib import contextmanager
@@ -58,6 +59,19 @@ def _pad_left(rows: list[list[int]], width: int, value: int) -> torch.Tensor:
 
 def _pad_right(rows: list[list[int]], width: int, value: int) -> torch.Tensor:
     return torch.tensor([r + [value] * (width - len(r)) for r in rows], dtype=torch.long)
+
+
+class _TruncatedAnswersFilter(logging.Filter):
+    """RARO gives truncated answers no reward (None) on purpose; TRL warns, with the whole
+    row, for every batch that has one. Drop that one message."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "All reward functions returned None" not in record.getMessage()
+
+
+_TRL_GRPO_LOGGER = logging.getLogger("trl.trainer.grpo_trainer")
+if not any(isinstance(f, _TruncatedAnswersFilter) for f in _TRL_GRPO_LOGGER.filters):
+    _TRL_GRPO_LOGGER.addFilter(_TruncatedAnswersFilter())
 
 
 class RAROTrainer(SparringGRPOTrainer):
