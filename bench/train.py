@@ -8,8 +8,9 @@ Method. Configurations run in alternating rounds (A, B, A, B, ...) and each figu
 best round (the machine is shared; the best round is the least disturbed). A round times
 optimizer steps after one untimed warm-up step, from a Trainer callback. "TRL default" is
 ``SFTConfig`` / ``GRPOConfig`` with only what must match set (output dir, batch size, steps,
-generations, completion length, no saving/reporting): on a CPU that means bf16 autocast
-and gradient checkpointing, TRL's defaults. Tokens/s counts non-padding tokens. Model FLOPs
+generations, completion length, no saving/reporting, and ``use_cpu=True`` without a GPU,
+which TRL requires to start): on a CPU that means bf16 autocast and gradient
+checkpointing, TRL's defaults. Tokens/s counts non-padding tokens. Model FLOPs
 per token = 6 N + 12 L d T (N parameters, L layers, width d, T mean length; PaLM's MFU
 convention); peak = best of square fp32 matmuls (512..2048) with the same thread count.
 """
@@ -39,6 +40,12 @@ class StepTimer(TrainerCallback):
 
     def on_step_end(self, args, state, control, **kw):
         self.times.append(time.perf_counter() - self.t)
+
+
+def _must_have() -> dict:
+    """What TRL's default config needs to start at all here: without a GPU it refuses to
+    run unless told ``use_cpu=True`` (its bf16 and gradient-checkpointing defaults stay)."""
+    return {} if torch.cuda.is_available() else {"use_cpu": True}
 
 
 def matmul_peak(seconds: float = 1.0) -> float:
@@ -74,7 +81,8 @@ def sft_round(kind: str, base: str, ds_tok, ds_raw, batch: int, steps: int) -> d
             attach_budget(tr, budget, warmup_steps=1, min_lr_ratio=0.1, show_progress=False)
         else:
             args = SFTConfig(output_dir=tmp, per_device_train_batch_size=batch, max_steps=steps + 1,
-                             save_strategy="no", report_to="none", logging_steps=1000, disable_tqdm=True)
+                             save_strategy="no", report_to="none", logging_steps=1000, disable_tqdm=True,
+                             **_must_have())
             tr = SFTTrainer(model=model, args=args, train_dataset=ds_raw, processing_class=tok)
         tr.add_callback(timer)
         tr.train()
@@ -108,7 +116,7 @@ def grpo_round(kind: str, base: str, ds, prompts: int, gens: int, steps: int) ->
             args = GRPOConfig(output_dir=tmp, per_device_train_batch_size=prompts * gens,
                               num_generations=gens, max_completion_length=cfg.max_completion_length,
                               max_steps=steps + 1, save_strategy="no", report_to="none",
-                              logging_steps=1000, disable_tqdm=True)
+                              logging_steps=1000, disable_tqdm=True, **_must_have())
             tr = GRPOTrainer(model=model, reward_funcs=[correct_reward], args=args, train_dataset=ds,
                              processing_class=tok)
         tr.add_callback(timer)

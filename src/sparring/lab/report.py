@@ -161,8 +161,11 @@ def _markdown(d: dict, images: list[str]) -> str:
         if u["kind"] == "train" and u["status"] == "done":
             metrics = json.loads(u["detail"] or "{}").get("metrics") or {}
             m = metrics.get("train") or {}
-            lines.append(f"| {u['arm']} | {u['seed']} | {m.get('steps', '–')} | {m.get('tokens', '–')} | "
-                         f"{u['seconds']:.0f} |")
+            stages = m.get("stages") or []  # a pipeline: per stage, shown as a sum "a + b"
+            steps, tokens = (m.get("steps", "–"), m.get("tokens", "–")) if not stages else (
+                " + ".join(str(st.get("steps", "–")) for st in stages),
+                " + ".join(str(st.get("tokens", "–")) for st in stages))
+            lines.append(f"| {u['arm']} | {u['seed']} | {steps} | {tokens} | {u['seconds']:.0f} |")
     lines += ["", "## All metrics", "", "| arm | probe | metric | value [95% CI] | seeds |", "|---|---|---|---|---|"]
     for (arm, probe, metric), v in d["all_metrics"]:
         lines.append(f"| {arm} | {probe} | {metric} | {_fmt(v)} | {v[3]} |")
