@@ -100,16 +100,26 @@ def _plots(store: Store, spec: dict, table: dict, cols: list, out: Path) -> list
     if cols:
         fig, axes = plt.subplots(1, len(arms), figsize=(3.0 * len(arms) + 1.5, 0.32 * len(cols) + 1.6),
                                  sharey=True, squeeze=False)
-        labels = [c[2] + ("" if c[3] else " (lower=better)") for c in cols]
+        # one 0..1 scale for every panel; a metric that can exceed 1 (information gain) is
+        # drawn as a share of its largest arm value, with the raw number written beside it
+        scale = []
+        for c in cols:
+            top = max((abs(v[0]) for a in arms if (v := table.get((a, c[0], c[1])))), default=0.0)
+            scale.append(top if top > 1.0 else 1.0)
+        labels = [c[2] + ("" if c[3] else " (lower=better)") + (" (/ max arm)" if k > 1.0 else "")
+                  for c, k in zip(cols, scale)]
         for ax, arm in zip(axes[0], arms):
             vals = [table.get((arm, c[0], c[1])) for c in cols]
             y = np.arange(len(cols))
-            ax.barh(y, [v[0] if v else 0 for v in vals], color=["#4c72b0" if c[3] else "#dd8452" for c in cols])
-            for i, v in enumerate(vals):
+            ax.barh(y, [v[0] / k if v else 0 for v, k in zip(vals, scale)],
+                    color=["#4c72b0" if c[3] else "#dd8452" for c in cols])
+            for i, (v, k) in enumerate(zip(vals, scale)):
                 if v and v[1] is not None:
-                    ax.plot([v[1], v[2]], [i, i], color="black", lw=1)
+                    ax.plot([v[1] / k, v[2] / k], [i, i], color="black", lw=1)
+                if v and k > 1.0:
+                    ax.text(0.98, i, f"{v[0]:.2f}", va="center", ha="right", fontsize=6)
             ax.set_title(arm, fontsize=9)
-            ax.set_xlim(0, max(1.0, max((v[0] for v in vals if v), default=1)))
+            ax.set_xlim(0, 1.0)
             ax.set_yticks(y, labels, fontsize=7)
             ax.invert_yaxis()
         fig.suptitle("depth profile per arm (bars: mean; lines: 95% CI)", fontsize=9)
