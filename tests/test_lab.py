@@ -108,7 +108,7 @@ def test_run_resume_after_kill_and_report(tmp_path):
 def test_run_resume_after_kill_during_probes_and_report(tmp_path):
     # more probe work than SPEC, so that the kill lands inside the sft arm's probe unit
     spec = {**SPEC, "probes": {**SPEC["probes"], "names": ["accuracy", "validity", "sensitivity"],
-                               "n": 40, "config": {**SPEC["probes"]["config"], "max_new_tokens": 24}}}
+                               "n": 120, "config": {**SPEC["probes"]["config"], "max_new_tokens": 32}}}
     spec_path = write(tmp_path, spec)
     ref = run(load_spec(spec_path), tmp_path / "ref", quiet=True)
     reference = _table(ref)
@@ -156,7 +156,7 @@ def _kill_and_resume(spec_path: Path, out: Path, kind: str, reference: list[tupl
             except sqlite3.OperationalError:
                 running = []
             if running:
-                time.sleep(0.5 if kind == "probe" else 1.0)  # well inside the unit
+                time.sleep(0.2 if kind == "probe" else 1.0)  # well inside the unit
                 break
         time.sleep(0.1)
     assert proc.poll() is None, f"the run ended before it could be killed during {kind}"
