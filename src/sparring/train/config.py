@@ -125,6 +125,21 @@ class MethodConfig:
         if not isinstance(getattr(self, name), dict):
             raise self._err(name, "must be a mapping of option names to values")
 
+    # ---- checks of the option groups several methods share ----------------------------
+    def check_data_options(self) -> None:
+        """``recipe`` (a recipe name or dataset dir), ``recipe_options``, ``n``."""
+        if not isinstance(self.recipe, str) or not self.recipe:
+            raise self._err("recipe", "must be a recipe name or a dataset directory")
+        self.check_dict("recipe_options")
+        self.check_int("n", lo=1)
+
+    def check_optimizer_options(self) -> None:
+        """``learning_rate``, ``warmup_steps``, ``min_lr_ratio``, ``max_grad_norm``."""
+        self.check_float("learning_rate", lo=0.0, hi=1.0, lo_open=True)
+        self.check_int("warmup_steps", lo=0)
+        self.check_float("min_lr_ratio", lo=0.0, hi=1.0)
+        self.check_float("max_grad_norm", lo=0.0, lo_open=True)
+
 
 def load_config_file(path: str | os.PathLike) -> dict[str, Any]:
     """Read a YAML or JSON mapping of options."""

@@ -54,10 +54,8 @@ class GRPOOptions(MethodConfig):
 
     def validate(self) -> None:
         super().validate()
-        if not isinstance(self.recipe, str) or not self.recipe:
-            raise self._err("recipe", "must be a recipe name or a dataset directory")
-        self.check_dict("recipe_options")
-        self.check_int("n", lo=1)
+        self.check_data_options()
+        self.check_optimizer_options()
         if not isinstance(self.rewards, list) or not self.rewards:
             raise self._err("rewards", "must be a non-empty list of reward names")
         for r in self.rewards:
@@ -71,7 +69,6 @@ class GRPOOptions(MethodConfig):
         if self.drop_zero_variance not in ("auto", True, False, "true", "false"):
             raise self._err("drop_zero_variance", "must be true, false or auto")
         self.check_float("min_group_std", lo=0.0)
-        self.check_float("learning_rate", lo=0.0, hi=1.0, lo_open=True)
         self.check_float("beta", lo=0.0)
         self.check_int("num_generations", lo=2)
         self.check_int("prompts_per_step", lo=1)
@@ -81,9 +78,6 @@ class GRPOOptions(MethodConfig):
         self.check_float("epsilon", lo=0.0, hi=1.0, lo_open=True)
         self.check_int("num_iterations", lo=1)
         self.check_bool("mask_truncated_completions")
-        self.check_int("warmup_steps", lo=0)
-        self.check_float("min_lr_ratio", lo=0.0, hi=1.0)
-        self.check_float("max_grad_norm", lo=0.0, lo_open=True)
 
     def resolved_drop(self) -> bool:
         if self.drop_zero_variance in ("auto",):

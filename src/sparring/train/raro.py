@@ -90,11 +90,8 @@ class RAROOptions(MethodConfig):
 
     def validate(self) -> None:
         super().validate()
-        if not isinstance(self.recipe, str) or not self.recipe:
-            raise self._err("recipe", "must be a recipe name or a dataset directory")
-        self.check_dict("recipe_options")
-        self.check_int("n", lo=1)
-        self.check_float("learning_rate", lo=0.0, hi=1.0, lo_open=True)
+        self.check_data_options()
+        self.check_optimizer_options()
         self.check_float("beta", lo=0.0)
         self.check_int("num_generations", lo=2)
         self.check_int("prompts_per_step", lo=1)
@@ -103,9 +100,6 @@ class RAROOptions(MethodConfig):
         self.check_choice("loss", {"dr_grpo", "grpo"})
         self.check_float("epsilon", lo=0.0, hi=1.0, lo_open=True)
         self.check_int("num_iterations", lo=1)
-        self.check_int("warmup_steps", lo=0)
-        self.check_float("min_lr_ratio", lo=0.0, hi=1.0)
-        self.check_float("max_grad_norm", lo=0.0, lo_open=True)
         for name in ("drop_truncated", "tie", "pointwise", "shared_critic"):
             self.check_bool(name)
         for name in ("tau_p", "tau_c"):

@@ -38,16 +38,10 @@ class SFTOptions(MethodConfig):
 
     def validate(self) -> None:
         super().validate()
-        if not isinstance(self.recipe, str) or not self.recipe:
-            raise self._err("recipe", "must be a recipe name or a dataset directory")
-        self.check_dict("recipe_options")
-        self.check_int("n", lo=1)
-        self.check_float("learning_rate", lo=0.0, hi=1.0, lo_open=True)
+        self.check_data_options()
+        self.check_optimizer_options()
         self.check_int("batch_size", lo=1)
-        self.check_int("warmup_steps", lo=0)
-        self.check_float("min_lr_ratio", lo=0.0, hi=1.0)
         self.check_float("weight_decay", lo=0.0)
-        self.check_float("max_grad_norm", lo=0.0, lo_open=True)
         self.check_int("max_length", lo=8)
         self.check_bool("bucket_by_length")
         self.check_bool("drop_long")
