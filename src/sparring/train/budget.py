@@ -86,6 +86,17 @@ class Budget:
     def to_dict(self) -> dict:
         return {k: v for k, v in asdict(self).items() if v is not None}
 
+    def text(self) -> str:
+        """The spelling ``Budget.parse`` reads back, e.g. '800steps' or '300s,2000000tokens'."""
+        parts = []
+        if self.steps is not None:
+            parts.append(f"{self.steps}steps")
+        if self.tokens is not None:
+            parts.append(f"{self.tokens}tokens")
+        if self.seconds is not None:
+            parts.append(f"{self.seconds:g}s")
+        return ",".join(parts)
+
     def __str__(self) -> str:
         parts = []
         if self.steps is not None:

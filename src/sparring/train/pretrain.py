@@ -81,7 +81,7 @@ EXTRA_EVALS["pretrain"] = _pass_at_k
 def rebuild_command(task_name: str, out: Path, cfg: PretrainOptions, budget: Budget,
                     task_settings: dict | None = None) -> str:
     """The ``sparring pretrain`` command line that reproduces this checkpoint."""
-    parts = ["sparring", "pretrain", "--task", task_name, "--budget", _budget_text(budget)]
+    parts = ["sparring", "pretrain", "--task", task_name, "--budget", budget.text()]
     for k, v in (task_settings or {}).items():
         parts += ["--task-set", f"{k}={json.dumps(v)}"]
     default = PretrainOptions()
@@ -90,17 +90,6 @@ def rebuild_command(task_name: str, out: Path, cfg: PretrainOptions, budget: Bud
             parts += ["--set", f"{f.name}={json.dumps(getattr(cfg, f.name), separators=(',', ':'))}"]
     parts += ["--out", str(out)]
     return " ".join(shlex.quote(p) for p in parts)
-
-
-def _budget_text(b: Budget) -> str:
-    parts = []
-    if b.steps is not None:
-        parts.append(f"{b.steps}steps")
-    if b.tokens is not None:
-        parts.append(f"{b.tokens}tokens")
-    if b.seconds is not None:
-        parts.append(f"{b.seconds:g}s")
-    return ",".join(parts)
 
 
 @register_method("pretrain", PretrainOptions)
