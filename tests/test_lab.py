@@ -187,3 +187,21 @@ def test_quick_spec_is_the_headline_study():
     spec = load_spec(Path(__file__).resolve().parents[1] / "examples" / "quick.yaml")
     assert spec.base == "zoo:countdown-base"
     assert {a.name for a in spec.arms} == {"base", "sft", "cft", "grpo", "raro", "sft-grpo"}
+
+
+def test_pipeline_curves_lay_stages_end_to_end(tmp_path):
+    """A pipeline checkpoint's per-stage histories become one curve with stage marks."""
+    import json
+
+    from sparring.lab.runner import _curves
+
+    stages = [{"steps": 20, "log_history": [{"step": 10, "loss": 0.5}, {"step": 20, "loss": 0.4}]},
+              {"steps": 30, "log_history": [{"step": 10, "loss": 0.01, "reward": 0.3},
+                                            {"step": 30, "reward": 0.5}]}]
+    (tmp_path / "run.json").write_text(json.dumps({"metrics": {"train": {"stages": stages}}}))
+    pts = _curves(tmp_path)
+    assert (20.0, "stage_start", 2.0) in pts
+    assert [p for p in pts if p[1] == "loss"] == [(10.0, "loss", 0.5), (20.0, "loss", 0.4), (30.0, "loss", 0.01)]
+    assert [p for p in pts if p[1] == "reward"] == [(30.0, "reward", 0.3), (50.0, "reward", 0.5)]
+    (tmp_path / "run.json").write_text(json.dumps({"metrics": {"train": {"log_history": [{"step": 5, "loss": 1.0}]}}}))
+    assert _curves(tmp_path) == [(5.0, "loss", 1.0)]

@@ -78,20 +78,28 @@ def _plots(store: Store, spec: dict, table: dict, cols: list, out: Path) -> list
 
     arms = [a["name"] for a in spec["arms"]]
     files = []
-    curves = defaultdict(list)
+    curves, stage_starts = defaultdict(list), defaultdict(set)
     for arm, seed, step, key, value in store.curves():
         if key in ("loss", "reward", "train_reward"):
-            curves[(arm, key)].append((step, value))
+            curves[(arm, key)].append((step, value))  # several seeds: averaged per step below
+        elif key == "stage_start" and seed == min(spec["seeds"]):
+            stage_starts[arm].add(step)
     if curves:
         keys = sorted({k for _, k in curves})
         fig, axes = plt.subplots(1, len(keys), figsize=(5.5 * len(keys), 3.6), squeeze=False)
         for ax, key in zip(axes[0], keys):
             for arm in arms:
-                pts = sorted(curves.get((arm, key), []))
-                if pts:
-                    ax.plot([p[0] for p in pts], [p[1] for p in pts], label=arm, lw=1.4)
-            ax.set_title(f"training {key}")
-            ax.set_xlabel("step")
+                by_step = defaultdict(list)
+                for step, value in curves.get((arm, key), []):
+                    by_step[step].append(value)
+                if by_step:
+                    xs = sorted(by_step)
+                    line, = ax.plot(xs, [float(np.mean(by_step[x])) for x in xs], label=arm, lw=1.4)
+                    for x in sorted(stage_starts.get(arm, ())):  # a pipeline's next stage begins
+                        ax.axvline(x, color=line.get_color(), ls=":", lw=1)
+            ax.set_title(f"training {key}" + (" (dotted: a pipeline's next stage)" if stage_starts else ""),
+                         fontsize=9)
+            ax.set_xlabel("step" + (f" (mean of {len(spec['seeds'])} seeds)" if len(spec["seeds"]) > 1 else ""))
             ax.legend(fontsize=7)
         fig.tight_layout()
         fig.savefig(out / "training_curves.png", dpi=110)

@@ -30,20 +30,37 @@ from .store import Store
 console = Console(stderr=True)
 
 
-def _curves(ckpt: Path) -> list[tuple[float, str, float]]:
-    """Training curves from the checkpoint's run.json (``log_history``), if it has them."""
-    try:
-        card = json.loads((ckpt / "run.json").read_text())
-    except (OSError, json.JSONDecodeError):
-        return []
+def _history_points(history: list, offset: float) -> list[tuple[float, str, float]]:
     out = []
-    history = card.get("log_history") or (card.get("metrics", {}).get("train") or {}).get("log_history")
     for i, entry in enumerate(history or []):
-        step = entry.get("step", i)
+        step = offset + entry.get("step", i)
         for k, v in entry.items():
             if k != "step" and isinstance(v, (int, float)) and not isinstance(v, bool):
                 out.append((float(step), k, float(v)))
     return out
+
+
+def _curves(ckpt: Path) -> list[tuple[float, str, float]]:
+    """Training curves from the checkpoint's run.json (``log_history``), if it has them.
+
+    A pipeline's stages are laid end to end: stage i's steps are offset by the steps of the
+    stages before it, and a ``stage_start`` point (value: the stage number) marks where each
+    stage after the first begins, so the report can draw the boundaries."""
+    try:
+        card = json.loads((ckpt / "run.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return []
+    train = (card.get("metrics") or {}).get("train") or {}
+    if isinstance(train.get("stages"), list):
+        out, offset = [], 0.0
+        for i, st in enumerate(train["stages"], start=1):
+            st = st or {}
+            if i > 1:
+                out.append((offset, "stage_start", float(i)))
+            out += _history_points(st.get("log_history"), offset)
+            offset += float(st.get("steps") or 0)
+        return out
+    return _history_points(card.get("log_history") or train.get("log_history"), 0.0)
 
 
 def _check_resumable(store: Store, spec: Spec, restart: bool) -> None:

@@ -37,6 +37,7 @@ from .base import (
     Problem,
     StepJudge,
     Task,
+    TaskConfig,
     Verdict,
     content_id,
     judge_steps,
@@ -45,7 +46,8 @@ from .base import (
 )
 
 @dataclass
-class ArithConfig:
+class ArithConfig(TaskConfig):
+    task_name = "arith"  # error prefix (a class attribute, not a field)
     n_ops: int = 3
     min_value: int = 1
     max_value: int = 20
@@ -57,31 +59,23 @@ class ArithConfig:
     ood_value_scale: int = 10
 
     def validate(self) -> None:
-        def need(ok: bool, name: str, msg: str) -> None:
-            if not ok:
-                raise ValueError(f"arith.{name}: {msg} (got {getattr(self, name)!r})")
-
-        for name in ("n_ops", "min_value", "max_value", "max_intermediate", "test_permille",
-                     "ood_extra_ops", "ood_value_scale"):
-            need(isinstance(getattr(self, name), int) and not isinstance(getattr(self, name), bool),
-                 name, "must be an integer")
-        need(1 <= self.n_ops <= 8, "n_ops", "must be in 1..8")
-        need(1 <= self.max_value <= 10_000, "max_value", "must be in 1..10000")
-        need(0 <= self.min_value <= self.max_value, "min_value", "must be in 0..max_value")
-        need(isinstance(self.ops, str) and len(self.ops) > 0 and set(self.ops) <= set("+-*/")
-             and len(set(self.ops)) == len(self.ops), "ops",
-             "must be a non-empty string of distinct operators from '+-*/'")
-        need(self.max_value <= self.max_intermediate <= 1_000_000, "max_intermediate",
-             "must be in max_value..1000000")
-        need(isinstance(self.unsolvable_fraction, (int, float))
-             and 0.0 <= self.unsolvable_fraction <= 1.0, "unsolvable_fraction", "must be in [0, 1]")
-        need(self.unsolvable_fraction == 0 or "/" in self.ops, "unsolvable_fraction",
-             "needs '/' in ops (unsolvable instances divide by zero or inexactly)")
-        need(0 <= self.test_permille <= 500, "test_permille", "must be in 0..500")
-        need(0 <= self.ood_extra_ops <= 4, "ood_extra_ops", "must be in 0..4")
-        need(1 <= self.ood_value_scale <= 100
-             and self.max_intermediate * self.ood_value_scale <= 10**9, "ood_value_scale",
-             "must be in 1..100 with max_intermediate * ood_value_scale <= 1000000000")
+        self.need_ints("n_ops", "min_value", "max_value", "max_intermediate", "test_permille",
+                       "ood_extra_ops", "ood_value_scale")
+        self.need(1 <= self.n_ops <= 8, "n_ops", "must be in 1..8")
+        self.need(1 <= self.max_value <= 10_000, "max_value", "must be in 1..10000")
+        self.need(0 <= self.min_value <= self.max_value, "min_value", "must be in 0..max_value")
+        self.need(isinstance(self.ops, str) and len(self.ops) > 0 and set(self.ops) <= set("+-*/")
+                  and len(set(self.ops)) == len(self.ops), "ops",
+                  "must be a non-empty string of distinct operators from '+-*/'")
+        self.need(self.max_value <= self.max_intermediate <= 1_000_000, "max_intermediate",
+                  "must be in max_value..1000000")
+        self.need_split_fields()
+        self.need(self.unsolvable_fraction == 0 or "/" in self.ops, "unsolvable_fraction",
+                  "needs '/' in ops (unsolvable instances divide by zero or inexactly)")
+        self.need(0 <= self.ood_extra_ops <= 4, "ood_extra_ops", "must be in 0..4")
+        self.need(1 <= self.ood_value_scale <= 100
+                  and self.max_intermediate * self.ood_value_scale <= 10**9, "ood_value_scale",
+                  "must be in 1..100 with max_intermediate * ood_value_scale <= 1000000000")
 
 
 def _next_step(fl: _Flat, st: tuple) -> str | None:

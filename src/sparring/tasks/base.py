@@ -106,6 +106,28 @@ class Verdict:
         return asdict(self)
 
 
+class TaskConfig:
+    """Validation helpers of the task config dataclasses: every error names ``task.field``
+    and the value it got."""
+
+    task_name = "task"
+
+    def need(self, ok: bool, name: str, msg: str) -> None:
+        if not ok:
+            raise ValueError(f"{self.task_name}.{name}: {msg} (got {getattr(self, name)!r})")
+
+    def need_ints(self, *names: str) -> None:
+        for name in names:
+            v = getattr(self, name)
+            self.need(isinstance(v, int) and not isinstance(v, bool), name, "must be an integer")
+
+    def need_split_fields(self) -> None:
+        """The fields every task has: the unsolvable share and the test split's size."""
+        self.need(isinstance(self.unsolvable_fraction, (int, float))
+                  and 0.0 <= self.unsolvable_fraction <= 1.0, "unsolvable_fraction", "must be in [0, 1]")
+        self.need(0 <= self.test_permille <= 500, "test_permille", "must be in 0..500")
+
+
 class Flaw(NamedTuple):
     """A flawed solution: unpack as ``text, kind, first_error = task.flaw(problem)``."""
 

@@ -24,6 +24,7 @@ from .base import (
     StepCheck,
     StepJudge,
     Task,
+    TaskConfig,
     Verdict,
     content_id,
     judge_steps,
@@ -36,7 +37,8 @@ from .countdown_search import check_trace, search_trace
 
 
 @dataclass
-class CountdownConfig:
+class CountdownConfig(TaskConfig):
+    task_name = "countdown"  # error prefix (a class attribute, not a field)
     n_numbers: int = 3
     min_number: int = 1
     max_number: int = 20
@@ -48,27 +50,19 @@ class CountdownConfig:
     ood_extra_numbers: int = 1
 
     def validate(self) -> None:
-        def need(ok: bool, name: str, msg: str) -> None:
-            if not ok:
-                raise ValueError(f"countdown.{name}: {msg} (got {getattr(self, name)!r})")
-
-        for name in ("n_numbers", "min_number", "max_number", "min_target", "max_target",
-                     "test_permille", "ood_extra_numbers"):
-            need(isinstance(getattr(self, name), int) and not isinstance(getattr(self, name), bool),
-                 name, "must be an integer")
-        need(2 <= self.n_numbers <= 6, "n_numbers", "must be in 2..6")
-        need(1 <= self.min_number <= self.max_number, "min_number", "must be in 1..max_number")
-        need(self.max_number <= 1000, "max_number", "must be <= 1000")
-        need(1 <= self.min_target <= self.max_target, "min_target", "must be in 1..max_target")
-        need(self.max_target <= 100_000, "max_target", "must be <= 100000")
-        need(isinstance(self.unsolvable_fraction, (int, float))
-             and 0.0 <= self.unsolvable_fraction <= 1.0, "unsolvable_fraction", "must be in [0, 1]")
-        need(0 <= self.test_permille <= 500, "test_permille", "must be in 0..500")
-        need(0 <= self.ood_extra_numbers <= 6 - self.n_numbers, "ood_extra_numbers",
-             f"must be in 0..{6 - self.n_numbers} (at most 6 numbers in all)")
+        self.need_ints("n_numbers", "min_number", "max_number", "min_target", "max_target",
+                       "test_permille", "ood_extra_numbers")
+        self.need(2 <= self.n_numbers <= 6, "n_numbers", "must be in 2..6")
+        self.need(1 <= self.min_number <= self.max_number, "min_number", "must be in 1..max_number")
+        self.need(self.max_number <= 1000, "max_number", "must be <= 1000")
+        self.need(1 <= self.min_target <= self.max_target, "min_target", "must be in 1..max_target")
+        self.need(self.max_target <= 100_000, "max_target", "must be <= 100000")
+        self.need_split_fields()
+        self.need(0 <= self.ood_extra_numbers <= 6 - self.n_numbers, "ood_extra_numbers",
+                  f"must be in 0..{6 - self.n_numbers} (at most 6 numbers in all)")
         self.heldout_targets = tuple(self.heldout_targets)
-        need(all(isinstance(t, int) for t in self.heldout_targets), "heldout_targets",
-             "must be a list of integers")
+        self.need(all(isinstance(t, int) for t in self.heldout_targets), "heldout_targets",
+                  "must be a list of integers")
 
 
 class _PoolJudge(StepJudge):
