@@ -205,3 +205,40 @@ def test_pipeline_curves_lay_stages_end_to_end(tmp_path):
     assert [p for p in pts if p[1] == "reward"] == [(30.0, "reward", 0.3), (50.0, "reward", 0.5)]
     (tmp_path / "run.json").write_text(json.dumps({"metrics": {"train": {"log_history": [{"step": 5, "loss": 1.0}]}}}))
     assert _curves(tmp_path) == [(5.0, "loss", 1.0)]
+
+
+def test_editing_a_spec_redoes_only_what_changed(tmp_path):
+    """Unit keys: after an edit, finished units with unchanged inputs are kept, changed arms
+    are redone (train, then their probes), dropped arms leave the database; rows written
+    before unit keys existed (key NULL) are adopted from the stored spec."""
+    out = tmp_path / "run"
+    run(load_spec(write(tmp_path, SPEC)), out, quiet=True)
+    db = sqlite3.connect(out / "lab.sqlite")
+    finished = dict(((a, k), f) for a, k, f in db.execute("SELECT arm, kind, finished FROM units"))
+    db.execute("UPDATE units SET key=NULL")  # as written by a version without unit keys
+    db.commit()
+
+    edited = {**SPEC, "arms": [SPEC["arms"][0], {**SPEC["arms"][1], "config": {**SPEC["arms"][1]["config"],
+                                                                               "learning_rate": 3e-4}}]}
+    run(load_spec(write(tmp_path, edited, "edited.yaml")), out, quiet=True)
+    now = dict(((a, k), f) for a, k, f in db.execute("SELECT arm, kind, finished FROM units"))
+    assert now[("base", "train")] == finished[("base", "train")]
+    assert now[("base", "probe")] == finished[("base", "probe")]
+    assert now[("sft", "train")] > finished[("sft", "train")]
+    assert now[("sft", "probe")] > finished[("sft", "probe")]
+    assert db.execute("SELECT COUNT(*) FROM units WHERE key IS NULL").fetchone()[0] == 0
+
+    dropped = {**edited, "arms": edited["arms"][:1]}
+    run(load_spec(write(tmp_path, dropped, "dropped.yaml")), out, quiet=True)
+    for table in ("units", "metrics", "curves"):
+        assert {r[0] for r in db.execute(f"SELECT DISTINCT arm FROM {table}")} <= {"base"}
+    assert db.execute("SELECT finished FROM units WHERE arm='base' AND kind='probe'").fetchone()[0] == \
+        finished[("base", "probe")]
+
+    # --redo: an arm run again although its inputs did not change; a typo is one clear error
+    with pytest.raises(ValueError, match="redo: no arm named bsae"):
+        run(load_spec(write(tmp_path, dropped, "dropped.yaml")), out, quiet=True, redo=["bsae"])
+    run(load_spec(write(tmp_path, dropped, "dropped.yaml")), out, quiet=True, redo=["base"])
+    assert db.execute("SELECT finished FROM units WHERE arm='base' AND kind='probe'").fetchone()[0] > \
+        finished[("base", "probe")]
+    db.close()

@@ -192,3 +192,13 @@ def test_cli_help_lists_methods_and_errors_exit_2(tmp_path):
     res = runner.invoke(app, ["train", "sft", "--base", "test", "--set", "n=0", "--out", str(tmp_path / "o")])
     assert res.exit_code == 2 and "sft.n" in res.output
     assert runner.invoke(app, ["train", "grpo", "--options"]).exit_code == 0
+
+
+def test_sft_auto_batch_sizes_steps_by_tokens(tmp_path):
+    """batch_size 0: rows per step from the mean row length (search traces are long rows)."""
+    cfg = {**TINY, "n": 16, "learning_rate": 1e-2, "batch_tokens": 2048, "eval_problems": 0}
+    short = json.loads((train("sft", "test", "countdown", cfg, tmp_path / "s", "1steps") / "run.json").read_text())
+    long = json.loads((train("sft", "test", "countdown", {**cfg, "recipe": "search"}, tmp_path / "l", "1steps")
+                       / "run.json").read_text())
+    assert 40 <= short["config"]["batch_size"] <= 100  # 2048 / imitation rows of ~20-50 tokens
+    assert 1 <= long["config"]["batch_size"] < short["config"]["batch_size"] // 4

@@ -158,26 +158,26 @@ def main() -> None:  # pragma: no cover
     app()
 
 
-if __name__ == "__main__":  # pragma: no cover
-    main()
-
-
 @app.command("run")
 def run_cmd(spec: Path = typer.Argument(..., help="Experiment spec (YAML), e.g. examples/quick.yaml."),
             out: Optional[Path] = typer.Option(None, help="Run folder (default: runs/<spec name>)."),
-            restart: bool = typer.Option(False, help="Discard results of a different spec in --out."),
+            restart: bool = typer.Option(False, help="Discard every result already in --out (by default a "
+                                         "re-run keeps each finished unit whose inputs are unchanged)."),
+            redo: list[str] = typer.Option([], help="Arm to run again even if finished (repeatable), e.g. "
+                                                   "after changing sparring itself."),
             report: bool = typer.Option(True, help="Write the report when the run is complete.")) -> None:
     """Run (or resume) a study: arms x seeds, each arm at the spec's budget, then every probe.
 
     Results go to OUT/lab.sqlite as each unit finishes; re-running the same command after
-    an interruption redoes only the unit that was in flight.
+    an interruption redoes only the unit that was in flight, and re-running after editing
+    the spec redoes only the units the edit changes (an arm's config, the probes, ...).
     """
     from sparring.lab import load_spec, run, write_report
     from sparring.lab.report import build
 
     try:
         s = load_spec(spec)
-        run_dir = run(s, out or Path("runs") / s.name, restart=restart)
+        run_dir = run(s, out or Path("runs") / s.name, restart=restart, redo=tuple(redo))
         if report:
             path = write_report(run_dir)
     except ValueError as err:
@@ -238,3 +238,6 @@ def _register_layer_commands() -> None:
 
 
 _register_layer_commands()
+
+if __name__ == "__main__":  # pragma: no cover  (after every command is registered)
+    main()

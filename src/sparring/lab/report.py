@@ -77,6 +77,8 @@ def _plots(store: Store, spec: dict, table: dict, cols: list, out: Path) -> list
     import matplotlib.pyplot as plt
 
     arms = [a["name"] for a in spec["arms"]]
+    cmap = plt.get_cmap("tab20")  # one colour per arm, the same in every panel: 10 dark, then 10 light
+    colour = {a: cmap((2 * i) % 20 + (2 * i) // 20 % 2) for i, a in enumerate(arms)}
     files = []
     curves, stage_starts = defaultdict(list), defaultdict(set)
     for arm, seed, step, key, value in store.curves():
@@ -94,9 +96,9 @@ def _plots(store: Store, spec: dict, table: dict, cols: list, out: Path) -> list
                     by_step[step].append(value)
                 if by_step:
                     xs = sorted(by_step)
-                    line, = ax.plot(xs, [float(np.mean(by_step[x])) for x in xs], label=arm, lw=1.4)
+                    ax.plot(xs, [float(np.mean(by_step[x])) for x in xs], label=arm, lw=1.4, color=colour[arm])
                     for x in sorted(stage_starts.get(arm, ())):  # a pipeline's next stage begins
-                        ax.axvline(x, color=line.get_color(), ls=":", lw=1)
+                        ax.axvline(x, color=colour[arm], ls=":", lw=1)
             ax.set_title(f"training {key}" + (" (dotted: a pipeline's next stage)" if stage_starts else ""),
                          fontsize=9)
             ax.set_xlabel("step" + (f" (mean of {len(spec['seeds'])} seeds)" if len(spec["seeds"]) > 1 else ""))

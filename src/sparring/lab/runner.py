@@ -63,17 +63,30 @@ def _curves(ckpt: Path) -> list[tuple[float, str, float]]:
     return _history_points(card.get("log_history") or train.get("log_history"), 0.0)
 
 
-def _check_resumable(store: Store, spec: Spec, restart: bool) -> None:
-    old = store.get_meta("spec_key")
-    if old is not None and old != spec.key() and not restart:
-        raise ValueError(
-            f"the run folder {store.path.parent} holds results of a different spec "
-            f"(key {old}, this spec {spec.key()}): choose another --out, or pass --restart "
-            f"to discard them")
-    if old is not None and old != spec.key():
+def _prepare(store: Store, spec: Spec, restart: bool) -> int:
+    """Reconcile the run folder with the spec; returns how many finished units it keeps.
+
+    ``restart`` discards everything. Otherwise results of (arm, seed) pairs no longer in the
+    spec are deleted, and every other unit is kept or redone by its unit key
+    (:meth:`Spec.unit_key`): a finished unit whose key still matches is not redone. Units
+    recorded before unit keys existed get the keys of the spec they were run with."""
+    if restart:
         with store.transaction() as db:
             for table in ("units", "metrics", "records", "curves"):
                 db.execute(f"DELETE FROM {table}")
+        return 0
+    old = store.get_meta("spec")
+    if old is not None:
+        try:
+            previous = Spec.from_dict(old)
+        except (TypeError, KeyError) as e:
+            raise ValueError(f"{store.path}: its stored spec is unreadable ({e}); pass --restart "
+                             f"to discard the folder's results") from None
+        store.set_keys({(a.name, seed, kind): previous.unit_key(a, seed, kind)
+                        for a in previous.arms for seed in previous.seeds for kind in ("train", "probe")})
+    store.keep_only({(a.name, seed) for a in spec.arms for seed in spec.seeds})
+    return sum(store.done(a.name, seed, kind, spec.unit_key(a, seed, kind))
+               for a in spec.arms for seed in spec.seeds for kind in ("train", "probe"))
 
 
 def train_unit(spec: Spec, arm, seed: int, run_dir: Path) -> tuple[str, dict]:
@@ -102,20 +115,28 @@ def probe_unit(spec: Spec, path: str, seed: int, progress: Callable[[str], None]
 
 
 def run(spec_or_path: Spec | str | Path, out: str | Path, *, restart: bool = False,
-        quiet: bool = False) -> Path:
-    """Run (or resume) a study; returns the run folder."""
+        quiet: bool = False, redo: tuple[str, ...] | list[str] = ()) -> Path:
+    """Run (or resume) a study; returns the run folder. ``redo``: arms whose finished units
+    are discarded and run again (e.g. after a change to sparring itself, which unit keys
+    do not see)."""
     spec = spec_or_path if isinstance(spec_or_path, Spec) else load_spec(spec_or_path)
+    unknown = sorted(set(redo) - {a.name for a in spec.arms})
+    if unknown:
+        raise ValueError(f"redo: no arm named {', '.join(unknown)} in the spec; arms: "
+                         f"{', '.join(a.name for a in spec.arms)}")
     run_dir = Path(out)
     run_dir.mkdir(parents=True, exist_ok=True)
     store = Store(run_dir)
     try:
-        _check_resumable(store, spec, restart)
+        _prepare(store, spec, restart)
+        for name in redo:
+            store.forget(name)
         store.set_meta("spec", spec.to_dict())
         store.set_meta("spec_key", spec.key())
         _write_text(run_dir / "spec.yaml", yaml.safe_dump(spec.to_dict(), sort_keys=False))
         units = [(arm, seed, kind) for seed in spec.seeds for arm in spec.arms
                  for kind in ("train", "probe")]
-        todo = [u for u in units if not store.done(u[0].name, u[1], u[2])]
+        todo = [u for u in units if not store.done(u[0].name, u[1], u[2], spec.unit_key(*u))]
         if not quiet:
             console.print(f"[bold]{spec.name}[/]: {len(spec.arms)} arms x {len(spec.seeds)} seeds, "
                           f"budget {spec.budget} per arm; {len(units) - len(todo)} of {len(units)} "
@@ -127,7 +148,7 @@ def run(spec_or_path: Spec | str | Path, out: str | Path, *, restart: bool = Fal
             for arm, seed, kind in todo:
                 label = f"{kind} {arm.name} (seed {seed})"
                 bar.update(job, description=label)
-                store.start(arm.name, seed, kind)
+                store.start(arm.name, seed, kind, spec.unit_key(arm, seed, kind))
                 t0 = time.perf_counter()
                 if kind == "train":
                     path, detail = train_unit(spec, arm, seed, run_dir)

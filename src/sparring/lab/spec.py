@@ -69,6 +69,25 @@ class Spec:
         d.pop("description")
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
+    def unit_key(self, arm: Arm, seed: int, kind: str) -> str:
+        """Hash of everything one unit's result depends on. A train unit: task, base, budget,
+        the arm's method and config, the seed. A probe unit: its train unit's key and the
+        probe settings. A resumed run keeps every finished unit whose key is unchanged, so
+        editing one arm (or the probes) of a study redoes only what the edit touches."""
+        d: dict[str, Any] = {"task": self.task, "task_config": self.task_config, "base": self.base,
+                             "seed": seed, "method": arm.method, "config": arm.config}
+        if arm.trains:
+            d["budget"] = self.budget
+        if kind == "probe":
+            d = {"train": self.unit_key(arm, seed, "train"), "probes": self.probes,
+                 "n": self.probe_n, "config": self.probe_config}
+        return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Spec":
+        """The inverse of :meth:`to_dict` (a spec stored in a run's database)."""
+        return cls(**{**d, "arms": [Arm(**a) for a in d["arms"]]})
+
     def arm(self, name: str) -> Arm:
         return next(a for a in self.arms if a.name == name)
 

@@ -47,6 +47,8 @@ class Store:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.executescript(SCHEMA)
+        if "key" not in {row[1] for row in self.db.execute("PRAGMA table_info(units)")}:
+            self.db.execute("ALTER TABLE units ADD COLUMN key TEXT")  # databases of sparring <= 0.1
 
     def close(self) -> None:
         self.db.close()
@@ -73,21 +75,41 @@ class Store:
     # ---- units --------------------------------------------------------------------------
     def unit(self, arm: str, seed: int, kind: str) -> dict | None:
         row = self.db.execute(
-            "SELECT status, path, seconds, detail FROM units WHERE arm=? AND seed=? AND kind=?",
+            "SELECT status, path, seconds, detail, key FROM units WHERE arm=? AND seed=? AND kind=?",
             (arm, seed, kind)).fetchone()
         if row is None:
             return None
         return {"status": row[0], "path": row[1], "seconds": row[2],
-                "detail": json.loads(row[3]) if row[3] else {}}
+                "detail": json.loads(row[3]) if row[3] else {}, "key": row[4]}
 
-    def done(self, arm: str, seed: int, kind: str) -> bool:
+    def done(self, arm: str, seed: int, kind: str, key: str | None = None) -> bool:
+        """Finished, and (when ``key`` is given) finished with that unit key."""
         u = self.unit(arm, seed, kind)
-        return u is not None and u["status"] == "done"
+        return u is not None and u["status"] == "done" and (key is None or u["key"] == key)
 
-    def start(self, arm: str, seed: int, kind: str) -> None:
+    def start(self, arm: str, seed: int, kind: str, key: str | None = None) -> None:
         with self.transaction() as db:
-            db.execute("INSERT OR REPLACE INTO units (arm, seed, kind, status, started) "
-                       "VALUES (?, ?, ?, 'running', ?)", (arm, seed, kind, time.time()))
+            db.execute("INSERT OR REPLACE INTO units (arm, seed, kind, status, started, key) "
+                       "VALUES (?, ?, ?, 'running', ?, ?)", (arm, seed, kind, time.time(), key))
+
+    def set_keys(self, keys: dict[tuple[str, int, str], str]) -> None:
+        """Record the unit keys of units that have none (written before keys existed)."""
+        with self.transaction() as db:
+            db.executemany("UPDATE units SET key=? WHERE arm=? AND seed=? AND kind=? AND key IS NULL",
+                           [(k, *u) for u, k in keys.items()])
+
+    def forget(self, arm: str) -> None:
+        """Delete every result of one arm (all seeds), so that it is redone."""
+        with self.transaction() as db:
+            for table in ("units", "metrics", "records", "curves"):
+                db.execute(f"DELETE FROM {table} WHERE arm=?", (arm,))
+
+    def keep_only(self, units: set[tuple[str, int]]) -> None:
+        """Delete every result of an (arm, seed) that is not in ``units`` (dropped from the spec)."""
+        with self.transaction() as db:
+            for table in ("units", "metrics", "records", "curves"):
+                stale = [r for r in db.execute(f"SELECT DISTINCT arm, seed FROM {table}") if tuple(r) not in units]
+                db.executemany(f"DELETE FROM {table} WHERE arm=? AND seed=?", stale)
 
     def finish_train(self, arm: str, seed: int, path: str, seconds: float, detail: dict,
                      curves: list[tuple[float, str, float]]) -> None:
@@ -114,11 +136,13 @@ class Store:
 
     @staticmethod
     def _mark(db, arm, seed, kind, path, seconds, detail) -> None:
-        db.execute("INSERT OR REPLACE INTO units (arm, seed, kind, status, path, started, finished, "
-                   "seconds, detail) VALUES (?, ?, ?, 'done', ?, "
-                   "(SELECT started FROM units WHERE arm=? AND seed=? AND kind=?), ?, ?, ?)",
-                   (arm, seed, kind, path, arm, seed, kind, time.time(), seconds,
-                    json.dumps(detail, sort_keys=True, default=str)))
+        """Mark a unit done, keeping the start time and unit key that ``start`` recorded."""
+        values = (path, time.time(), seconds, json.dumps(detail, sort_keys=True, default=str), arm, seed, kind)
+        cur = db.execute("UPDATE units SET status='done', path=?, finished=?, seconds=?, detail=? "
+                         "WHERE arm=? AND seed=? AND kind=?", values)
+        if cur.rowcount == 0:  # finished without a recorded start
+            db.execute("INSERT INTO units (path, finished, seconds, detail, arm, seed, kind, status) "
+                       "VALUES (?, ?, ?, ?, ?, ?, ?, 'done')", values)
 
     # ---- reading ------------------------------------------------------------------------
     def metrics(self) -> list[dict]:
@@ -141,7 +165,7 @@ class Store:
                                     "ORDER BY arm, seed, key, step"))
 
     def units(self) -> list[dict]:
-        cur = self.db.execute("SELECT arm, seed, kind, status, path, seconds, detail FROM units "
+        cur = self.db.execute("SELECT arm, seed, kind, status, path, seconds, detail, key FROM units "
                               "ORDER BY arm, seed, kind")
         cols = [c[0] for c in cur.description]
         return [dict(zip(cols, row)) for row in cur.fetchall()]

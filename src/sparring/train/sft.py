@@ -9,12 +9,15 @@ EOS text to each completion) and a schedule that follows the budget.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .budget import Budget
 from .config import MethodConfig, opt
 from .registry import register_method
+
+
+AUTO_BATCH_MAX = 128  # batch_size 0 never goes above this (short solution rows reach it)
 
 
 @dataclass
@@ -24,7 +27,9 @@ class SFTOptions(MethodConfig):
     recipe_options: dict = opt({}, "Options passed to the recipe, e.g. {\"strategy\": \"bfs\"}.")
     n: int = opt(20000, "Rows to build with the recipe (cycled for as many epochs as the budget allows).")
     learning_rate: float = opt(1e-3, "Peak AdamW learning rate.")
-    batch_size: int = opt(128, "Sequences per optimizer step.")
+    batch_size: int = opt(0, "Sequences per optimizer step; 0: auto, as many as make ~batch_tokens "
+                             "tokens, at most 128 (imitation rows: 128; search traces: ~8).")
+    batch_tokens: int = opt(4096, "Tokens per optimizer step that batch_size 0 aims at (from the mean row).")
     warmup_steps: int = opt(10, "Linear warm-up steps; then cosine decay over the budget.")
     min_lr_ratio: float = opt(0.1, "Final learning rate as a fraction of the peak.")
     weight_decay: float = opt(0.0, "AdamW weight decay.")
@@ -40,7 +45,8 @@ class SFTOptions(MethodConfig):
         super().validate()
         self.check_data_options()
         self.check_optimizer_options()
-        self.check_int("batch_size", lo=1)
+        self.check_int("batch_size", lo=0)
+        self.check_int("batch_tokens", lo=1)
         self.check_float("weight_decay", lo=0.0)
         self.check_int("max_length", lo=8)
         self.check_bool("bucket_by_length")
@@ -98,6 +104,10 @@ def _run(method: str, base: Any, task: Any, cfg: SFTOptions, out_dir: Any, budge
     if len(ds) == 0:
         raise ValueError(f"{method}: no row fits max_length={cfg.max_length}")
     data["rows_used"] = len(ds)
+    if cfg.batch_size == 0:  # auto: a step of ~batch_tokens tokens, whatever the recipe's row length
+        sample = ds["input_ids"][:4096]
+        mean = sum(len(x) for x in sample) / len(sample)
+        cfg = replace(cfg, batch_size=max(1, min(AUTO_BATCH_MAX, round(cfg.batch_tokens / mean))))
     before = evaluate(model, tok, task, cfg, "before")
     extra = EXTRA_EVALS.get(method) if cfg.eval_problems > 0 else None
     extra_before = extra(model, tok, task, cfg, "before") if extra and cfg.eval_before else {}
