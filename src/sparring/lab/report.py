@@ -108,8 +108,12 @@ def _plots(store: Store, spec: dict, table: dict, cols: list, out: Path) -> list
         plt.close(fig)
         files.append("training_curves.png")
     if cols:
-        fig, axes = plt.subplots(1, len(arms), figsize=(3.0 * len(arms) + 1.5, 0.32 * len(cols) + 1.6),
+        ncols = min(len(arms), 5)  # wrapped: a 13-arm study is 3 rows of 5, not one 4,000-pixel strip
+        nrows = -(-len(arms) // ncols)
+        fig, axes = plt.subplots(nrows, ncols, figsize=(3.0 * ncols + 1.5, (0.32 * len(cols) + 1.2) * nrows + 0.4),
                                  sharey=True, squeeze=False)
+        for ax in axes.flat[len(arms):]:
+            ax.set_visible(False)
         # one 0..1 scale for every panel; a metric that can exceed 1 (information gain) is
         # drawn as a share of its largest arm value, with the raw number written beside it
         scale = []
@@ -118,7 +122,7 @@ def _plots(store: Store, spec: dict, table: dict, cols: list, out: Path) -> list
             scale.append(top if top > 1.0 else 1.0)
         labels = [c[2] + ("" if c[3] else " (lower=better)") + (" (/ max arm)" if k > 1.0 else "")
                   for c, k in zip(cols, scale)]
-        for ax, arm in zip(axes[0], arms):
+        for ax, arm in zip(axes.flat, arms):
             vals = [table.get((arm, c[0], c[1])) for c in cols]
             y = np.arange(len(cols))
             ax.barh(y, [v[0] / k if v else 0 for v, k in zip(vals, scale)],
