@@ -73,8 +73,9 @@ def sft_round(kind: str, base: str, ds_tok, ds_raw, batch: int, steps: int) -> d
     model.train()
     timer = StepTimer()
     with tempfile.TemporaryDirectory() as tmp:
-        if kind == "sparring":
-            cfg = SFTOptions(batch_size=batch, show_progress=False, logging_steps=1000)
+        if kind.startswith("sparring"):
+            cfg = SFTOptions(batch_size=batch, show_progress=False, logging_steps=1000,
+                             torch_compile=kind == "sparring+compile")
             budget = Budget(steps=steps + 1)
             tr = SparringSFTTrainer(model=model, args=sft_config(cfg, budget, tmp, device_defaults()),
                                     train_dataset=ds_tok, processing_class=tok)
@@ -87,7 +88,7 @@ def sft_round(kind: str, base: str, ds_tok, ds_raw, batch: int, steps: int) -> d
         tr.add_callback(timer)
         tr.train()
     dt = statistics.median(timer.times[1:])
-    tokens = tr.state.num_input_tokens_seen if kind == "sparring" else None
+    tokens = tr.state.num_input_tokens_seen if kind.startswith("sparring") else None
     return {"step_s": dt, "tokens": tokens, "steps": len(timer.times)}
 
 
@@ -134,6 +135,8 @@ def main() -> None:
     ap.add_argument("--prompts", type=int, default=32)
     ap.add_argument("--gens", type=int, default=8)
     ap.add_argument("--skip-trl-default", action="store_true", help="only sparring (quick)")
+    ap.add_argument("--compile", action="store_true",
+                    help="also SFT with torch_compile=True (its first step, the compile, is not timed)")
     args = ap.parse_args()
     threads = configure_threads(device_defaults())
     base = args.base
@@ -151,12 +154,12 @@ def main() -> None:
     lengths = [len(x) for x in ds_tok["input_ids"]]
     prompts, _ = prompt_dataset(task, args.prompts * (args.grpo_steps + 2), 0)
     kinds = ["sparring"] if args.skip_trl_default else ["sparring", "trl-default"]
-    sft: dict[str, list] = {k: [] for k in kinds}
+    sft: dict[str, list] = {k: [] for k in kinds + (["sparring+compile"] if args.compile else [])}
     grpo: dict[str, list] = {k: [] for k in kinds}
     peaks = []
     for r in range(args.rounds):
         peaks.append(matmul_peak())
-        for k in kinds:
+        for k in sft:
             sft[k].append(sft_round(k, base, ds_tok, raw, args.batch, args.sft_steps))
         for k in kinds:
             grpo[k].append(grpo_round(k, base, prompts, args.prompts, args.gens, args.grpo_steps))

@@ -36,6 +36,8 @@ class SFTOptions(MethodConfig):
     max_grad_norm: float = opt(1.0, "Gradient clipping norm.")
     max_length: int = opt(1024, "Truncate prompt + completion to this many tokens.")
     drop_long: bool = opt(False, "Drop rows longer than max_length instead of truncating them.")
+    torch_compile: bool = opt(False, "torch.compile the model (TrainingArguments.torch_compile): faster steps "
+                                     "after a compile of ~40 s on CPU; see docs/benchmarks.md.")
     bucket_by_length: bool = opt(True, "Draw each batch from one length bucket (<=64, <=128, ... tokens): "
                                        "long search traces do not pad batches of short solutions.")
 
@@ -51,6 +53,7 @@ class SFTOptions(MethodConfig):
         self.check_int("max_length", lo=8)
         self.check_bool("bucket_by_length")
         self.check_bool("drop_long")
+        self.check_bool("torch_compile")
 
 
 @dataclass
@@ -79,7 +82,7 @@ def sft_config(cfg: SFTOptions, budget: Budget, output_dir: str, dd):
         **trainer_kwargs(cfg, budget, output_dir, dd),
         learning_rate=cfg.learning_rate, per_device_train_batch_size=cfg.batch_size,
         weight_decay=cfg.weight_decay, max_grad_norm=cfg.max_grad_norm, max_length=None,
-        completion_only_loss=True, packing=False, dataset_num_proc=None,
+        completion_only_loss=True, packing=False, dataset_num_proc=None, torch_compile=cfg.torch_compile,
         include_num_input_tokens_seen="non_padding",
     )
 
