@@ -63,8 +63,8 @@ def _curves(ckpt: Path) -> list[tuple[float, str, float]]:
     return _history_points(card.get("log_history") or train.get("log_history"), 0.0)
 
 
-def _prepare(store: Store, spec: Spec, restart: bool) -> int:
-    """Reconcile the run folder with the spec; returns how many finished units it keeps.
+def _prepare(store: Store, spec: Spec, restart: bool) -> None:
+    """Reconcile the run folder with the spec before any unit runs.
 
     ``restart`` discards everything. Otherwise results of (arm, seed) pairs no longer in the
     spec are deleted, and every other unit is kept or redone by its unit key
@@ -74,7 +74,7 @@ def _prepare(store: Store, spec: Spec, restart: bool) -> int:
         with store.transaction() as db:
             for table in ("units", "metrics", "records", "curves"):
                 db.execute(f"DELETE FROM {table}")
-        return 0
+        return
     old = store.get_meta("spec")
     if old is not None:
         try:
@@ -85,8 +85,6 @@ def _prepare(store: Store, spec: Spec, restart: bool) -> int:
         store.set_keys({(a.name, seed, kind): previous.unit_key(a, seed, kind)
                         for a in previous.arms for seed in previous.seeds for kind in ("train", "probe")})
     store.keep_only({(a.name, seed) for a in spec.arms for seed in spec.seeds})
-    return sum(store.done(a.name, seed, kind, spec.unit_key(a, seed, kind))
-               for a in spec.arms for seed in spec.seeds for kind in ("train", "probe"))
 
 
 def train_unit(spec: Spec, arm, seed: int, run_dir: Path) -> tuple[str, dict]:

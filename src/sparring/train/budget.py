@@ -86,26 +86,16 @@ class Budget:
     def to_dict(self) -> dict:
         return {k: v for k, v in asdict(self).items() if v is not None}
 
+    def _parts(self, steps: str, tokens: str, seconds: str) -> list[str]:
+        given = ((steps, self.steps), (tokens, self.tokens), (seconds, self.seconds))
+        return [fmt.format(v) for fmt, v in given if v is not None]
+
     def text(self) -> str:
         """The spelling ``Budget.parse`` reads back, e.g. '800steps' or '300s,2000000tokens'."""
-        parts = []
-        if self.steps is not None:
-            parts.append(f"{self.steps}steps")
-        if self.tokens is not None:
-            parts.append(f"{self.tokens}tokens")
-        if self.seconds is not None:
-            parts.append(f"{self.seconds:g}s")
-        return ",".join(parts)
+        return ",".join(self._parts("{}steps", "{}tokens", "{:g}s"))
 
     def __str__(self) -> str:
-        parts = []
-        if self.steps is not None:
-            parts.append(f"{self.steps} steps")
-        if self.tokens is not None:
-            parts.append(f"{self.tokens:,} tokens")
-        if self.seconds is not None:
-            parts.append(f"{self.seconds:g} s")
-        return " or ".join(parts)
+        return " or ".join(self._parts("{} steps", "{:,} tokens", "{:g} s"))
 
     @property
     def max_steps(self) -> int:
