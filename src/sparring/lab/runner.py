@@ -71,9 +71,7 @@ def _prepare(store: Store, spec: Spec, restart: bool) -> None:
     (:meth:`Spec.unit_key`): a finished unit whose key still matches is not redone. Units
     recorded before unit keys existed get the keys of the spec they were run with."""
     if restart:
-        with store.transaction() as db:
-            for table in ("units", "metrics", "records", "curves"):
-                db.execute(f"DELETE FROM {table}")
+        store.discard(lambda arm, seed: True)
         return
     old = store.get_meta("spec")
     if old is not None:
@@ -84,7 +82,8 @@ def _prepare(store: Store, spec: Spec, restart: bool) -> None:
                              f"to discard the folder's results") from None
         store.set_keys({(a.name, seed, kind): previous.unit_key(a, seed, kind)
                         for a in previous.arms for seed in previous.seeds for kind in ("train", "probe")})
-    store.keep_only({(a.name, seed) for a in spec.arms for seed in spec.seeds})
+    wanted = {(a.name, seed) for a in spec.arms for seed in spec.seeds}
+    store.discard(lambda arm, seed: (arm, seed) not in wanted)
 
 
 def train_unit(spec: Spec, arm, seed: int, run_dir: Path) -> tuple[str, dict]:
@@ -127,10 +126,8 @@ def run(spec_or_path: Spec | str | Path, out: str | Path, *, restart: bool = Fal
     store = Store(run_dir)
     try:
         _prepare(store, spec, restart)
-        for name in redo:
-            store.forget(name)
+        store.discard(lambda arm, seed: arm in redo)
         store.set_meta("spec", spec.to_dict())
-        store.set_meta("spec_key", spec.key())
         _write_text(run_dir / "spec.yaml", yaml.safe_dump(spec.to_dict(), sort_keys=False))
         units = [(arm, seed, kind) for seed in spec.seeds for arm in spec.arms
                  for kind in ("train", "probe")]

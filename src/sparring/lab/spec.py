@@ -63,12 +63,6 @@ class Spec:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def key(self) -> str:
-        """Hash of everything that determines results (a resumed run must match it)."""
-        d = self.to_dict()
-        d.pop("description")
-        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
-
     def unit_key(self, arm: Arm, seed: int, kind: str) -> str:
         """Hash of everything one unit's result depends on. A train unit: task, base, budget,
         the arm's method and config, the seed. A probe unit: its train unit's key and the

@@ -18,7 +18,7 @@ import sqlite3
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -37,6 +37,7 @@ CREATE TABLE IF NOT EXISTS curves (
   value REAL, PRIMARY KEY (arm, seed, step, key));
 """
 DB_NAME = "lab.sqlite"
+RESULT_TABLES = ("units", "metrics", "records", "curves")
 
 
 class Store:
@@ -82,10 +83,10 @@ class Store:
         return {"status": row[0], "path": row[1], "seconds": row[2],
                 "detail": json.loads(row[3]) if row[3] else {}, "key": row[4]}
 
-    def done(self, arm: str, seed: int, kind: str, key: str | None = None) -> bool:
-        """Finished, and (when ``key`` is given) finished with that unit key."""
+    def done(self, arm: str, seed: int, kind: str, key: str) -> bool:
+        """Finished, with that unit key."""
         u = self.unit(arm, seed, kind)
-        return u is not None and u["status"] == "done" and (key is None or u["key"] == key)
+        return u is not None and u["status"] == "done" and u["key"] == key
 
     def start(self, arm: str, seed: int, kind: str, key: str | None = None) -> None:
         with self.transaction() as db:
@@ -98,18 +99,13 @@ class Store:
             db.executemany("UPDATE units SET key=? WHERE arm=? AND seed=? AND kind=? AND key IS NULL",
                            [(k, *u) for u, k in keys.items()])
 
-    def forget(self, arm: str) -> None:
-        """Delete every result of one arm (all seeds), so that it is redone."""
+    def discard(self, drop: Callable[[str, int], bool]) -> None:
+        """Delete every result (unit marks, metrics, records, curves) of the (arm, seed) pairs
+        for which ``drop(arm, seed)`` is true, so that they are redone or gone."""
         with self.transaction() as db:
-            for table in ("units", "metrics", "records", "curves"):
-                db.execute(f"DELETE FROM {table} WHERE arm=?", (arm,))
-
-    def keep_only(self, units: set[tuple[str, int]]) -> None:
-        """Delete every result of an (arm, seed) that is not in ``units`` (dropped from the spec)."""
-        with self.transaction() as db:
-            for table in ("units", "metrics", "records", "curves"):
-                stale = [r for r in db.execute(f"SELECT DISTINCT arm, seed FROM {table}") if tuple(r) not in units]
-                db.executemany(f"DELETE FROM {table} WHERE arm=? AND seed=?", stale)
+            for table in RESULT_TABLES:
+                pairs = [tuple(r) for r in db.execute(f"SELECT DISTINCT arm, seed FROM {table}") if drop(*r)]
+                db.executemany(f"DELETE FROM {table} WHERE arm=? AND seed=?", pairs)
 
     def finish_train(self, arm: str, seed: int, path: str, seconds: float, detail: dict,
                      curves: list[tuple[float, str, float]]) -> None:

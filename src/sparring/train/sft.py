@@ -108,7 +108,7 @@ def _run(method: str, base: Any, task: Any, cfg: SFTOptions, out_dir: Any, budge
         raise ValueError(f"{method}: no row fits max_length={cfg.max_length}")
     data["rows_used"] = len(ds)
     if cfg.batch_size == 0:  # auto: a step of ~batch_tokens tokens, whatever the recipe's row length
-        sample = ds["input_ids"][:4096]
+        sample = ds.select(range(min(4096, len(ds))))["input_ids"]  # not the whole column
         mean = sum(len(x) for x in sample) / len(sample)
         cfg = replace(cfg, batch_size=max(1, min(AUTO_BATCH_MAX, round(cfg.batch_tokens / mean))))
     before = evaluate(model, tok, task, cfg, "before")
