@@ -296,6 +296,16 @@ def test_separate_critic_switch(tmp_path, base_weights):
     policy, critic = _weights(load_model(ck)[0]), _weights(load_model(ck / "critic")[0])
     assert _changed(base_weights, policy) and _changed(base_weights, critic) and _changed(policy, critic)
     assert card["raro"]["shared_critic"] is False
+    # a faster separate critic (critic_learning_rate) moves further from the base in the same steps
+    ck2, _ = _run(tmp_path, "separate-fast", shared_critic=False,
+                  critic_learning_rate=10 * RAROOptions.from_any(FAST).learning_rate)
+    fast = _weights(load_model(ck2 / "critic")[0])
+
+    def moved(w):
+        return sum((w[k] - base_weights[k]).abs().sum().item() for k in w)
+    assert moved(fast) > 3 * moved(critic)
+    with pytest.raises(ValueError, match="raro.critic_learning_rate: needs shared_critic: false"):
+        RAROOptions.from_any({"critic_learning_rate": 1e-3})
 
 
 def test_free_decoding_switch(tmp_path):

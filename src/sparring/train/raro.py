@@ -65,6 +65,9 @@ class RAROOptions(MethodConfig):
     tie: bool = opt(True, "Offer the critic a tie label (false: the no-tie ablation).")
     pointwise: bool = opt(False, "Pointwise critic: judge one answer (expert or policy) instead of a pair.")
     shared_critic: bool = opt(True, "One model for both roles (false: a separate critic model).")
+    critic_learning_rate: float = opt(0.0, "Peak learning rate of a separate critic (0: learning_rate); "
+                                           "a faster critic is the two-time-scale rule of GAN training. "
+                                           "Needs shared_critic false.")
     reasoning_tokens: int = opt(8, "Cap on the critic's reasoning before its verdict (0: no reasoning).")
     verdict_decoding: str = opt("constrained", "constrained: sample the reasoning, then the label among the "
                                                "allowed ones after 'Verdict: '; free: plain sampling, strict parse.")
@@ -102,6 +105,9 @@ class RAROOptions(MethodConfig):
         self.check_int("num_iterations", lo=1)
         for name in ("drop_truncated", "tie", "pointwise", "shared_critic"):
             self.check_bool(name)
+        self.check_float("critic_learning_rate", lo=0.0)
+        if self.critic_learning_rate and self.shared_critic:
+            raise self._err("critic_learning_rate", "needs shared_critic: false (one model has one learning rate)")
         for name in ("tau_p", "tau_c"):
             self.check_float(name, lo=0.0, hi=1.0)
         for name in ("lambda_p", "lambda_c"):
@@ -191,7 +197,8 @@ def raro(base: Any, task: Any, config: Any, out_dir: Any, budget: Any):
             model=model, reward_funcs=[judge], args=grpo_config(cfg, budget, scratch, dd),
             train_dataset=ds, processing_class=tok, judge=judge, lambda_p=cfg.lambda_p,
             lambda_c=cfg.lambda_c, critic_pairs=cfg.critic_pairs, replay_ratio=cfg.replay_ratio,
-            replay_capacity=cfg.replay_capacity, critic_model=critic)
+            replay_capacity=cfg.replay_capacity, critic_model=critic,
+            critic_lr_scale=(cfg.critic_learning_rate / cfg.learning_rate) if cfg.critic_learning_rate else 1.0)
         tracker = attach_budget(trainer, budget, warmup_steps=cfg.warmup_steps, min_lr_ratio=cfg.min_lr_ratio,
                                 show_progress=cfg.show_progress, desc="raro")
         if cfg.monitor_every:

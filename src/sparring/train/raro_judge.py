@@ -5,7 +5,7 @@ training (never inside it). See ``raro_trainer.py`` for the step.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from transformers import TrainerCallback
@@ -18,8 +18,11 @@ from .raro_sampling import CriticRollout, CriticSampler
 
 @dataclass
 class Round:
-    """One step's fresh judging: the distinct pairs, their critic rollouts (K per pair, in
-    order) and, per policy rollout, its pair index (None: truncated, not judged)."""
+    """One step's judging: the distinct pairs, their critic rollouts (K per pair, in order),
+    per policy rollout its pair index (None: truncated, not judged); ``chosen`` (the pairs
+    the critic trains on) and ``extra`` (replayed / expert-only judgements for the critic
+    batch, with ``extra_rollouts``) come from the trainer's plan and were sampled in the same
+    batched pass as the fresh pairs."""
 
     judgements: list[Judgement]
     rollouts: list[CriticRollout]
@@ -28,10 +31,17 @@ class Round:
     texts: list[str]
     problems: list[Any]
     policy_rewards: list[float | None]
+    chosen: list[int] = field(default_factory=list)
+    extra: list[Judgement] = field(default_factory=list)
+    extra_rollouts: list[CriticRollout] = field(default_factory=list)
 
 
 class CriticJudge:
-    """The policy's reward function (TRL signature): the critic's verdicts on its answers."""
+    """The policy's reward function (TRL signature): the critic's verdicts on its answers.
+
+    ``plan`` (set by the trainer) maps the step's fresh judgements to (the indices of the
+    pairs the critic trains on, extra judgements for the critic batch); the extras are
+    judged in the same sampler call as the fresh pairs (one prefill, one decoding loop)."""
 
     __name__ = "critic"
 
@@ -42,6 +52,7 @@ class CriticJudge:
         self.rng = random.Random(f"raro-judge|{seed}")
         self.trainer: Any = None
         self.last: Round | None = None
+        self.plan: Any = None
 
     def __call__(self, prompts, completions, completion_ids, expert=None, problem=None, **_):
         if expert is None:
@@ -62,7 +73,10 @@ class CriticJudge:
                 triples.append(Triple(q, e, text, None if problem is None else problem[i]))
             slot_of.append(index[key])
         judgements = [self.game.judgement(tr, self.rng) for tr in triples]
-        rollouts = self.sampler.sample(t.critic_model or t.model, [j.prompt for j in judgements for _ in range(self.k)])
+        chosen, extra = self.plan(judgements) if self.plan is not None else (list(range(len(judgements))), [])
+        prompts = [j.prompt for j in judgements + extra for _ in range(self.k)]
+        rollouts = self.sampler.sample(t.critic_model or t.model, prompts)
+        rollouts, extra_rollouts = rollouts[:len(judgements) * self.k], rollouts[len(judgements) * self.k:]
         pair_reward = []
         for n, j in enumerate(judgements):
             rs = rollouts[n * self.k:(n + 1) * self.k]
@@ -72,7 +86,8 @@ class CriticJudge:
                 vals = [self.game.rewards(r.verdict, j)[1] for r in rs]
             pair_reward.append(sum(vals) / len(vals))
         rewards = [None if s is None else pair_reward[s] for s in slot_of]
-        self.last = Round(judgements, rollouts, self.k, slot_of, texts, list(problem or []), rewards)
+        self.last = Round(judgements, rollouts, self.k, slot_of, texts, list(problem or []), rewards,
+                          chosen, extra, extra_rollouts)
         return rewards
 
 

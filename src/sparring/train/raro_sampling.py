@@ -44,6 +44,14 @@ class CriticRollout:
         return len(self.prompt_ids) + len(self.completion_ids)
 
 
+def _last_only(model) -> dict:
+    """``logits_to_keep=1`` where the model's forward takes it: a prefill needs the last
+    position's logits only (the KV cache holds the rest)."""
+    import inspect
+
+    return {"logits_to_keep": 1} if "logits_to_keep" in inspect.signature(model.forward).parameters else {}
+
+
 def _ids(tok, text: str) -> list[int]:
     return tok(text, add_special_tokens=False)["input_ids"]
 
@@ -101,7 +109,8 @@ class CriticSampler:
             mask[r, L - len(x):] = 1
         ids, mask = ids.to(dev), mask.to(dev)
         pos = (mask.cumsum(1) - 1).clamp(min=0)
-        res = model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True)
+        keep = _last_only(model)
+        res = model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True, **keep)
         past, logits = res.past_key_values, res.logits[:, -1]
         nxt = mask.sum(1)  # next position of each row
         gen: list[list[int]] = [[] for _ in range(B)]
@@ -129,7 +138,7 @@ class CriticSampler:
                 break
         if not self.constrained:
             return [self._finish_free(p_ids[r], gen[r]) for r in range(B)]
-        return self._verdicts(model, p_ids, gen, past, mask, nxt, greedy)
+        return self._verdicts(model, p_ids, gen, past, mask, nxt, greedy, keep)
 
     def _finish_free(self, prompt: list[int], gen: list[int]) -> CriticRollout:
         truncated = not gen or gen[-1] != self.eos
@@ -137,7 +146,7 @@ class CriticSampler:
         verdict = None if truncated else parse_verdict(text, self.labels)
         return CriticRollout(prompt, gen, [1] * len(gen), text, verdict, truncated)
 
-    def _verdicts(self, model, p_ids, gen, past, mask, nxt, greedy) -> list[CriticRollout]:
+    def _verdicts(self, model, p_ids, gen, past, mask, nxt, greedy, keep) -> list[CriticRollout]:
         dev = mask.device
         B = len(p_ids)
         forced = []
@@ -154,7 +163,7 @@ class CriticSampler:
             cpos[r, C - len(f):] = torch.arange(len(f)) + int(nxt[r])
         mask = torch.cat([mask, cmask.to(dev)], 1)
         res = model(input_ids=chunk.to(dev), attention_mask=mask, position_ids=cpos.to(dev),
-                    past_key_values=past, use_cache=True)
+                    past_key_values=past, use_cache=True, **keep)
         lg = res.logits[:, -1].float()[:, self.first_ids.to(dev)]
         probs = torch.softmax(lg / self.temperature, dim=-1)
         pick = probs.argmax(-1) if greedy else torch.multinomial(probs, 1).squeeze(-1)

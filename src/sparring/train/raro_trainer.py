@@ -10,11 +10,12 @@ Per optimizer step:
    (truncated answers: None, so they carry no advantage and ``mask_truncated_completions``
    drops them from the loss). No verifier is called anywhere on this path.
 2. :meth:`RAROTrainer._generate_and_score_completions` takes TRL's policy batch, replaces
-   its advantages by Dr.GRPO ones (reward minus the group mean over scorable answers), picks
-   ``critic_pairs`` of the fresh pairs, adds replay pairs (``replay_ratio`` of the critic
-   batch) judged afresh, and scores the critic rollouts: advantages over a group of the
-   ``critic_generations`` samples of one pair (or the whole critic batch when that is 1),
-   loss mask excluding the tokens the constrained decoder appended. The step's loss
+   its advantages by Dr.GRPO ones (reward minus the group mean over scorable answers), takes
+   the ``critic_pairs`` fresh pairs and the replay pairs (``replay_ratio`` of the critic
+   batch) that its plan picked before judging — the judge samples them in the same batched
+   pass as the fresh pairs, judged by the current critic — and scores the critic rollouts:
+   advantages over a group of the ``critic_generations`` samples of one pair (or the whole
+   critic batch when that is 1), loss mask excluding the tokens the constrained decoder appended. The step's loss
    (:meth:`RAROTrainer.compute_loss`) is TRL's GRPO loss on the policy rows plus TRL's GRPO
    loss on the critic rows, advantages scaled by ``lambda_p`` / ``lambda_c``:
    ``lambda_p * J_policy + lambda_c * J_critic - beta * KL``, one backward pass, one
@@ -78,10 +79,13 @@ class RAROTrainer(SparringGRPOTrainer):
     """GRPOTrainer playing both roles of the RARO game (see the module doc)."""
 
     def __init__(self, *args, judge: CriticJudge, lambda_p: float, lambda_c: float, critic_pairs: int,
-                 replay_ratio: float, replay_capacity: int, critic_model=None, **kwargs):
+                 replay_ratio: float, replay_capacity: int, critic_model=None, critic_lr_scale: float = 1.0,
+                 **kwargs):
         super().__init__(*args, advantage="mean", drop_zero_variance=False, **kwargs)
         self.judge = judge
         judge.trainer = self
+        judge.plan = self._plan_critic_batch
+        self._n_replayed = 0
         self.game, self.sampler = judge.game, judge.sampler
         self.lambda_p, self.lambda_c = lambda_p, lambda_c
         self.critic_pairs, self.replay_ratio = critic_pairs, replay_ratio
@@ -89,6 +93,7 @@ class RAROTrainer(SparringGRPOTrainer):
         self.rng = random.Random(f"raro-trainer|{self.args.seed}")
         self.history: list[dict[str, float]] = []
         self.critic_model = critic_model
+        self.critic_lr_scale = critic_lr_scale  # separate critic: its lr = the schedule's lr x this
         self.critic_optimizer = None
         self._critic_batch: dict | None = None
         if critic_model is not None:
@@ -135,35 +140,40 @@ class RAROTrainer(SparringGRPOTrainer):
                 loss = loss + self._compute_loss(model, self._critic_batch)
         return loss
 
-    def _critic_rows(self, rnd: Round) -> tuple[list[CriticRollout], torch.Tensor, dict]:
-        """The critic's training rows (fresh subset + replay), their advantages, the stats."""
-        k, g = rnd.k, self.game
-        verdicts = [(r.verdict, j) for n, j in enumerate(rnd.judgements) for r in rnd.rollouts[n * k:(n + 1) * k]]
-        stats = verdict_stats(verdicts, g)
-        stats["raro/critic_length"] = sum(len(r.completion_ids) for r in rnd.rollouts) / max(1, len(rnd.rollouts))
-        n_pairs = len(rnd.judgements)
+    def _plan_critic_batch(self, judgements: list[Judgement]) -> tuple[list[int], list[Judgement]]:
+        """Before the critic samples (the judge's ``plan``): which fresh pairs the critic
+        trains on, and the extra judgements its batch needs: for a pointwise critic each
+        chosen question's expert answer alone, then ``replay_ratio`` of the batch from the
+        replay buffer (judged afresh by the current critic)."""
+        g, n_pairs = self.game, len(judgements)
         chosen = list(range(n_pairs))
         if self.critic_pairs and n_pairs > self.critic_pairs:
             chosen = sorted(self.rng.sample(chosen, self.critic_pairs))
-        rows = [r for n in chosen for r in rnd.rollouts[n * k:(n + 1) * k]]
-        keys = [rnd.judgements[n] for n in chosen for _ in range(k)]
         extra: list[Judgement] = []
         if g.pointwise:  # the critic must also see expert answers, one per question shown
             seen = {}
             for n in chosen:
-                t = rnd.judgements[n].triple
+                t = judgements[n].triple
                 seen.setdefault(t.question, Triple(t.question, t.expert, None, t.problem))
             extra += [g.judgement(t, self.rng) for t in seen.values()]
         n_replay = round(len(chosen) * self.replay_ratio / (1.0 - self.replay_ratio)) if self.replay_ratio else 0
         replayed = [g.judgement(t, self.rng) for t in self.replay.sample(n_replay)]
-        extra += replayed
-        if extra:
-            more = self.sampler.sample(self.critic_model or self.model, [j.prompt for j in extra for _ in range(k)])
-            rows += more
-            keys += [j for j in extra for _ in range(k)]
-            if replayed:
-                rv = [(r.verdict, j) for r, j in zip(more[-len(replayed) * k:], keys[-len(replayed) * k:])]
-                stats["raro/replay_critic_accuracy"] = verdict_stats(rv, g)["raro/critic_accuracy"]
+        self._n_replayed = len(replayed)
+        return chosen, extra + replayed
+
+    def _critic_rows(self, rnd: Round) -> tuple[list[CriticRollout], torch.Tensor, dict]:
+        """The critic's training rows (chosen fresh pairs + the planned extras), their
+        advantages, the step's verdict statistics."""
+        k, g = rnd.k, self.game
+        verdicts = [(r.verdict, j) for n, j in enumerate(rnd.judgements) for r in rnd.rollouts[n * k:(n + 1) * k]]
+        stats = verdict_stats(verdicts, g)
+        stats["raro/critic_length"] = sum(len(r.completion_ids) for r in rnd.rollouts) / max(1, len(rnd.rollouts))
+        rows = [r for n in rnd.chosen for r in rnd.rollouts[n * k:(n + 1) * k]] + rnd.extra_rollouts
+        keys = [rnd.judgements[n] for n in rnd.chosen for _ in range(k)] + [j for j in rnd.extra for _ in range(k)]
+        n_rep = self._n_replayed * k
+        if n_rep:
+            rv = [(r.verdict, j) for r, j in zip(rows[-n_rep:], keys[-n_rep:])]
+            stats["raro/replay_critic_accuracy"] = verdict_stats(rv, g)["raro/critic_accuracy"]
         self.replay.add(j.triple for j in rnd.judgements)
         stats["raro/replay_size"] = float(len(self.replay))
         rewards = torch.tensor([g.rewards(r.verdict, j)[0] for r, j in zip(rows, keys)])
@@ -228,6 +238,7 @@ class RAROTrainer(SparringGRPOTrainer):
         model = self.critic_model
         t = self._critic_inputs(rows, adv_c, model)
         lr = self.lr_scheduler.get_last_lr()[0] if self.lr_scheduler is not None else self.args.learning_rate
+        lr *= self.critic_lr_scale
         for group in self.critic_optimizer.param_groups:
             group["lr"] = lr
         with self._quiet_metrics():
