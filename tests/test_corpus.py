@@ -169,6 +169,11 @@ def test_programmatic_critique_examples():
     assert "Final: 21\nCorrectness: wrong\nExplanation: " in unused
     assert parse_critique(unused) == ("wrong", 1)
     assert parse_critique(programmatic_critique(task, p, "No solution")) == ("wrong", 0)
+    # the work-first wording: explanation (with the step's computation) before the verdict
+    work = programmatic_critique(task, p, "7*3=21\n21+9=31", phrasing=4)
+    assert work.startswith("Critique:\nStep 1: 7*3=21\nExplanation: 7*3 is 21.\nCorrectness: correct\n")
+    assert "Step 2: 21+9=31\nExplanation: 21+9 is 30, not 31. The correct step is 21+9=30.\nCorrectness: wrong" in work
+    assert parse_critique(work) == ("wrong", 1)
     for tn in TASKS:
         t = get_task(tn)
         for i, q in enumerate(t.problems("train", 25, 5)):

@@ -7,7 +7,7 @@ teacher, which is exact: it reads the task verifier's per-step verdicts, so with
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from datasets import Dataset
@@ -17,7 +17,7 @@ from ..tasks.base import Problem, Task
 from .common import (
     Options, Rows, candidate, check_args, int_tuple, is_int, is_rate, need, recipe_rng, select_problems,
 )
-from .critique_format import PHRASINGS, critique_prompt, mis_blocks, render, teacher_blocks
+from .critique_format import PHRASINGS, PUBLISHED_PHRASINGS, critique_prompt, mis_blocks, render, teacher_blocks
 
 QUESTION_STYLES = ("prompt", "words")
 ID_SCAN = 5000  # one_shot_critique looks a problem_id up among this many train problems
@@ -38,7 +38,7 @@ class CritiqueOptions(Options):
     test time) or "words" (``task.question``). ``flaw_rate``: chance a candidate solution is
     a planted flaw (else gold). ``wrong_critique_rate``: exact fraction of rows whose
     critique is deliberately wrong (imperfect teacher). ``phrasings``: explanation
-    wordings to sample from (ids into ``PHRASINGS``)."""
+    wordings to sample from (ids into ``PHRASINGS``; 4 is the work-first layout)."""
 
     recipe = "critique"
     question_style: str = "prompt"
@@ -81,7 +81,7 @@ def critique(task: Task, n: int, seed: int = 0, **options) -> Dataset:
         else:
             blocks, says_right, label = teacher_blocks(task, p, verdict, ph), verdict.correct, f"critique:{truth}"
         prompt = critique_prompt(_question(task, p, o.question_style), y)
-        rows.add(p, prompt, render(blocks, says_right), label)
+        rows.add(p, prompt, render(blocks, says_right, ph), label)
     return rows.dataset()
 
 
@@ -108,7 +108,7 @@ class OneShotOptions(Options):
     difficulty: str | None = None
     flaw_seeds: int = 40
     max_solutions: int = 20
-    phrasings: tuple[int, ...] = field(default_factory=lambda: tuple(range(len(PHRASINGS))))
+    phrasings: tuple[int, ...] = PUBLISHED_PHRASINGS
     question_style: str = "prompt"
     trim: float = 0.05
     right_share: float | None = 0.5
@@ -221,7 +221,7 @@ def one_shot_critique(task: Task, n: int, seed: int = 0, **options) -> Dataset:
         label = f"critique:{'right' if verdict.correct else 'wrong'}"
         prompt = critique_prompt(question, y)
         for ph in o.phrasings:
-            pool.setdefault((prompt, render(teacher_blocks(task, p, verdict, ph), verdict.correct)), label)
+            pool.setdefault((prompt, render(teacher_blocks(task, p, verdict, ph), verdict.correct, ph)), label)
     rng = recipe_rng(o.recipe, task, seed)
     groups = {lab: _trim([kv for kv in pool.items() if kv[1] == lab], o.trim)
               for lab in ("critique:right", "critique:wrong")}

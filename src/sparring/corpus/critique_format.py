@@ -27,6 +27,11 @@ Explanations come from the task verifier's ``Verdict``: ``StepCheck.reason`` and
 known, ``StepCheck.expected``; right steps get a short confirmation. ``PHRASINGS`` holds
 several wordings of the same content (one-shot CFT varies them like several teachers).
 All text is printable ASCII (the char tokenizer's vocabulary).
+
+One wording (``PHRASINGS[4]``, never a default) changes the layout: ``Explanation`` comes
+before ``Correctness`` and a valid step's explanation shows its computation (``7*3 is
+21.``; a wrong one already reads ``21+9 is 30, not 31.``), so the model computes before it
+judges. The parser reads both layouts.
 """
 from __future__ import annotations
 
@@ -50,7 +55,13 @@ PHRASINGS: tuple[dict[str, str], ...] = (
     {"ok": "Verified; the step holds.", "wrong": "Incorrect because {reason}.",
      "expected": " A right step would be {expected}.",
      "final_ok": "Reaching {answer} is exactly what was asked.", "final_wrong": "Incorrect result: {reason}."},
+    # work first (not the published layout): each block shows the step's computation before
+    # its Correctness line, so a critic decides after computing instead of before
+    {"ok": "{lhs} is {rhs}.", "wrong": "{reason}.", "expected": " The correct step is {expected}.",
+     "final_ok": "{answer} is the required answer.", "final_wrong": "{reason}.", "work_first": "yes"},
 )
+# the wordings in the published layout (Correctness before Explanation)
+PUBLISHED_PHRASINGS = tuple(i for i, ph in enumerate(PHRASINGS) if not ph.get("work_first"))
 # what an imperfect teacher says when it wrongly flags a valid step / a right ending
 FAKE_STEP_REASON = "this does not follow from the previous steps"
 FAKE_FINAL_REASON = "this is not the required answer"
@@ -66,6 +77,16 @@ def critique_prompt(question: str, solution: str) -> str:
 def _one_line(s: Any, limit: int = 300) -> str:
     s = " ".join(str(s).split())
     return s[:limit].rstrip(".")
+
+
+def _ok_text(ph: dict[str, str], step: str) -> str:
+    """A valid step's explanation; the work-first wording restates ``lhs=rhs`` as ``lhs is rhs``."""
+    if "{lhs}" not in ph["ok"]:
+        return ph["ok"]
+    if step.count("=") != 1:
+        return "This step is valid."
+    lhs, rhs = (x.strip() for x in step.split("="))
+    return ph["ok"].format(lhs=lhs, rhs=rhs)
 
 
 def _wrong_text(ph: dict[str, str], reason: str, expected: str | None) -> str:
@@ -98,7 +119,8 @@ def teacher_blocks(task: Task, problem: Problem, verdict: Verdict, phrasing: int
     blocks: list[Block] = []
     upto = len(steps) if fe is None else fe
     for i, s in enumerate(steps[:upto]):
-        blocks.append((f"Step {i + 1}: {_one_line(s.text, 120)}", True, ph["ok"]))
+        text = _one_line(s.text, 120)
+        blocks.append((f"Step {i + 1}: {text}", True, _ok_text(ph, text)))
     if fe is not None and fe < len(steps):
         s = steps[fe]
         blocks.append((f"Step {fe + 1}: {_one_line(s.text, 120)}", False, _wrong_text(ph, s.reason, s.expected)))
@@ -136,7 +158,7 @@ def mis_blocks(task: Task, problem: Problem, verdict: Verdict, rng: random.Rando
         else:
             k, how = None, "missed"
     upto = len(steps) if k is None else k
-    blocks: list[Block] = [(f"Step {i + 1}: {_one_line(s.text, 120)}", True, ph["ok"])
+    blocks: list[Block] = [(f"Step {i + 1}: {_one_line(s.text, 120)}", True, _ok_text(ph, _one_line(s.text, 120)))
                            for i, s in enumerate(steps[:upto])]
     if k is None:
         blocks.append((header, True, ph["final_ok"].format(answer=answer)))
@@ -149,10 +171,15 @@ def mis_blocks(task: Task, problem: Problem, verdict: Verdict, rng: random.Rando
     return blocks, False, how
 
 
-def render(blocks: list[Block], right: bool) -> str:
-    """``Critique:\\n{blocks}\\nConclusion: right|wrong [END]``."""
-    body = "\n".join(f"{h}\nCorrectness: {'correct' if ok else 'wrong'}\nExplanation: {why}"
-                     for h, ok, why in blocks)
+def render(blocks: list[Block], right: bool, phrasing: int = 0) -> str:
+    """``Critique:\\n{blocks}\\nConclusion: right|wrong [END]``; the block layout is the
+    published one unless ``PHRASINGS[phrasing]`` is the work-first wording."""
+    if PHRASINGS[phrasing].get("work_first"):
+        body = "\n".join(f"{h}\nExplanation: {why}\nCorrectness: {'correct' if ok else 'wrong'}"
+                         for h, ok, why in blocks)
+    else:
+        body = "\n".join(f"{h}\nCorrectness: {'correct' if ok else 'wrong'}\nExplanation: {why}"
+                         for h, ok, why in blocks)
     return f"Critique:\n{body}\nConclusion: {'right' if right else 'wrong'} {END}"
 
 
@@ -161,7 +188,7 @@ def programmatic_critique(task: Task, problem: Problem, solution_text: str, phra
     if not 0 <= phrasing < len(PHRASINGS):
         raise ValueError(f"phrasing: must be in 0..{len(PHRASINGS) - 1}, got {phrasing!r}")
     verdict = task.verify(problem, solution_text)
-    return render(teacher_blocks(task, problem, verdict, phrasing), verdict.correct)
+    return render(teacher_blocks(task, problem, verdict, phrasing), verdict.correct, phrasing)
 
 
 # ---- parsing (untrusted model output) --------------------------------------------------

@@ -15,17 +15,16 @@ from typing import Any
 from sparring.rewards import REWARD_COLUMNS, get_reward
 
 from .budget import Budget
-from .config import MethodConfig, opt
+from .config import opt
 from .registry import register_method
+from .rollout_config import RolloutOptions
 from .variants import ADVANTAGES, LOSSES, get_loss
 
 
 @dataclass
-class GRPOOptions(MethodConfig):
+class GRPOOptions(RolloutOptions):
     recipe: str = opt("imitation", "Recipe (or dataset dir) whose prompts and problems are used; "
                                    "completions are ignored.")
-    recipe_options: dict = opt({}, "Options passed to the recipe.")
-    n: int = opt(4000, "Training problems (prompts).")
     rewards: list = opt(["correct"], "Reward functions (sparring.rewards names).")
     reward_weights: list = opt([], "One weight per reward (empty: all 1).")
     loss: str = opt("dapo", "Loss variant: " + ", ".join(sorted(LOSSES)) + ".")
@@ -34,28 +33,13 @@ class GRPOOptions(MethodConfig):
     drop_zero_variance: str = opt("auto", "Drop groups whose rewards all agree: true, false or auto "
                                           "(the loss variant's default).")
     min_group_std: float = opt(1e-6, "A group whose reward std is <= this counts as zero-variance.")
-    learning_rate: float = opt(5e-5, "Peak AdamW learning rate (tuned on zoo:countdown-base: "
-                                     "2e-4 collapsed, 1e-4 gained less; docs/results.md).")
-    beta: float = opt(0.0, "KL coefficient to the base model (0: no reference model).")
-    num_generations: int = opt(8, "Completions per prompt (the group size G).")
-    prompts_per_step: int = opt(32, "Prompts per optimizer step.")
-    temperature: float = opt(0.5, "Sampling temperature for rollouts (T=1 samples of the tiny base "
-                                  "are rarely right: 5.5% vs 23.6% greedy).")
     top_p: float = opt(1.0, "Nucleus sampling for rollouts.")
-    max_completion_length: int = opt(48, "Generation limit per rollout, in tokens.")
-    epsilon: float = opt(0.2, "PPO clip range (low; and high unless the variant sets it).")
-    num_iterations: int = opt(1, "Optimisation passes over each generated batch.")
     mask_truncated_completions: bool = opt(False, "Exclude truncated rollouts from the loss.")
-    warmup_steps: int = opt(0, "Linear warm-up steps; then cosine decay over the budget.")
-    min_lr_ratio: float = opt(1.0, "Final learning rate as a fraction of the peak (1: constant).")
-    max_grad_norm: float = opt(1.0, "Gradient clipping norm.")
 
     method_name = "grpo"
 
     def validate(self) -> None:
         super().validate()
-        self.check_data_options()
-        self.check_optimizer_options()
         if not isinstance(self.rewards, list) or not self.rewards:
             raise self._err("rewards", "must be a non-empty list of reward names")
         for r in self.rewards:
@@ -69,14 +53,7 @@ class GRPOOptions(MethodConfig):
         if self.drop_zero_variance not in ("auto", True, False, "true", "false"):
             raise self._err("drop_zero_variance", "must be true, false or auto")
         self.check_float("min_group_std", lo=0.0)
-        self.check_float("beta", lo=0.0)
-        self.check_int("num_generations", lo=2)
-        self.check_int("prompts_per_step", lo=1)
-        self.check_float("temperature", lo=0.0, lo_open=True)
         self.check_float("top_p", lo=0.0, hi=1.0, lo_open=True)
-        self.check_int("max_completion_length", lo=1)
-        self.check_float("epsilon", lo=0.0, hi=1.0, lo_open=True)
-        self.check_int("num_iterations", lo=1)
         self.check_bool("mask_truncated_completions")
 
     def resolved_drop(self) -> bool:

@@ -30,31 +30,21 @@ from pathlib import Path
 from typing import Any
 
 from .budget import Budget
-from .config import MethodConfig, opt
+from .config import opt
 from .raro_game import PAIRWISE_TEMPLATE, POINTWISE_TEMPLATE, Game
 from .registry import register_method
+from .rollout_config import RolloutOptions
 
 CRITIC_DIR = "critic"
 
 
 @dataclass
-class RAROOptions(MethodConfig):
+class RAROOptions(RolloutOptions):
     recipe: str = opt("imitation", "Demonstrations: a recipe (or dataset dir) whose completion is the expert answer.")
-    recipe_options: dict = opt({}, "Options passed to the recipe.")
     n: int = opt(4000, "Demonstrations (questions with their expert answer).")
-    learning_rate: float = opt(5e-5, "Peak AdamW learning rate (both roles; grpo's default).")
-    beta: float = opt(0.0, "KL coefficient to the base model (0: no reference model).")
-    num_generations: int = opt(8, "Policy answers per question (the policy's GRPO group).")
-    prompts_per_step: int = opt(32, "Questions per optimizer step.")
     temperature: float = opt(0.5, "Sampling temperature for policy answers and critic rollouts "
                                   "(grpo's default).")
-    max_completion_length: int = opt(48, "Generation limit per policy answer, in tokens.")
     loss: str = opt("dr_grpo", "Loss aggregation: dr_grpo (constant normaliser) or grpo (per-sequence mean).")
-    epsilon: float = opt(0.2, "PPO clip range.")
-    num_iterations: int = opt(1, "Optimisation passes over each generated batch.")
-    warmup_steps: int = opt(0, "Linear warm-up steps; then cosine decay over the budget.")
-    min_lr_ratio: float = opt(1.0, "Final learning rate as a fraction of the peak (1: constant).")
-    max_grad_norm: float = opt(1.0, "Gradient clipping norm.")
     drop_truncated: bool = opt(True, "Drop truncated policy answers (not judged, no reward, no loss); "
                                      "false: judge and train on them like the others.")
     # the game
@@ -93,16 +83,7 @@ class RAROOptions(MethodConfig):
 
     def validate(self) -> None:
         super().validate()
-        self.check_data_options()
-        self.check_optimizer_options()
-        self.check_float("beta", lo=0.0)
-        self.check_int("num_generations", lo=2)
-        self.check_int("prompts_per_step", lo=1)
-        self.check_float("temperature", lo=0.0, lo_open=True)
-        self.check_int("max_completion_length", lo=1)
         self.check_choice("loss", {"dr_grpo", "grpo"})
-        self.check_float("epsilon", lo=0.0, hi=1.0, lo_open=True)
-        self.check_int("num_iterations", lo=1)
         for name in ("drop_truncated", "tie", "pointwise", "shared_critic"):
             self.check_bool(name)
         self.check_float("critic_learning_rate", lo=0.0)
