@@ -308,6 +308,21 @@ def test_separate_critic_switch(tmp_path, base_weights):
         RAROOptions.from_any({"critic_learning_rate": 1e-3})
 
 
+def test_critic_warmup_trains_only_the_critic(tmp_path, base_weights):
+    ck, card = _run(tmp_path, "warmup", shared_critic=False, critic_warmup_steps=2, steps=3)
+    hist = card["metrics"]["train"]["history"]
+    assert [h.get("raro/warmup") for h in hist] == [1.0, 1.0, None]
+    critic = _weights(load_model(ck / "critic")[0])
+    assert _changed(base_weights, critic)
+    # during the warm-up the policy's advantages are 0: a 2-step warm-up of a 2-step run leaves it as it was
+    ck2, _ = _run(tmp_path, "warmup-only", shared_critic=False, critic_warmup_steps=2, steps=2)
+    assert not _changed(base_weights, _weights(load_model(ck2)[0]))
+    shared, _ = _run(tmp_path, "warmup-shared", critic_warmup_steps=1, steps=1)
+    assert _changed(base_weights, _weights(load_model(shared)[0]))  # the shared model learns the verdicts
+    with pytest.raises(ValueError, match="raro.critic_warmup_steps"):
+        RAROOptions.from_any({"critic_warmup_steps": 2, "verdict_decoding": "free"})
+
+
 def test_free_decoding_switch(tmp_path):
     _, card = _run(tmp_path, "free", verdict_decoding="free", steps=1)
     assert card["metrics"]["train"]["history"][0]["raro/unparseable_rate"] > 0.5  # untrained model

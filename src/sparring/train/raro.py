@@ -58,6 +58,9 @@ class RAROOptions(RolloutOptions):
     critic_learning_rate: float = opt(0.0, "Peak learning rate of a separate critic (0: learning_rate); "
                                            "a faster critic is the two-time-scale rule of GAN training. "
                                            "Needs shared_critic false.")
+    critic_warmup_steps: int = opt(0, "First N steps: only the critic learns, by cross-entropy on the true "
+                                      "verdict (which answer is the demonstration's) over every judged pair; "
+                                      "the policy is not updated. No verifier. Needs constrained verdicts.")
     reasoning_tokens: int = opt(8, "Cap on the critic's reasoning before its verdict (0: no reasoning).")
     verdict_decoding: str = opt("constrained", "constrained: sample the reasoning, then the label among the "
                                                "allowed ones after 'Verdict: '; free: plain sampling, strict parse.")
@@ -87,6 +90,7 @@ class RAROOptions(RolloutOptions):
         for name in ("drop_truncated", "tie", "pointwise", "shared_critic"):
             self.check_bool(name)
         self.check_float("critic_learning_rate", lo=0.0)
+        self.check_int("critic_warmup_steps", lo=0)
         if self.critic_learning_rate and self.shared_critic:
             raise self._err("critic_learning_rate", "needs shared_critic: false (one model has one learning rate)")
         for name in ("tau_p", "tau_c"):
@@ -102,6 +106,8 @@ class RAROOptions(RolloutOptions):
         self.check_float("replay_ratio", lo=0.0, hi=0.9)
         self.check_int("replay_capacity", lo=1)
         self.check_choice("policy_reward", {"sampled", "expected"})
+        if self.critic_warmup_steps and self.verdict_decoding != "constrained":
+            raise self._err("critic_warmup_steps", "needs verdict_decoding 'constrained' (the label's position is known)")
         if self.policy_reward == "expected" and self.verdict_decoding != "constrained":
             raise self._err("policy_reward", "'expected' needs verdict_decoding 'constrained'")
         self._check_template("critic_template", ("{question}", "{answer1}", "{answer2}"))
@@ -179,7 +185,8 @@ def raro(base: Any, task: Any, config: Any, out_dir: Any, budget: Any):
             train_dataset=ds, processing_class=tok, judge=judge, lambda_p=cfg.lambda_p,
             lambda_c=cfg.lambda_c, critic_pairs=cfg.critic_pairs, replay_ratio=cfg.replay_ratio,
             replay_capacity=cfg.replay_capacity, critic_model=critic,
-            critic_lr_scale=(cfg.critic_learning_rate / cfg.learning_rate) if cfg.critic_learning_rate else 1.0)
+            critic_lr_scale=(cfg.critic_learning_rate / cfg.learning_rate) if cfg.critic_learning_rate else 1.0,
+            critic_warmup_steps=cfg.critic_warmup_steps)
         tracker = attach_budget(trainer, budget, warmup_steps=cfg.warmup_steps, min_lr_ratio=cfg.min_lr_ratio,
                                 show_progress=cfg.show_progress, desc="raro")
         if cfg.monitor_every:

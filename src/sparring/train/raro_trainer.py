@@ -80,7 +80,7 @@ class RAROTrainer(SparringGRPOTrainer):
 
     def __init__(self, *args, judge: CriticJudge, lambda_p: float, lambda_c: float, critic_pairs: int,
                  replay_ratio: float, replay_capacity: int, critic_model=None, critic_lr_scale: float = 1.0,
-                 **kwargs):
+                 critic_warmup_steps: int = 0, **kwargs):
         super().__init__(*args, advantage="mean", drop_zero_variance=False, **kwargs)
         self.judge = judge
         judge.trainer = self
@@ -94,6 +94,7 @@ class RAROTrainer(SparringGRPOTrainer):
         self.history: list[dict[str, float]] = []
         self.critic_model = critic_model
         self.critic_lr_scale = critic_lr_scale  # separate critic: its lr = the schedule's lr x this
+        self.critic_warmup_steps = critic_warmup_steps
         self.critic_optimizer = None
         self._critic_batch: dict | None = None
         if critic_model is not None:
@@ -116,19 +117,49 @@ class RAROTrainer(SparringGRPOTrainer):
         dev = out["completion_ids"].device
         pr = torch.tensor([float("nan") if r is None else r for r in rnd.policy_rewards])
         adv_p = dr_grpo_advantages(pr, self.num_generations).to(dev)
-        rows, adv_c, stats = self._critic_rows(rnd)
+        rows, keys, adv_c, stats = self._critic_rows(rnd)
         self._count_tokens(rnd.rollouts, rows)
         step = {**stats, "raro/policy_reward": float(torch.nanmean(pr)) if (~pr.isnan()).any() else 0.0}
+        warm = self._warming_up()
+        if warm:  # the critic learns the true verdicts; the policy waits (zero advantages)
+            rows, keys = self._learnable(rows, keys)
+            step["raro/warmup"] = 1.0
         self._log_step(step)
         self.last_round = rnd
-        out["advantages"] = adv_p * self.lambda_p
+        out["advantages"] = adv_p * (0.0 if warm else self.lambda_p)
         self._critic_batch = None
         if rows and self.critic_model is not None:
-            self._critic_update(rows, adv_c)
+            self._critic_update(rows, adv_c, keys if warm else None)
+        elif rows and warm:
+            self._critic_batch = {"verdicts": (rows, keys)}
         elif rows:  # shared weights: a second loss term of the same optimizer step (compute_loss)
             self._critic_batch = self._critic_inputs(rows, adv_c * self.lambda_c, self.model,
                                                      old="old_per_token_logps" in out)
         return out
+
+    def _warming_up(self) -> bool:
+        return self.model.training and self.state.global_step < self.critic_warmup_steps
+
+    def _learnable(self, rows, keys):
+        """Warm-up rows with a verdict to learn: identical answers (no true winner) dropped."""
+        keep = [i for i, j in enumerate(keys) if not j.triple.identical]
+        return [rows[i] for i in keep], [keys[i] for i in keep]
+
+    def _verdict_loss(self, model, rows: list[CriticRollout], keys: list[Judgement]) -> torch.Tensor:
+        """Critic warm-up: cross-entropy of the true label (``Judgement.truth``: which answer
+        is the expert's, known from the demonstrations alone) among the labels' first tokens,
+        at the position the constrained decoder sampled the label from (after the rollout's
+        own reasoning and the forced ``Verdict: ``)."""
+        t = self._critic_tensors(rows, next(model.parameters()).device)
+        ids = torch.cat([t["prompt_ids"], t["completion_ids"]], 1)
+        mask = torch.cat([t["prompt_mask"], t["completion_mask"]], 1)
+        first = self.sampler.first_ids.to(ids.device)
+        at = torch.tensor([t["prompt_ids"].size(1) + max(i for i, m in enumerate(r.loss_mask) if m) - 1
+                           for r in rows], device=ids.device)
+        logits = model(input_ids=ids, attention_mask=mask).logits
+        picked = logits[torch.arange(len(rows), device=ids.device), at][:, first].float()
+        truth = torch.tensor([self.sampler.labels.index(j.truth) for j in keys], device=ids.device)
+        return torch.nn.functional.cross_entropy(picked, truth)
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         """lambda_p * J_policy + lambda_c * J_critic (+ beta * KL of each): TRL's loss on the
@@ -136,6 +167,8 @@ class RAROTrainer(SparringGRPOTrainer):
         (padding both into one tensor would stretch every policy row to the critic's length)."""
         loss = super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
         if self._critic_batch is not None and model.training:
+            if "verdicts" in self._critic_batch:
+                return loss + self.lambda_c * self._verdict_loss(model, *self._critic_batch["verdicts"])
             with self._quiet_metrics():
                 loss = loss + self._compute_loss(model, self._critic_batch)
         return loss
@@ -147,7 +180,7 @@ class RAROTrainer(SparringGRPOTrainer):
         replay buffer (judged afresh by the current critic)."""
         g, n_pairs = self.game, len(judgements)
         chosen = list(range(n_pairs))
-        if self.critic_pairs and n_pairs > self.critic_pairs:
+        if self.critic_pairs and n_pairs > self.critic_pairs and not self._warming_up():
             chosen = sorted(self.rng.sample(chosen, self.critic_pairs))
         extra: list[Judgement] = []
         if g.pointwise:  # the critic must also see expert answers, one per question shown
@@ -161,7 +194,7 @@ class RAROTrainer(SparringGRPOTrainer):
         self._n_replayed = len(replayed)
         return chosen, extra + replayed
 
-    def _critic_rows(self, rnd: Round) -> tuple[list[CriticRollout], torch.Tensor, dict]:
+    def _critic_rows(self, rnd: Round) -> tuple[list[CriticRollout], list[Judgement], torch.Tensor, dict]:
         """The critic's training rows (chosen fresh pairs + the planned extras), their
         advantages, the step's verdict statistics."""
         k, g = rnd.k, self.game
@@ -182,7 +215,7 @@ class RAROTrainer(SparringGRPOTrainer):
         group = k if k > 1 else max(1, len(rows))
         adv = dr_grpo_advantages(rewards, group) if rows else rewards
         stats["raro/critic_rows"] = float(len(rows))
-        return rows, adv, stats
+        return rows, keys, adv, stats
 
     def _count_tokens(self, judged: list[CriticRollout], rows: list[CriticRollout]) -> None:
         """The budget counts critic tokens too: prompt + completion of every critic sample."""
@@ -233,17 +266,19 @@ class RAROTrainer(SparringGRPOTrainer):
         finally:
             self._metrics["train"] = saved
 
-    def _critic_update(self, rows: list[CriticRollout], adv_c: torch.Tensor) -> None:
-        """Separate-critic ablation: one optimizer step of the critic model on its rows."""
+    def _critic_update(self, rows: list[CriticRollout], adv_c: torch.Tensor,
+                       warmup_keys: list[Judgement] | None = None) -> None:
+        """Separate-critic ablation: one optimizer step of the critic model on its rows (the
+        verdict cross-entropy during the warm-up, else the GRPO loss)."""
         model = self.critic_model
-        t = self._critic_inputs(rows, adv_c, model)
+        t = None if warmup_keys is not None else self._critic_inputs(rows, adv_c, model)
         lr = self.lr_scheduler.get_last_lr()[0] if self.lr_scheduler is not None else self.args.learning_rate
         lr *= self.critic_lr_scale
         for group in self.critic_optimizer.param_groups:
             group["lr"] = lr
         with self._quiet_metrics():
             model.train()
-            loss = self._compute_loss(model, t)
+            loss = self._verdict_loss(model, rows, warmup_keys) if t is None else self._compute_loss(model, t)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), self.args.max_grad_norm)
             self.critic_optimizer.step()
