@@ -58,9 +58,11 @@ class RAROOptions(RolloutOptions):
     critic_learning_rate: float = opt(0.0, "Peak learning rate of a separate critic (0: learning_rate); "
                                            "a faster critic is the two-time-scale rule of GAN training. "
                                            "Needs shared_critic false.")
-    critic_warmup_steps: int = opt(0, "First N steps: only the critic learns, by cross-entropy on the true "
-                                      "verdict (which answer is the demonstration's) over every judged pair; "
-                                      "the policy is not updated. No verifier. Needs constrained verdicts.")
+    critic_warmup_steps: int = opt(0, "Before the game: N supervised critic steps (64 pairs each) on a pool of "
+                                      "the policy's own answers vs the demonstrations, cross-entropy on which "
+                                      "answer is the expert's (no verifier); inside the budget's time and tokens. "
+                                      "Needs constrained verdicts.")
+    critic_warmup_lr: float = opt(1e-3, "AdamW learning rate of the critic warm-up.")
     reasoning_tokens: int = opt(8, "Cap on the critic's reasoning before its verdict (0: no reasoning).")
     verdict_decoding: str = opt("constrained", "constrained: sample the reasoning, then the label among the "
                                                "allowed ones after 'Verdict: '; free: plain sampling, strict parse.")
@@ -91,6 +93,7 @@ class RAROOptions(RolloutOptions):
             self.check_bool(name)
         self.check_float("critic_learning_rate", lo=0.0)
         self.check_int("critic_warmup_steps", lo=0)
+        self.check_float("critic_warmup_lr", lo=0.0, hi=1.0, lo_open=True)
         if self.critic_learning_rate and self.shared_critic:
             raise self._err("critic_learning_rate", "needs shared_critic: false (one model has one learning rate)")
         for name in ("tau_p", "tau_c"):
@@ -186,7 +189,8 @@ def raro(base: Any, task: Any, config: Any, out_dir: Any, budget: Any):
             lambda_c=cfg.lambda_c, critic_pairs=cfg.critic_pairs, replay_ratio=cfg.replay_ratio,
             replay_capacity=cfg.replay_capacity, critic_model=critic,
             critic_lr_scale=(cfg.critic_learning_rate / cfg.learning_rate) if cfg.critic_learning_rate else 1.0,
-            critic_warmup_steps=cfg.critic_warmup_steps)
+            critic_warmup_steps=cfg.critic_warmup_steps, critic_warmup_lr=cfg.critic_warmup_lr)
+        trainer.show_progress = cfg.show_progress
         tracker = attach_budget(trainer, budget, warmup_steps=cfg.warmup_steps, min_lr_ratio=cfg.min_lr_ratio,
                                 show_progress=cfg.show_progress, desc="raro")
         if cfg.monitor_every:

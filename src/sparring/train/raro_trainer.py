@@ -80,7 +80,7 @@ class RAROTrainer(SparringGRPOTrainer):
 
     def __init__(self, *args, judge: CriticJudge, lambda_p: float, lambda_c: float, critic_pairs: int,
                  replay_ratio: float, replay_capacity: int, critic_model=None, critic_lr_scale: float = 1.0,
-                 critic_warmup_steps: int = 0, **kwargs):
+                 critic_warmup_steps: int = 0, critic_warmup_lr: float = 1e-3, **kwargs):
         super().__init__(*args, advantage="mean", drop_zero_variance=False, **kwargs)
         self.judge = judge
         judge.trainer = self
@@ -94,7 +94,9 @@ class RAROTrainer(SparringGRPOTrainer):
         self.history: list[dict[str, float]] = []
         self.critic_model = critic_model
         self.critic_lr_scale = critic_lr_scale  # separate critic: its lr = the schedule's lr x this
-        self.critic_warmup_steps = critic_warmup_steps
+        self.critic_warmup_steps, self.critic_warmup_lr = critic_warmup_steps, critic_warmup_lr
+        self._warmed = False
+        self.show_progress = False  # the warm-up's progress bar (raro() sets it from the config)
         self.critic_optimizer = None
         self._critic_batch: dict | None = None
         if critic_model is not None:
@@ -109,6 +111,12 @@ class RAROTrainer(SparringGRPOTrainer):
 
     # ---- one step ----------------------------------------------------------------------
     def _generate_and_score_completions(self, inputs):
+        if self.critic_warmup_steps and not self._warmed and self.model.training:
+            from .raro_warmup import warm_up_critic
+
+            self._warmed = True
+            self.history.append(warm_up_critic(self, self.critic_model or self.model, self.critic_warmup_steps,
+                                               self.critic_warmup_lr, self.args.seed, self.show_progress))
         out = super()._generate_and_score_completions(inputs)
         rnd = self.judge.last
         if not self.model.training or rnd is None:
@@ -117,36 +125,22 @@ class RAROTrainer(SparringGRPOTrainer):
         dev = out["completion_ids"].device
         pr = torch.tensor([float("nan") if r is None else r for r in rnd.policy_rewards])
         adv_p = dr_grpo_advantages(pr, self.num_generations).to(dev)
-        rows, keys, adv_c, stats = self._critic_rows(rnd)
+        rows, adv_c, stats = self._critic_rows(rnd)
         self._count_tokens(rnd.rollouts, rows)
         step = {**stats, "raro/policy_reward": float(torch.nanmean(pr)) if (~pr.isnan()).any() else 0.0}
-        warm = self._warming_up()
-        if warm:  # the critic learns the true verdicts; the policy waits (zero advantages)
-            rows, keys = self._learnable(rows, keys)
-            step["raro/warmup"] = 1.0
         self._log_step(step)
         self.last_round = rnd
-        out["advantages"] = adv_p * (0.0 if warm else self.lambda_p)
+        out["advantages"] = adv_p * self.lambda_p
         self._critic_batch = None
         if rows and self.critic_model is not None:
-            self._critic_update(rows, adv_c, keys if warm else None)
-        elif rows and warm:
-            self._critic_batch = {"verdicts": (rows, keys)}
+            self._critic_update(rows, adv_c)
         elif rows:  # shared weights: a second loss term of the same optimizer step (compute_loss)
             self._critic_batch = self._critic_inputs(rows, adv_c * self.lambda_c, self.model,
                                                      old="old_per_token_logps" in out)
         return out
 
-    def _warming_up(self) -> bool:
-        return self.model.training and self.state.global_step < self.critic_warmup_steps
-
-    def _learnable(self, rows, keys):
-        """Warm-up rows with a verdict to learn: identical answers (no true winner) dropped."""
-        keep = [i for i, j in enumerate(keys) if not j.triple.identical]
-        return [rows[i] for i in keep], [keys[i] for i in keep]
-
     def _verdict_loss(self, model, rows: list[CriticRollout], keys: list[Judgement]) -> torch.Tensor:
-        """Critic warm-up: cross-entropy of the true label (``Judgement.truth``: which answer
+        """Critic warm-up (``raro_warmup``): cross-entropy of the true label (``Judgement.truth``: which answer
         is the expert's, known from the demonstrations alone) among the labels' first tokens,
         at the position the constrained decoder sampled the label from (after the rollout's
         own reasoning and the forced ``Verdict: ``)."""
@@ -167,8 +161,6 @@ class RAROTrainer(SparringGRPOTrainer):
         (padding both into one tensor would stretch every policy row to the critic's length)."""
         loss = super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
         if self._critic_batch is not None and model.training:
-            if "verdicts" in self._critic_batch:
-                return loss + self.lambda_c * self._verdict_loss(model, *self._critic_batch["verdicts"])
             with self._quiet_metrics():
                 loss = loss + self._compute_loss(model, self._critic_batch)
         return loss
@@ -180,7 +172,7 @@ class RAROTrainer(SparringGRPOTrainer):
         replay buffer (judged afresh by the current critic)."""
         g, n_pairs = self.game, len(judgements)
         chosen = list(range(n_pairs))
-        if self.critic_pairs and n_pairs > self.critic_pairs and not self._warming_up():
+        if self.critic_pairs and n_pairs > self.critic_pairs:
             chosen = sorted(self.rng.sample(chosen, self.critic_pairs))
         extra: list[Judgement] = []
         if g.pointwise:  # the critic must also see expert answers, one per question shown
@@ -194,7 +186,7 @@ class RAROTrainer(SparringGRPOTrainer):
         self._n_replayed = len(replayed)
         return chosen, extra + replayed
 
-    def _critic_rows(self, rnd: Round) -> tuple[list[CriticRollout], list[Judgement], torch.Tensor, dict]:
+    def _critic_rows(self, rnd: Round) -> tuple[list[CriticRollout], torch.Tensor, dict]:
         """The critic's training rows (chosen fresh pairs + the planned extras), their
         advantages, the step's verdict statistics."""
         k, g = rnd.k, self.game
@@ -215,7 +207,7 @@ class RAROTrainer(SparringGRPOTrainer):
         group = k if k > 1 else max(1, len(rows))
         adv = dr_grpo_advantages(rewards, group) if rows else rewards
         stats["raro/critic_rows"] = float(len(rows))
-        return rows, keys, adv, stats
+        return rows, adv, stats
 
     def _count_tokens(self, judged: list[CriticRollout], rows: list[CriticRollout]) -> None:
         """The budget counts critic tokens too: prompt + completion of every critic sample."""
@@ -266,19 +258,17 @@ class RAROTrainer(SparringGRPOTrainer):
         finally:
             self._metrics["train"] = saved
 
-    def _critic_update(self, rows: list[CriticRollout], adv_c: torch.Tensor,
-                       warmup_keys: list[Judgement] | None = None) -> None:
-        """Separate-critic ablation: one optimizer step of the critic model on its rows (the
-        verdict cross-entropy during the warm-up, else the GRPO loss)."""
+    def _critic_update(self, rows: list[CriticRollout], adv_c: torch.Tensor) -> None:
+        """Separate-critic ablation: one optimizer step of the critic model on its rows."""
         model = self.critic_model
-        t = None if warmup_keys is not None else self._critic_inputs(rows, adv_c, model)
+        t = self._critic_inputs(rows, adv_c, model)
         lr = self.lr_scheduler.get_last_lr()[0] if self.lr_scheduler is not None else self.args.learning_rate
         lr *= self.critic_lr_scale
         for group in self.critic_optimizer.param_groups:
             group["lr"] = lr
         with self._quiet_metrics():
             model.train()
-            loss = self._verdict_loss(model, rows, warmup_keys) if t is None else self._compute_loss(model, t)
+            loss = self._compute_loss(model, t)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), self.args.max_grad_norm)
             self.critic_optimizer.step()
