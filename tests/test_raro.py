@@ -132,11 +132,13 @@ def _prompts(n=6):
             for i in range(1, n + 1)]
 
 
-@pytest.mark.parametrize("reasoning", [0, 5])
-def test_constrained_critic_always_parses_and_matches_a_clean_forward(test_model, reasoning):
+@pytest.mark.parametrize("reasoning,prefill_rows", [(0, 512), (5, 512), (5, 3)])
+def test_constrained_critic_always_parses_and_matches_a_clean_forward(test_model, reasoning, prefill_rows):
     model, tok = test_model
-    s = CriticSampler(tok, PAIRWISE_LABELS, reasoning)
-    outs = s.sample(model, _prompts())
+    s = CriticSampler(tok, PAIRWISE_LABELS, reasoning, prefill_rows=prefill_rows)
+    prompts = _prompts(12)  # lengths differ (1..12): chunks of 3 prefill different widths
+    outs = s.sample(model, prompts)
+    assert [o.prompt_ids for o in outs] == [tok(p, add_special_tokens=False)["input_ids"] for p in prompts]
     for o in outs:
         assert o.verdict in PAIRWISE_LABELS and o.text.rstrip().endswith(f"Verdict: {o.verdict}")
         assert o.text.count("\n") == (1 if reasoning else 0)

@@ -202,3 +202,23 @@ def test_sft_auto_batch_sizes_steps_by_tokens(tmp_path):
                        / "run.json").read_text())
     assert 40 <= short["config"]["batch_size"] <= 100  # 2048 / imitation rows of ~20-50 tokens
     assert 1 <= long["config"]["batch_size"] < short["config"]["batch_size"] // 4
+
+
+def test_sft_accumulation_passes_give_the_one_pass_update(tmp_path):
+    """micro_batch_tokens splits a step into gradient-accumulation passes over the same rows;
+    the update equals the one-pass update (TRL normalises over the step's tokens)."""
+    from sparring.train.sft import accumulation_passes
+
+    cpu = type("DD", (), {"device": "cpu"})()
+    assert accumulation_passes(128, 26.0, -1, cpu) == 2  # 3,328 tokens / 2,048
+    assert accumulation_passes(128, 26.0, 0, cpu) == 1
+    assert accumulation_passes(128, 26.0, -1, type("DD", (), {"device": "cuda:0"})()) == 1
+    assert accumulation_passes(6, 100.0, 150, cpu) == 3 and accumulation_passes(1, 500.0, 10, cpu) == 1
+    cfg = {**CASES["sft"], "eval_problems": 0, "warmup_steps": 0, "logging_steps": 1}
+    weights = {}
+    for micro in (0, 40):  # 8 rows of ~30 tokens: one pass, or four passes of 2 rows
+        path = train("sft", "test", "countdown", {**cfg, "micro_batch_tokens": micro}, tmp_path / str(micro),
+                     "2steps")
+        weights[micro] = AutoModelForCausalLM.from_pretrained(path, local_files_only=True).state_dict()
+    for k, v in weights[0].items():
+        torch.testing.assert_close(weights[40][k], v, rtol=1e-4, atol=1e-5)

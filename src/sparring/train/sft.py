@@ -30,6 +30,9 @@ class SFTOptions(MethodConfig):
     batch_size: int = opt(0, "Sequences per optimizer step; 0: auto, as many as make ~batch_tokens "
                              "tokens, at most 128 (imitation rows: 128; search traces: ~8).")
     batch_tokens: int = opt(4096, "Tokens per optimizer step that batch_size 0 aims at (from the mean row).")
+    micro_batch_tokens: int = opt(-1, "Split each optimizer step into gradient-accumulation passes of about "
+                                      "this many tokens (same update); 0: one pass; -1: auto (2048 on CPU, "
+                                      "where a narrow model's activations then stay in cache; one pass on GPU).")
     warmup_steps: int = opt(10, "Linear warm-up steps; then cosine decay over the budget.")
     min_lr_ratio: float = opt(0.1, "Final learning rate as a fraction of the peak.")
     weight_decay: float = opt(0.0, "AdamW weight decay.")
@@ -49,6 +52,7 @@ class SFTOptions(MethodConfig):
         self.check_optimizer_options()
         self.check_int("batch_size", lo=0)
         self.check_int("batch_tokens", lo=1)
+        self.check_int("micro_batch_tokens", lo=-1)
         self.check_float("weight_decay", lo=0.0)
         self.check_int("max_length", lo=8)
         self.check_bool("bucket_by_length")
@@ -73,14 +77,37 @@ class OneShotCFTOptions(SFTOptions):
     method_name = "one-shot-cft"
 
 
-def sft_config(cfg: SFTOptions, budget: Budget, output_dir: str, dd):
+CPU_MICRO_BATCH_TOKENS = 2048  # micro_batch_tokens -1 on a CPU (bench/train.py: batch 64 vs 128 rows)
+
+
+def accumulation_passes(batch_size: int, mean_tokens: float, micro_batch_tokens: int, dd) -> int:
+    """How many gradient-accumulation passes an optimizer step of ``batch_size`` rows of
+    ``mean_tokens`` tokens takes: the divisor of ``batch_size`` nearest to
+    tokens / ``micro_batch_tokens`` (each pass gets the same number of rows; the update is
+    the one-pass update up to float rounding, since TRL normalises the loss over the whole
+    step's completion tokens)."""
+    micro = micro_batch_tokens
+    if micro < 0:
+        micro = CPU_MICRO_BATCH_TOKENS if str(getattr(dd, "device", "cpu")).startswith("cpu") else 0
+    if micro == 0 or batch_size <= 1:
+        return 1
+    want = max(1.0, batch_size * mean_tokens / micro)
+    divisors = [d for d in range(1, batch_size + 1) if batch_size % d == 0]
+    return min(divisors, key=lambda d: (abs(d - want), d))
+
+
+def sft_config(cfg: SFTOptions, budget: Budget, output_dir: str, dd, mean_tokens: float = 0.0):
+    """TRL's SFTConfig for ``cfg``; ``mean_tokens`` (the mean row length) sizes the
+    gradient-accumulation passes."""
     from trl import SFTConfig
 
     from .common import trainer_kwargs
 
+    passes = accumulation_passes(cfg.batch_size, mean_tokens, cfg.micro_batch_tokens, dd)
     return SFTConfig(
         **trainer_kwargs(cfg, budget, output_dir, dd),
-        learning_rate=cfg.learning_rate, per_device_train_batch_size=cfg.batch_size,
+        learning_rate=cfg.learning_rate, per_device_train_batch_size=cfg.batch_size // passes,
+        gradient_accumulation_steps=passes,
         weight_decay=cfg.weight_decay, max_grad_norm=cfg.max_grad_norm, max_length=None,
         completion_only_loss=True, packing=False, dataset_num_proc=None, torch_compile=cfg.torch_compile,
         include_num_input_tokens_seen="non_padding",
@@ -107,15 +134,15 @@ def _run(method: str, base: Any, task: Any, cfg: SFTOptions, out_dir: Any, budge
     if len(ds) == 0:
         raise ValueError(f"{method}: no row fits max_length={cfg.max_length}")
     data["rows_used"] = len(ds)
+    sample = ds.select(range(min(4096, len(ds))))["input_ids"]  # not the whole column
+    mean = sum(len(x) for x in sample) / len(sample)
     if cfg.batch_size == 0:  # auto: a step of ~batch_tokens tokens, whatever the recipe's row length
-        sample = ds.select(range(min(4096, len(ds))))["input_ids"]  # not the whole column
-        mean = sum(len(x) for x in sample) / len(sample)
         cfg = replace(cfg, batch_size=max(1, min(AUTO_BATCH_MAX, round(cfg.batch_tokens / mean))))
     before = evaluate(model, tok, task, cfg, "before")
     extra = EXTRA_EVALS.get(method) if cfg.eval_problems > 0 else None
     extra_before = extra(model, tok, task, cfg, "before") if extra and cfg.eval_before else {}
     with scratch_dir() as scratch:
-        trainer = SparringSFTTrainer(model=model, args=sft_config(cfg, budget, scratch, dd),
+        trainer = SparringSFTTrainer(model=model, args=sft_config(cfg, budget, scratch, dd, mean),
                                      train_dataset=ds, processing_class=tok)
         trainer.bucket_by_length = cfg.bucket_by_length
         tracker = attach_budget(trainer, budget, warmup_steps=cfg.warmup_steps,

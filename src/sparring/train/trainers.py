@@ -39,7 +39,8 @@ class SparringSFTTrainer(BudgetScheduleMixin, SFTTrainer):
         from .data import BucketBatchSampler
 
         lengths = [len(x) for x in ds["input_ids"]]
-        return BucketBatchSampler(lengths, self.args.per_device_train_batch_size, seed=self.args.seed)
+        step_rows = self.args.per_device_train_batch_size * self.args.gradient_accumulation_steps
+        return BucketBatchSampler(lengths, step_rows, seed=self.args.seed)  # split into passes in order
 
 
 class SparringGRPOTrainer(BudgetScheduleMixin, GRPOTrainer):
