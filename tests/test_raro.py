@@ -324,6 +324,20 @@ def test_critic_warmup_trains_the_critic_before_the_game(tmp_path, base_weights)
         RAROOptions.from_any({"critic_warmup_steps": 2, "verdict_decoding": "free"})
 
 
+def test_warmup_pool_balances_pointwise_labels():
+    from sparring.train.raro_warmup import judgement_pool
+
+    prompts, experts = [f"{i},7,9:30\n" for i in range(20)], ["7*3=21\n21+9=30"] * 20
+    answers = [["9*3=27\n27+7=34", "7*3=21\n21+9=30", None, "9+7=16\n16+3=19"]] * 20
+    for game, labels in ((Game(), {"1", "2"}), (Game(pointwise=True), {"expert", "policy"})):
+        train, test = judgement_pool(game, prompts, experts, answers, random.Random(0))
+        assert len(test) and not {j.triple.question for j in train} & {j.triple.question for j in test}
+        truths = [j.truth for j in train + test]
+        assert set(truths) == labels  # identical and unfinished answers are not shown
+        if game.pointwise:
+            assert truths.count("expert") == truths.count("policy") == 2 * 20
+
+
 def test_free_decoding_switch(tmp_path):
     _, card = _run(tmp_path, "free", verdict_decoding="free", steps=1)
     assert card["metrics"]["train"]["history"][0]["raro/unparseable_rate"] > 0.5  # untrained model

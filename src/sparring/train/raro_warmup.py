@@ -3,7 +3,9 @@ once, before the game's first step.
 
 The policy answers up to ``WARMUP_QUESTIONS`` demonstration questions, ``WARMUP_SAMPLES``
 answers each at the game's temperature; every finished answer that differs from the
-expert's becomes a pair shown in RARO's critic prompt (random order). The critic then takes
+expert's becomes a pair shown in RARO's critic prompt (random order); a pointwise critic
+is shown each such answer alone, and the expert's answer alone equally often (balanced
+labels: with policy answers only it would learn one label). The critic then takes
 ``steps`` AdamW steps of ``WARMUP_BATCH`` pairs, cross-entropy on the true label — which
 answer is the demonstration — at the position the constrained decoder samples the label
 from (after the critic's own sampled reasoning and the forced ``Verdict: ``). A tenth of
@@ -57,6 +59,21 @@ def _policy_answers(trainer, prompts: list[str]) -> list[list[str]]:
     return out
 
 
+def judgement_pool(game, prompts: list[str], experts: list[str], answers: list[list[str | None]],
+                   rng: random.Random) -> tuple[list, list]:
+    """(train, held-out) judgements: a tenth of the questions held out; per question each
+    finished answer that differs from the expert's (pointwise: plus the expert's answer
+    alone as many times, so both labels are equally common)."""
+    held = set(rng.sample(range(len(prompts)), max(1, len(prompts) // 10)))
+    train, test = [], []
+    for q, (p, e, ans) in enumerate(zip(prompts, experts, answers)):
+        shown = [t for t in (Triple(p, e, a) for a in ans if a is not None) if not t.identical]
+        if game.pointwise:
+            shown += [Triple(p, e, None)] * len(shown)
+        (test if q in held else train).extend(game.judgement(t, rng) for t in shown)
+    return train, test
+
+
 def _accuracy(trainer, critic, pairs) -> float:
     if not pairs:
         return 0.0
@@ -76,13 +93,7 @@ def warm_up_critic(trainer, critic, steps: int, lr: float, seed: int = 0,
     n = min(len(ds), WARMUP_QUESTIONS)
     prompts, experts = ds["prompt"][:n], ds["expert"][:n]
     answers = _policy_answers(trainer, prompts)
-    held = set(rng.sample(range(n), max(1, n // 10)))
-    train, test = [], []
-    for q, (p, e, ans) in enumerate(zip(prompts, experts, answers)):
-        for a in ans:
-            t = Triple(p, e, a)
-            if a is not None and not t.identical:
-                (test if q in held else train).append(trainer.game.judgement(t, rng))
+    train, test = judgement_pool(trainer.game, prompts, experts, answers, rng)
     before = _accuracy(trainer, critic, test)
     opt = torch.optim.AdamW(critic.parameters(), lr=lr)
     tokens = 0
