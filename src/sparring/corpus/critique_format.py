@@ -158,8 +158,8 @@ def mis_blocks(task: Task, problem: Problem, verdict: Verdict, rng: random.Rando
         else:
             k, how = None, "missed"
     upto = len(steps) if k is None else k
-    blocks: list[Block] = [(f"Step {i + 1}: {_one_line(s.text, 120)}", True, _ok_text(ph, _one_line(s.text, 120)))
-                           for i, s in enumerate(steps[:upto])]
+    texts = [_one_line(s.text, 120) for s in steps[:upto]]
+    blocks: list[Block] = [(f"Step {i + 1}: {t}", True, _ok_text(ph, t)) for i, t in enumerate(texts)]
     if k is None:
         blocks.append((header, True, ph["final_ok"].format(answer=answer)))
         return blocks, True, how

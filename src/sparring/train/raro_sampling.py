@@ -156,8 +156,9 @@ class CriticSampler:
         order = sorted(range(len(p_ids)), key=lambda r: len(p_ids[r]))
         width = len(p_ids[order[-1]])
         kvs, logits, masks = [], [], []
-        for i in range(0, len(order), max(1, self.prefill_rows)):
-            rows = [p_ids[r] for r in order[i:i + max(1, self.prefill_rows)]]
+        chunk = max(1, self.prefill_rows)
+        for i in range(0, len(order), chunk):
+            rows = [p_ids[r] for r in order[i:i + chunk]]
             L = len(rows[-1])
             ids = torch.full((len(rows), L), self.pad, dtype=torch.long)
             mask = torch.zeros((len(rows), L), dtype=torch.long)

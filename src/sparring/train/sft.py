@@ -98,7 +98,7 @@ def accumulation_passes(batch_size: int, mean_tokens: float, micro_batch_tokens:
 
 def sft_config(cfg: SFTOptions, budget: Budget, output_dir: str, dd, mean_tokens: float = 0.0):
     """TRL's SFTConfig for ``cfg``; ``mean_tokens`` (the mean row length) sizes the
-    gradient-accumulation passes."""
+    gradient-accumulation passes (0, unknown: one pass)."""
     from trl import SFTConfig
 
     from .common import trainer_kwargs
