@@ -154,7 +154,8 @@ def train_metrics(trainer, tracker) -> dict[str, Any]:
     summary = [h for h in trainer.state.log_history if "train_loss" in h]
     if summary:
         out["train_loss"] = summary[-1]["train_loss"]
-    keep = ("loss", "reward", "grad_norm", "entropy", "frac_reward_zero_std", "learning_rate")
+    keep = ("loss", "reward", "grad_norm", "entropy", "frac_reward_zero_std", "learning_rate",
+            "replay/groups_filled")
     out["log_history"] = [{"step": h.get("step"), **{k: h[k] for k in keep if isinstance(h.get(k), (int, float))}}
                           for h in hist[-1000:]]
     for key in keep:

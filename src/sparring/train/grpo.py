@@ -3,9 +3,13 @@
 Rewards are ``sparring.rewards`` functions (the task verifier); the loss variant
 (``grpo``, ``dr_grpo``, ``dapo``) picks TRL's loss aggregation, the advantage function and
 whether zero-variance groups are dropped (``variants.py``); ``beta`` is TRL's KL to the
-base. The trainer is ``trainers.SparringGRPOTrainer`` (TRL's, plus advantages, dropping
-and an optional rollout selector). One optimizer step per generated batch of
-``prompts_per_step x num_generations`` rollouts.
+base. The trainer is ``trainers.SparringGRPOTrainer`` (TRL's, plus advantages, dropping,
+an optional rollout selector and success replay, ``replay.py``). One optimizer step per
+generated batch of ``prompts_per_step x num_generations`` rollouts.
+
+``replay_successes`` (on by default for ``grpo``): a group whose rollouts all fail, for a
+prompt the policy solved earlier in the run, gets that earlier success back in place of one
+rollout, so hard prompts keep teaching instead of being dropped; ``false`` is plain GRPO.
 """
 from __future__ import annotations
 
@@ -35,6 +39,12 @@ class GRPOOptions(RolloutOptions):
     min_group_std: float = opt(1e-6, "A group whose reward std is <= this counts as zero-variance.")
     top_p: float = opt(1.0, "Nucleus sampling for rollouts.")
     mask_truncated_completions: bool = opt(False, "Exclude truncated rollouts from the loss.")
+    replay_successes: bool = opt(True, "Success replay (RLEP/ExGRPO-style experience replay): a group "
+                                       "whose rollouts all fail gets the prompt's latest earlier success "
+                                       "(reward >= replay_min_reward) in place of one rollout (false: "
+                                       "plain GRPO; docs/results.md).")
+    replay_min_reward: float = opt(1.0, "Total weighted reward from which a rollout counts as a success "
+                                        "for success replay.")
 
     method_name = "grpo"
 
@@ -55,6 +65,8 @@ class GRPOOptions(RolloutOptions):
         self.check_float("min_group_std", lo=0.0)
         self.check_float("top_p", lo=0.0, hi=1.0, lo_open=True)
         self.check_bool("mask_truncated_completions")
+        self.check_bool("replay_successes")
+        self.check_float("replay_min_reward")
 
     def resolved_drop(self) -> bool:
         if self.drop_zero_variance in ("auto",):
@@ -95,6 +107,7 @@ def run_grpo(method: str, base: Any, task: Any, cfg: GRPOOptions, out_dir: Any, 
         scratch_dir, train_metrics, write_checkpoint,
     )
     from .data import prompt_dataset
+    from .replay import SuccessReplay
     from .trainers import SparringGRPOTrainer
 
     budget = Budget.parse(budget)
@@ -118,7 +131,8 @@ def run_grpo(method: str, base: Any, task: Any, cfg: GRPOOptions, out_dir: Any, 
             args=grpo_config(cfg, budget, scratch, dd, generations), train_dataset=dataset,
             processing_class=tok, advantage=cfg.advantage or spec.advantage,
             drop_zero_variance=cfg.resolved_drop(), min_group_std=cfg.min_group_std,
-            selector=selector)
+            selector=selector,
+            success_replay=SuccessReplay(cfg.replay_min_reward) if cfg.replay_successes else None)
         tracker = attach_budget(trainer, budget, warmup_steps=cfg.warmup_steps,
                                 min_lr_ratio=cfg.min_lr_ratio, show_progress=cfg.show_progress,
                                 desc=method)

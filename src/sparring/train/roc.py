@@ -72,6 +72,8 @@ class RoCSelector:
 @dataclass
 class RoCOptions(GRPOOptions):
     rewards: list = opt(["answer"], "Reward functions; 'answer' is lenient, RoC filters the sloppy successes.")
+    replay_successes: bool = opt(False, "Success replay (see grpo); off: with the lenient 'answer' reward "
+                                        "it would replay sloppy successes.")
     oversample: int = opt(2, "Sample oversample * num_generations rollouts per prompt, keep num_generations.")
     method_name = "grpo-roc"
 

@@ -45,6 +45,8 @@ class SRLOptions(GRPOOptions):
     rewards: list = opt(["step_similarity"], "Reward functions; step_similarity is the SRL reward.")
     min_group_std: float = opt(0.01, "Groups whose similarity std is <= this are dropped (~zero variance).")
     max_completion_length: int = opt(24, "Generation limit per step, in tokens.")
+    replay_successes: bool = opt(False, "Success replay (see grpo); off: SRL's reward is a similarity, "
+                                        "not a verified success.")
     method_name = "srl"
 
 

@@ -2,7 +2,8 @@
 
 - :class:`SparringSFTTrainer`: ``trl.SFTTrainer`` with a budget-following schedule.
 - :class:`SparringGRPOTrainer`: ``trl.GRPOTrainer`` that, after TRL has generated and
-  scored a batch, lets a *selector* re-pick the rollouts (GRPO-RoC), recomputes the
+  scored a batch, lets a *selector* re-pick the rollouts (GRPO-RoC), may put an earlier
+  success back into a group that all failed (``replay.py``), recomputes the
   advantages with a registered advantage function (``variants.py``) and may drop groups
   whose rewards all agree (DAPO dynamic sampling, which TRL 1.16 does not do: it only
   logs ``frac_reward_zero_std``). Generation, log-probs, clipping, KL and the loss
@@ -17,6 +18,7 @@ import torch
 from trl import GRPOTrainer, SFTTrainer
 
 from .callbacks import BudgetScheduleMixin
+from .replay import pad_right
 from .variants import get_advantage, group_std
 
 # TRL 1.16 still calls the transformers-5 deprecated name on every step; the setting itself
@@ -44,10 +46,11 @@ class SparringSFTTrainer(BudgetScheduleMixin, SFTTrainer):
 
 
 class SparringGRPOTrainer(BudgetScheduleMixin, GRPOTrainer):
-    """GRPOTrainer with a rollout selector, registered advantages, zero-variance dropping."""
+    """GRPOTrainer with a rollout selector, success replay, registered advantages and
+    zero-variance dropping."""
 
     def __init__(self, *args, advantage: str = "group", drop_zero_variance: bool = False,
-                 min_group_std: float = 1e-6, selector: Any = None, **kwargs):
+                 min_group_std: float = 1e-6, selector: Any = None, success_replay: Any = None, **kwargs):
         super().__init__(*args, **kwargs)
         if self.accelerator.num_processes != 1:
             raise ValueError("sparring's GRPO trainer runs in one process (one CPU or one GPU)")
@@ -55,6 +58,9 @@ class SparringGRPOTrainer(BudgetScheduleMixin, GRPOTrainer):
         self.drop_zero_variance = drop_zero_variance
         self.min_group_std = min_group_std
         self.selector = selector
+        self.success_replay = success_replay
+        if success_replay is not None and self.beta != 0.0 and self.ref_model is None:
+            raise ValueError("success replay with a KL term needs a separate reference model (not a PEFT adapter)")
         self._scored: dict[str, Any] = {}
 
     @property
@@ -66,6 +72,26 @@ class SparringGRPOTrainer(BudgetScheduleMixin, GRPOTrainer):
         rewards_per_func = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
         self._scored = {"inputs": inputs, "completions": completions, "rewards_per_func": rewards_per_func}
         return rewards_per_func
+
+    def _fit_per_token(self, out: dict, replaced: list[int]) -> None:
+        """After a replay changed some rows' completions: widen every per-token tensor to
+        the completions' width and recompute the old/reference log-probs of those rows."""
+        width = out["completion_ids"].shape[1]
+        for key in ("old_per_token_logps", "ref_per_token_logps", "sampling_per_token_logps", "tool_mask"):
+            if isinstance(out.get(key), torch.Tensor) and out[key].shape[1] < width:
+                out[key] = pad_right(out[key], width, 1 if key == "tool_mask" else 0)
+        if not replaced:
+            return
+        models = {"old_per_token_logps": self.model, "ref_per_token_logps": self.ref_model}
+        rows = torch.tensor(replaced, device=out["completion_ids"].device)
+        ids = torch.cat([out["prompt_ids"][rows], out["completion_ids"][rows]], dim=1)
+        mask = torch.cat([out["prompt_mask"][rows], out["completion_mask"][rows]], dim=1)
+        for key, model in models.items():
+            if isinstance(out.get(key), torch.Tensor):
+                with torch.no_grad():
+                    logps, _, _ = self._get_per_token_logps_and_entropies(model, ids, mask, width,
+                                                                          batch_size=len(replaced))
+                out[key][rows] = logps.to(out[key].dtype)
 
     def _generate_and_score_completions(self, inputs):
         out = super()._generate_and_score_completions(inputs)
@@ -80,17 +106,33 @@ class SparringGRPOTrainer(BudgetScheduleMixin, GRPOTrainer):
             rows = torch.arange(rewards.numel())
         rows = rows.to(rewards.device)
         rewards = rewards[rows]
+        out = _take(out, rows)
+        if self.success_replay is not None:
+            keys = [_prompt_key(self._scored["inputs"][i]) for i in rows.tolist()]
+            rewards, out["completion_ids"], out["completion_mask"], replaced = self.success_replay(
+                keys, rewards, out["completion_ids"], out["completion_mask"], self.group_size,
+                self._metrics["train"])
+            self._fit_per_token(out, replaced)
         adv = self.advantage_fn(rewards, self.group_size)
         if self.drop_zero_variance:
             live = group_std(rewards, self.group_size) > self.min_group_std
             self._metrics["train"]["frac_groups_dropped"].append(1.0 - live.float().mean().item())
             if live.any():
-                rows, adv = rows[live], adv[live]
+                adv, out = adv[live], _take(out, live)
             else:  # nothing to learn from: keep the batch with zero advantages (no update)
                 adv = torch.zeros_like(adv)
-        out = {k: (v[rows.to(v.device)] if k in _ROW_KEYS and isinstance(v, torch.Tensor) else v)
-               for k, v in out.items()}
         out["advantages"] = adv.to(out["completion_ids"].device)
         mask = out["completion_mask"] if out.get("tool_mask") is None else out["completion_mask"] * out["tool_mask"]
         out["num_items_in_batch"] = mask.sum()
         return out
+
+
+def _take(out: dict, rows: torch.Tensor) -> dict:
+    """The batch restricted to ``rows`` (indices or a boolean mask) in every per-row tensor."""
+    return {k: (v[rows.to(v.device)] if k in _ROW_KEYS and isinstance(v, torch.Tensor) else v)
+            for k, v in out.items()}
+
+
+def _prompt_key(row: dict) -> str:
+    prompt = row.get("prompt", "")
+    return prompt if isinstance(prompt, str) else repr(prompt)
