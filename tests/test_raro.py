@@ -378,3 +378,21 @@ def test_rerank_end_to_end(default_run):
     assert json.loads(out.stdout)["k"] == 2
     bad = CliRunner().invoke(app, [str(ck), "--k", "1"])
     assert bad.exit_code == 2
+
+
+def test_pointwise_critic_batch_shows_as_many_expert_as_policy_answers():
+    from types import SimpleNamespace
+
+    from sparring.train.raro_trainer import RAROTrainer
+
+    game = Game(pointwise=True)
+    fresh = [game.judgement(Triple(f"{i % 3},7,9:30\n", "7*3=21\n21+9=30", f"9+7=1{i}", None), random.Random(i))
+             for i in range(10)]
+    replay = ReplayBuffer(64, seed=0)
+    replay.add(Triple(f"{i},2,9:30\n", "2*9=18\n18+12=30", f"2+9=1{i}", None) for i in range(20))
+    fake = SimpleNamespace(game=game, critic_pairs=6, replay_ratio=0.5, replay=replay, rng=random.Random(0))
+    chosen, extra = RAROTrainer._plan_critic_batch(fake, fresh)
+    truths = [fresh[n].truth for n in chosen] + [j.truth for j in extra]
+    assert len(chosen) == 6 and fake._n_replayed == 6
+    assert truths.count("expert") == truths.count("policy") == 12
+    assert all(j.truth == "policy" for j in extra[-fake._n_replayed:])  # replayed rows come last

@@ -167,22 +167,22 @@ class RAROTrainer(SparringGRPOTrainer):
 
     def _plan_critic_batch(self, judgements: list[Judgement]) -> tuple[list[int], list[Judgement]]:
         """Before the critic samples (the judge's ``plan``): which fresh pairs the critic
-        trains on, and the extra judgements its batch needs: for a pointwise critic each
-        chosen question's expert answer alone, then ``replay_ratio`` of the batch from the
-        replay buffer (judged afresh by the current critic)."""
+        trains on, and the extra judgements its batch needs: ``replay_ratio`` of the batch
+        from the replay buffer (judged afresh by the current critic) and, for a pointwise
+        critic, one expert answer shown alone for every policy answer it judges (fresh or
+        replayed), so that neither label is the batch's majority: with fewer expert answers
+        "always policy" was the critic's best reply (measured: docs/results.md)."""
         g, n_pairs = self.game, len(judgements)
         chosen = list(range(n_pairs))
         if self.critic_pairs and n_pairs > self.critic_pairs:
             chosen = sorted(self.rng.sample(chosen, self.critic_pairs))
-        extra: list[Judgement] = []
-        if g.pointwise:  # the critic must also see expert answers, one per question shown
-            seen = {}
-            for n in chosen:
-                t = judgements[n].triple
-                seen.setdefault(t.question, Triple(t.question, t.expert, None, t.problem))
-            extra += [g.judgement(t, self.rng) for t in seen.values()]
         n_replay = round(len(chosen) * self.replay_ratio / (1.0 - self.replay_ratio)) if self.replay_ratio else 0
-        replayed = [g.judgement(t, self.rng) for t in self.replay.sample(n_replay)]
+        replay = self.replay.sample(n_replay)
+        extra: list[Judgement] = []
+        if g.pointwise:
+            shown = [judgements[n].triple for n in chosen] + list(replay)
+            extra = [g.judgement(Triple(t.question, t.expert, None, t.problem), self.rng) for t in shown]
+        replayed = [g.judgement(t, self.rng) for t in replay]
         self._n_replayed = len(replayed)
         return chosen, extra + replayed
 
