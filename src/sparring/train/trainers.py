@@ -76,12 +76,12 @@ class SparringGRPOTrainer(BudgetScheduleMixin, GRPOTrainer):
     def _fit_per_token(self, out: dict, replaced: list[int]) -> None:
         """After a replay changed some rows' completions: widen every per-token tensor to
         the completions' width and recompute the old/reference log-probs of those rows."""
+        if not replaced:  # nothing changed, not even the width
+            return
         width = out["completion_ids"].shape[1]
         for key in ("old_per_token_logps", "ref_per_token_logps", "sampling_per_token_logps", "tool_mask"):
-            if isinstance(out.get(key), torch.Tensor) and out[key].shape[1] < width:
+            if isinstance(out.get(key), torch.Tensor):
                 out[key] = pad_right(out[key], width, 1 if key == "tool_mask" else 0)
-        if not replaced:
-            return
         models = {"old_per_token_logps": self.model, "ref_per_token_logps": self.ref_model}
         rows = torch.tensor(replaced, device=out["completion_ids"].device)
         ids = torch.cat([out["prompt_ids"][rows], out["completion_ids"][rows]], dim=1)
