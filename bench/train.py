@@ -11,8 +11,10 @@ optimizer steps after one untimed warm-up step, from a Trainer callback. "TRL de
 generations, completion length, no saving/reporting, and ``use_cpu=True`` without a GPU,
 which TRL requires to start): on a CPU that means bf16 autocast and gradient
 checkpointing, TRL's defaults. "sparring" is the shipped defaults (on a CPU a step of
-~3.3k tokens runs as two gradient-accumulation passes, ``micro_batch_tokens``); "sparring
-one-pass" is the same step in one pass. Tokens/s counts non-padding tokens. Model FLOPs
+~3.3k tokens runs as two gradient-accumulation passes, ``micro_batch_tokens``, each step's
+rows shortest first so each pass pads less); "sparring unsorted" is the same two passes
+with the rows in random order (as before that sort); "sparring one-pass" is the same step
+in one pass. Tokens/s counts non-padding tokens. Model FLOPs
 per token = 6 N + 12 L d T (N parameters, L layers, width d, T mean length; PaLM's MFU
 convention); peak = best of square fp32 matmuls (512..2048) with the same thread count.
 """
@@ -64,7 +66,51 @@ def matmul_peak(seconds: float = 1.0) -> float:
     return best
 
 
-def sft_round(kind: str, base: str, ds_tok, ds_raw, batch: int, steps: int) -> dict:
+class MatmulShapes(TrainerCallback):
+    """Records the operand shapes of every matmul (``aten::mm``, ``addmm``, ``bmm``) in one
+    training step (the third), with ``torch.profiler``."""
+
+    def __init__(self, step: int = 2):
+        self.step, self.prof, self.shapes = step, None, []
+
+    def on_step_begin(self, args, state, control, **kw):
+        if state.global_step == self.step:
+            self.prof = torch.profiler.profile(record_shapes=True)
+            self.prof.__enter__()
+
+    def on_step_end(self, args, state, control, **kw):
+        if self.prof is not None and not self.shapes:
+            self.prof.__exit__(None, None, None)
+            self.shapes = [(e.name, [tuple(x) for x in e.input_shapes[:3]]) for e in self.prof.events()
+                           if e.name in ("aten::mm", "aten::addmm", "aten::bmm")]
+
+
+def matmul_time(shapes, rounds: int = 5) -> tuple[float, float]:
+    """Best wall time of running the recorded matmuls alone, on random operands of the same
+    shapes, and their FLOPs: what the step would take if nothing but its matmuls cost time
+    (attention inside SDPA's fused kernel is not among them)."""
+    calls, flops = [], 0.0
+    for name, shp in shapes:
+        if name == "aten::addmm":
+            bias, a, b = (torch.randn(*x) for x in shp)
+            calls.append(lambda bias=bias, a=a, b=b: torch.addmm(bias, a, b))
+        else:
+            a, b = torch.randn(*shp[0]), torch.randn(*shp[1])
+            calls.append(lambda a=a, b=b, f=torch.bmm if name == "aten::bmm" else torch.mm: f(a, b))
+            a_shape = shp[0] if name == "aten::mm" else shp[0][1:]
+            flops += 2 * a_shape[0] * a_shape[1] * shp[1][-1] * (shp[0][0] if name == "aten::bmm" else 1)
+        if name == "aten::addmm":
+            flops += 2 * shp[1][0] * shp[1][1] * shp[2][1]
+    best = float("inf")
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        for c in calls:
+            c()
+        best = min(best, time.perf_counter() - t0)
+    return best, flops
+
+
+def sft_round(kind: str, base: str, ds_tok, ds_raw, batch: int, steps: int, callbacks=()) -> dict:
     from trl import SFTConfig, SFTTrainer
 
     from sparring.train.callbacks import attach_budget
@@ -83,13 +129,15 @@ def sft_round(kind: str, base: str, ds_tok, ds_raw, batch: int, steps: int) -> d
             mean = statistics.mean(len(x) for x in ds_tok["input_ids"])
             tr = SparringSFTTrainer(model=model, args=sft_config(cfg, budget, tmp, device_defaults(), mean),
                                     train_dataset=ds_tok, processing_class=tok)
+            tr.bucket_by_length = cfg.bucket_by_length and kind != "sparring unsorted"
             attach_budget(tr, budget, warmup_steps=1, min_lr_ratio=0.1, show_progress=False)
         else:
             args = SFTConfig(output_dir=tmp, per_device_train_batch_size=batch, max_steps=steps + 1,
                              save_strategy="no", report_to="none", logging_steps=1000, disable_tqdm=True,
                              **_must_have())
             tr = SFTTrainer(model=model, args=args, train_dataset=ds_raw, processing_class=tok)
-        tr.add_callback(timer)
+        for cb in (timer, *callbacks):
+            tr.add_callback(cb)
         tr.train()
     dt = statistics.median(timer.times[1:])
     tokens = tr.state.num_input_tokens_seen if kind.startswith("sparring") else None
@@ -159,7 +207,7 @@ def main() -> None:
     lengths = [len(x) for x in ds_tok["input_ids"]]
     prompts, _ = prompt_dataset(task, args.prompts * (args.grpo_steps + 2), 0)
     kinds = ["sparring"] if args.skip_trl_default else ["sparring", "trl-default"]
-    sft: dict[str, list] = {k: [] for k in kinds + ["sparring one-pass"]
+    sft: dict[str, list] = {k: [] for k in kinds + ["sparring unsorted", "sparring one-pass"]
                             + (["sparring+compile"] if args.compile else [])}
     grpo: dict[str, list] = {k: [] for k in kinds}
     peaks = []
@@ -185,6 +233,12 @@ def main() -> None:
         ratio = f"{ref['step_s'] / b['step_s']:.2f}x faster" if ref and k != "trl-default" else ""
         name = f"SFT {k}" + (f" ({b['passes']} passes)" if b["passes"] > 1 else "")
         print(f"{name:32} {b['step_s']:8.3f} {ratio:>15} {tps:10.0f} {100 * tps * flops_tok / peak:9.1f}%")
+    shapes = MatmulShapes()
+    sft_round("sparring", base, ds_tok, raw, args.batch, 3, callbacks=(shapes,))
+    mm_s, mm_flops = matmul_time(shapes.shapes)
+    print(f"{'SFT sparring: its matmuls alone':32} {mm_s:8.3f} {'':>15} {tok_per_step / mm_s:10.0f} "
+          f"{100 * flops_tok * tok_per_step / mm_s / peak:9.1f}%   ({len(shapes.shapes)} matmuls of one step "
+          f"at {mm_flops / mm_s / 1e9:.0f} GFLOP/s: the ceiling if every other op were free)")
     gbest = {k: min(v, key=lambda x: x["step_s"]) for k, v in grpo.items()}
     gref = gbest.get("trl-default")
     for k, b in gbest.items():

@@ -204,6 +204,23 @@ def test_sft_auto_batch_sizes_steps_by_tokens(tmp_path):
     assert 1 <= long["config"]["batch_size"] < short["config"]["batch_size"] // 4
 
 
+def test_bucket_sampler_orders_each_step_shortest_first():
+    """Each step's rows come from one length bucket, shortest first (so accumulation passes
+    pad less); every row appears once per epoch; long rows never share a step with short."""
+    from sparring.train.data import BucketBatchSampler
+
+    lengths = [20 + (i * 7) % 15 for i in range(96)] + [100 + i for i in range(32)]
+    sampler = BucketBatchSampler(lengths, batch_size=16, seed=3)
+    order = list(sampler)
+    assert sorted(order) == list(range(len(lengths)))
+    steps = [order[i:i + 16] for i in range(0, len(order), 16)]
+    for step in steps:
+        lens = [lengths[i] for i in step]
+        assert lens == sorted(lens)
+        assert max(lens) <= 64 or min(lens) > 64
+    assert list(sampler) != order  # a new shuffle each epoch
+
+
 def test_sft_accumulation_passes_give_the_one_pass_update(tmp_path):
     """micro_batch_tokens splits a step into gradient-accumulation passes over the same rows;
     the update equals the one-pass update (TRL normalises over the step's tokens)."""

@@ -1,8 +1,10 @@
 """Device and precision defaults that are fast on the machine at hand.
 
 Why this exists: TRL's trainer configs default to ``bf16=True`` (mixed precision) and
-``gradient_checkpointing=True``. On a CPU both make training of a small model several
-times slower (measured ~7x on the 1M-parameter preset). :func:`device_defaults` picks
+``gradient_checkpointing=True``. On a CPU both make training of a small model slower:
+~7x and 16-24x on the 1M-parameter preset on CPUs without native bfloat16, 1.4x (SFT) and
+2.7x (GRPO) on one with AMX-BF16, where bf16 autocast alone still costs ~1.25x
+(docs/benchmarks.md). :func:`device_defaults` picks
 settings per device, and :func:`trl_args_overrides` turns them into keyword arguments
 for ``transformers.TrainingArguments`` / ``trl.SFTConfig`` / ``trl.GRPOConfig``.
 

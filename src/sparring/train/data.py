@@ -93,9 +93,15 @@ class BucketBatchSampler:
     from one length bucket (<= 64 tokens, <= 128, <= 256, ...), buckets shuffled inside and
     batches shuffled across buckets. Short rows stay randomly mixed (unlike length-sorted
     grouping, which makes batches of near-identical rows and hurt training here), while the
-    rare long rows (search traces) no longer pad a whole batch of short ones."""
+    rare long rows (search traces) no longer pad a whole batch of short ones.
+
+    Inside a batch the rows come shortest first: when the Trainer splits an optimizer step
+    into gradient-accumulation passes, each pass holds rows of similar length and pads less
+    (imitation rows, 2 passes: 8.9% padding instead of 14.9%). The step's rows, and so its
+    update, are the same; only which pass computes which row changes."""
 
     def __init__(self, lengths: list[int], batch_size: int, seed: int = 0, smallest: int = 64):
+        self.lengths = list(lengths)
         self.batch_size = batch_size
         self.seed = seed
         self.epoch = 0
@@ -122,4 +128,4 @@ class BucketBatchSampler:
         full = [x for x in batches if len(x) == self.batch_size]
         rng.shuffle(full)
         for batch in full + [x for x in batches if len(x) < self.batch_size]:
-            yield from batch
+            yield from sorted(batch, key=self.lengths.__getitem__)

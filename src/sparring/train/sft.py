@@ -39,8 +39,9 @@ class SFTOptions(MethodConfig):
     max_grad_norm: float = opt(1.0, "Gradient clipping norm.")
     max_length: int = opt(1024, "Truncate prompt + completion to this many tokens.")
     drop_long: bool = opt(False, "Drop rows longer than max_length instead of truncating them.")
-    torch_compile: bool = opt(False, "torch.compile the model (TrainingArguments.torch_compile): faster steps "
-                                     "after a compile of ~40 s on CPU; see docs/benchmarks.md.")
+    torch_compile: bool = opt(False, "torch.compile the model (TrainingArguments.torch_compile): ~1.25x faster "
+                                     "steps on CPU after a compile of ~100 s (~13 s once inductor's cache is "
+                                     "warm); see docs/benchmarks.md.")
     bucket_by_length: bool = opt(True, "Draw each batch from one length bucket (<=64, <=128, ... tokens): "
                                        "long search traces do not pad batches of short solutions.")
 
