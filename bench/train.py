@@ -85,7 +85,7 @@ class MatmulShapes(TrainerCallback):
                            if e.name in ("aten::mm", "aten::addmm", "aten::bmm")]
 
 
-def matmul_time(shapes, rounds: int = 5) -> tuple[float, float]:
+def matmul_time(shapes, rounds: int = 20) -> tuple[float, float]:
     """Best wall time of running the recorded matmuls alone, on random operands of the same
     shapes, and their FLOPs: what the step would take if nothing but its matmuls cost time
     (attention inside SDPA's fused kernel is not among them)."""
@@ -97,10 +97,7 @@ def matmul_time(shapes, rounds: int = 5) -> tuple[float, float]:
         else:
             a, b = torch.randn(*shp[0]), torch.randn(*shp[1])
             calls.append(lambda a=a, b=b, f=torch.bmm if name == "aten::bmm" else torch.mm: f(a, b))
-            a_shape = shp[0] if name == "aten::mm" else shp[0][1:]
-            flops += 2 * a_shape[0] * a_shape[1] * shp[1][-1] * (shp[0][0] if name == "aten::bmm" else 1)
-        if name == "aten::addmm":
-            flops += 2 * shp[1][0] * shp[1][1] * shp[2][1]
+        flops += 2 * a.numel() * b.shape[-1]  # [(batch x) M x K] @ [K x N]
     best = float("inf")
     for _ in range(rounds):
         t0 = time.perf_counter()
