@@ -2,9 +2,9 @@
 
 Why this exists: TRL's trainer configs default to ``bf16=True`` (mixed precision) and
 ``gradient_checkpointing=True``. On a CPU both make training of a small model slower:
-~7x and 16-24x on the 1M-parameter preset on CPUs without native bfloat16, 1.4x (SFT) and
-2.7x (GRPO) on one with AMX-BF16, where bf16 autocast alone still costs ~1.25x
-(docs/benchmarks.md). :func:`device_defaults` picks
+7x to 24x on the 1M-parameter preset on the CPU first measured (2026-11-23), 1.4x (SFT)
+and 2.7x (GRPO) on one with native bfloat16 (AMX-BF16), where bf16 autocast alone still
+costs ~1.25x (docs/benchmarks.md). :func:`device_defaults` picks
 settings per device, and :func:`trl_args_overrides` turns them into keyword arguments
 for ``transformers.TrainingArguments`` / ``trl.SFTConfig`` / ``trl.GRPOConfig``.
 
