@@ -99,14 +99,11 @@ class SparringGRPOTrainer(BudgetScheduleMixin, GRPOTrainer):
             return out
         rpf = self._scored.pop("rewards_per_func")
         rewards = (rpf * self.reward_weights.to(rpf.device).unsqueeze(0)).nansum(dim=1)
-        if self.selector is not None:
+        rows = torch.arange(rewards.numel(), device=rewards.device)
+        if self.selector is not None:  # only a selector re-picks rows (no copy of the batch otherwise)
             rows = self.selector(self._scored["inputs"], self._scored["completions"], rewards,
-                                 self.num_generations, self._metrics["train"])
-        else:
-            rows = torch.arange(rewards.numel())
-        rows = rows.to(rewards.device)
-        rewards = rewards[rows]
-        out = _take(out, rows)
+                                 self.num_generations, self._metrics["train"]).to(rewards.device)
+            rewards, out = rewards[rows], _take(out, rows)
         if self.success_replay is not None:
             keys = [_prompt_key(self._scored["inputs"][i]) for i in rows.tolist()]
             rewards, out["completion_ids"], out["completion_mask"], replaced = self.success_replay(
