@@ -52,7 +52,7 @@ def main() -> None:
                                            golds, args.seconds),
             "flaws planted": rate(lambda p: task.flaw(p, seed=2), problems[:300], args.seconds),
         }
-        if task.supports_search:
+        if task.has("search"):
             rows["search traces written"] = rate(lambda p: task.search_trace(p), problems[:200],
                                                  args.seconds)
             traces = [(p, task.search_trace(p)[0]) for p in problems[:200]]

@@ -9,7 +9,7 @@ import pytest
 
 from sparring.tasks import ABSTAIN_TEXT, FLAW_KINDS, Problem, get_task, load_problem
 from sparring.tasks.arith import parse, render
-from sparring.tasks.arith_flaws import gold, label
+from sparring.tasks.arith.tree import gold, label
 
 SPLITS = ("train", "test", "ood-long", "ood-big")
 
@@ -45,7 +45,7 @@ def test_canonical_format_and_example():
     prompts = [task.prompt(p, i) for i in range(len(task.templates))]
     assert len(set(prompts)) == len(prompts) >= 4
     assert all("(3+4)*5-6" in s for s in prompts) and "(3+4)*5-6" in task.question(p)
-    assert not task.supports_search
+    assert not task.has("search")
 
 
 def test_verifier_details():

@@ -48,6 +48,14 @@ def write(tmp_path: Path, spec: dict, name: str = "spec.yaml") -> Path:
     (lambda s: s["task"].update(config={"n_numbers": 17}), "n_numbers"),
     (lambda s: s["arms"].append({"name": "sft", "method": "cft"}), "unique"),
     (lambda s: s["arms"][1]["config"].update(budget="9steps"), "equal budgets"),
+    # a capability the task lacks: one line naming arm, recipe or probe, and task
+    (lambda s: s.update(task={"name": "linear"}),
+     "probe 'validity' needs the 'steps' capability, which task 'linear'"),
+    (lambda s: (s.update(task={"name": "linear"}), s["arms"][1]["config"].update(recipe="perturbed", recipe_options={"kind": "shuffle_steps"})),
+     r"arms\[1\] \(sft\): sft \(recipe 'perturbed'\) needs the 'steps' capability, which task 'linear'"),
+    (lambda s: (s.update(task={"name": "linear"}), s["arms"].append(
+        {"name": "p", "method": "pipeline", "config": {"stages": [{"method": "sft", "config": {"recipe": "search"}}]}})),
+     r"stages\[0\]: sft \(recipe 'search'\) needs the 'search' capability"),
 ])
 def test_bad_specs_fail_before_training_naming_the_field(tmp_path, change, needle):
     spec = yaml.safe_load(yaml.safe_dump(SPEC))
@@ -181,6 +189,15 @@ def test_shipped_specs_validate(path):
     """Every shipped spec loads (fields, methods, options, base, probes all checked)."""
     spec = load_spec(path)
     assert spec.arms and spec.probes and spec.budget
+
+
+def test_probes_all_keeps_what_the_task_supports(tmp_path):
+    spec = yaml.safe_load(yaml.safe_dump(SPEC))
+    spec["task"] = {"name": "linear"}
+    spec["probes"] = {"names": "all", "n": 6}
+    got = load_spec(write(tmp_path, spec)).probes
+    assert "accuracy" in got and "critique" in got and "abstain" in got and "gaslight" in got
+    assert not {"validity", "infogain", "confidence"} & set(got)
 
 
 def test_quick_spec_is_the_headline_study():

@@ -1,28 +1,39 @@
-"""Registry-wide task tests: gold verifies, planted flaws are caught at their true first
-error, traces check, splits are deterministic and disjoint, bad config is refused."""
+"""Registry-wide task tests: every task's gold verifies, every planted flaw is caught (at
+its true first error where the task has steps), splits are deterministic and disjoint,
+capabilities are declared and enforced, bad config is refused."""
 from __future__ import annotations
 
 import json
 
 import pytest
 
-from sparring.tasks import ABSTAIN_TEXT, FLAW_KINDS, get_task, list_tasks, load_problem
+from sparring.tasks import ABSTAIN_TEXT, CAPABILITIES, get_task, list_tasks, load_problem
 
 TASKS = list_tasks()
 
 
-def _levels(task):
-    return ["train", "test", *[lv for lv in task.levels if lv != "id"]]
+def _splits(task):
+    return task.split_names()
+
+
+def test_three_tasks_with_declared_capabilities():
+    assert {"countdown", "arith", "linear"} <= set(TASKS)
+    for name in TASKS:
+        task = get_task(name)
+        assert set(task.capabilities) <= set(CAPABILITIES)
+        assert list(task.levels)[0] == "id" and all(task.levels.values())
+    assert not get_task("linear").has("steps") and get_task("countdown").has("search")
 
 
 @pytest.mark.parametrize("name", TASKS)
 def test_gold_verifies_on_every_split(name):
     task = get_task(name)
-    for split in _levels(task):
-        for p in task.problems(split, n=150, seed=3):
+    for split in _splits(task):
+        for p in task.problems(split, n=100, seed=3):
             v = task.verify(p, task.solve(p))
             assert v.correct and v.answer_correct and v.first_error is None, (split, p, v)
-            assert v.steps_valid and v.well_formed
+            assert v.well_formed
+            assert v.steps_valid == task.has("steps"), (p, v)
 
 
 @pytest.mark.parametrize("name", TASKS)
@@ -35,46 +46,66 @@ def test_every_alternative_solution_verifies(name):
             assert task.verify(p, s).correct, (p, s)
 
 
-@pytest.mark.parametrize("name", TASKS)
-def test_every_flaw_is_caught_at_its_first_error(name):
+@pytest.mark.parametrize("name", [t for t in TASKS if get_task(t).has("flaws")])
+def test_every_flaw_is_caught(name):
+    """Every planted flaw fails the verifier; with steps, at its true first error."""
     task = get_task(name)
+    steps = task.has("steps")
     seen = set()
-    for p in task.problems("train", n=300, seed=2):
+    for p in task.problems("train", n=200, seed=2):
         for s in range(3):
             text, kind, first = task.flaw(p, seed=s)
-            assert kind in FLAW_KINDS
+            assert kind in task.flaw_kinds()
             seen.add(kind)
             v = task.verify(p, text)
             assert not v.correct, (p, kind, text)
-            assert v.first_error == first, (p.data, kind, text, first, v.first_error, v.reason)
-    assert seen == set(FLAW_KINDS)
+            if steps:
+                assert v.first_error == first, (p.data, kind, text, first, v.first_error, v.reason)
+            else:
+                assert first == 0 and v.steps == [] and v.answer != task.gold_answer(p)
+    assert seen == set(task.flaw_kinds())
 
 
-@pytest.mark.parametrize("name", TASKS)
-@pytest.mark.parametrize("kind", FLAW_KINDS)
-def test_each_flaw_kind_on_request(name, kind):
+@pytest.mark.parametrize("name", [t for t in TASKS if get_task(t).has("flaws")])
+def test_each_flaw_kind_on_request(name):
     task = get_task(name, n_numbers=4) if name == "countdown" else get_task(name)
-    for p in task.problems("train", n=40, seed=5):
-        flaw = task.flaw(p, seed=0, kind=kind)
-        assert flaw.kind == kind
-        assert task.verify(p, flaw.text).first_error == flaw.first_error
+    for kind in task.flaw_kinds():
+        for p in task.problems("train", n=40, seed=5):
+            flaw = task.flaw(p, seed=0, kind=kind)
+            assert flaw.kind == kind
+            v = task.verify(p, flaw.text)
+            assert not v.correct
+            if task.has("steps"):
+                assert v.first_error == flaw.first_error
+    with pytest.raises(ValueError, match="kind"):
+        task.flaw(task.problems("train", n=1)[0], kind="no_such_kind")
+
+
+@pytest.mark.parametrize("name", [t for t in TASKS if get_task(t).has("wrong_answers")])
+def test_plausible_wrong_answers_are_wrong(name):
+    task = get_task(name)
+    for p in task.problems("test", n=60, seed=0):
+        w = task.plausible_wrong_answer(p, seed=1)
+        assert w and w != task.gold_answer(p) and not task.verify(p, w.replace(", ", "\n")).correct
 
 
 @pytest.mark.parametrize("name", TASKS)
-def test_same_seed_same_problems_and_disjoint_splits(name):
+def test_same_seed_same_problems_and_disjoint_partitions(name):
     task = get_task(name)
     a = task.problems("train", n=200, seed=7)
     b = get_task(name).problems("train", n=200, seed=7)
     assert [p.to_dict() for p in a] == [p.to_dict() for p in b]
     assert [p.id for p in task.problems("train", n=200, seed=8)] != [p.id for p in a]
-    test_ids = {p.id for p in task.problems("test", n=300, seed=0)}
-    assert test_ids.isdisjoint(p.id for p in task.problems("train", n=3000, seed=0))
-    assert all(task.heldout(p) for p in task.problems("test", n=50, seed=0))
-    for split in _levels(task)[2:]:
+    ids = {split: {p.id for p in task.problems(split, n=n, seed=0)}
+           for split, n in (("train", 2000), ("validation", 100), ("test", 200))}
+    assert ids["train"].isdisjoint(ids["test"]) and ids["train"].isdisjoint(ids["validation"])
+    assert ids["validation"].isdisjoint(ids["test"])
+    for split in _splits(task)[1:]:
         assert all(task.heldout(p) for p in task.problems(split, n=50, seed=0))
+    assert {task.partition(p) for p in task.problems("validation", n=20)} == {"validation"}
 
 
-@pytest.mark.parametrize("name", TASKS)
+@pytest.mark.parametrize("name", [t for t in TASKS if get_task(t).has("unsolvable")])
 def test_unsolvable_instances_want_abstention(name):
     task = get_task(name, unsolvable_fraction=0.5)
     ps = task.problems("test", n=200, seed=0)
@@ -83,7 +114,7 @@ def test_unsolvable_instances_want_abstention(name):
     for p in ps:
         v = task.verify(p, ABSTAIN_TEXT)
         assert v.abstained and v.correct == (not p.solvable)
-        assert task.solve(p) == ABSTAIN_TEXT or p.solvable
+        assert task.verify(p, task.solve(p)).abstained == (not p.solvable)
 
 
 @pytest.mark.parametrize("name", TASKS)
@@ -96,6 +127,19 @@ def test_templates_and_problem_json_round_trip(name):
     assert q.id == p.id and task.verify(q, task.solve(p)).correct
     with pytest.raises(ValueError, match="template"):
         task.prompt(p, 99)
+    with pytest.raises(ValueError, match="style"):
+        task.prompt(p, 0, style="no-such-style")
+
+
+@pytest.mark.parametrize("name", TASKS)
+def test_missing_capability_is_one_clear_error(name):
+    task = get_task(name)
+    for capability in CAPABILITIES:
+        if task.has(capability):
+            task.require(capability, by="x")
+            continue
+        with pytest.raises(ValueError, match=f"by-me needs the '{capability}' capability, which task '{name}'"):
+            task.require(capability, by="by-me")
 
 
 def test_countdown_search_traces_check():
@@ -142,7 +186,9 @@ def test_unknown_task_and_field():
     with pytest.raises(ValueError, match="nmbers"):
         get_task("countdown", nmbers=3)
     with pytest.raises(ValueError, match="split"):
-        get_task("countdown").problems("validation", n=3)
+        get_task("countdown").problems("valid", n=3)
+    with pytest.raises(ValueError, match="validation_permille"):
+        get_task("countdown", test_permille=400, validation_permille=200)
     with pytest.raises(ValueError, match="n:"):
         get_task("countdown").problems("test", n=0)
 

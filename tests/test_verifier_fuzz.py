@@ -82,7 +82,8 @@ def test_ten_thousand_hostile_completions(name):
             assert task.verify(p, text.replace(" ", "")).correct
     assert n >= 10_000
     assert slowest < 0.05, f"slowest verification took {slowest * 1000:.1f} ms"
-    assert accepted < n * 0.05
+    if task.has("steps"):  # a task without steps judges only the tagged answer
+        assert accepted < n * 0.05
 
 
 @pytest.mark.parametrize("name", list_tasks())

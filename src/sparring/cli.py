@@ -37,23 +37,25 @@ TASK_SET = typer.Option(None, "--set", "-s", help="Task config KEY=VALUE (repeat
 
 @app.command("tasks")
 def tasks_cmd() -> None:
-    """List the registered tasks with their config defaults, levels and templates."""
-    from sparring.tasks import get_task, list_tasks
+    """List the registered tasks: capabilities, levels, templates and config defaults."""
+    from sparring.tasks import CAPABILITIES, get_task, list_tasks
 
-    table = Table(title="sparring tasks")
-    for col in ("task", "config (defaults)", "levels", "templates", "search traces"):
-        table.add_column(col)
+    table = Table(title="sparring tasks", show_lines=True)
+    for col in ("task", "capabilities", "levels", "templates", "config (defaults)"):
+        table.add_column(col, overflow="fold")
     for name in list_tasks():
         t = get_task(name)
+        caps = ", ".join(c for c in CAPABILITIES if t.has(c)) or "none"
+        levels = "\n".join(f"{lv}: {desc}" for lv, desc in t.levels.items())
         cfg = ", ".join(f"{k}={v}" for k, v in t.config_dict().items() if k != "heldout_targets")
-        table.add_row(name, cfg, ", ".join(t.levels), str(len(t.templates)),
-                      "yes" if t.supports_search else "no")
+        table.add_row(name, caps, levels, str(len(t.templates)), cfg)
     console.print(table)
+    console.print("capabilities: " + "; ".join(f"[bold]{k}[/]: {v}" for k, v in CAPABILITIES.items()))
 
 
 @app.command("sample")
 def sample_cmd(task: str = typer.Argument(..., help="Task name (see `sparring tasks`)."),
-               split: str = typer.Option("test", help="train, test or an OOD level."),
+               split: str = typer.Option("test", help="train, validation, test or an OOD level."),
                seed: int = typer.Option(0, help="Which problem to draw."),
                settings: Optional[list[str]] = TASK_SET) -> None:
     """Show a problem, its gold solution, a flawed solution with its critique, a search trace."""
@@ -69,13 +71,14 @@ def sample_cmd(task: str = typer.Argument(..., help="Task name (see `sparring ta
     for i in range(len(t.templates)):
         console.print(f"[bold]prompt (template {i}):[/] {t.prompt(p, i)!r}")
     console.print("[bold]gold solution:[/]\n" + t.solve(p))
-    if p.solvable:
+    if p.solvable and t.has("flaws"):
         flawed, kind, first = t.flaw(p, seed=seed)
-        console.print(f"[bold]flawed solution[/] ({kind}, first error at step {first + 1}):\n{flawed}")
+        where = f", first error at step {first + 1}" if t.has("steps") else ""
+        console.print(f"[bold]flawed solution[/] ({kind}{where}):\n{flawed}")
         console.print("[bold]programmatic critique:[/]\n" + programmatic_critique(t, p, flawed))
-        if t.supports_search:
-            trace, found = t.search_trace(p)
-            console.print(f"[bold]search trace[/] (dfs, sum, beam 3; goal reached: {found}):\n{trace}")
+    if p.solvable and t.has("search"):
+        trace, found = t.search_trace(p)
+        console.print(f"[bold]search trace[/] (dfs, sum, beam 3; goal reached: {found}):\n{trace}")
 
 
 @app.command("verify")
@@ -103,7 +106,7 @@ def verify_cmd(task: str = typer.Argument(...),
     table = Table(title=f"verdict: {'CORRECT' if v.correct else 'WRONG'}  "
                         f"(answer {'right' if v.answer_correct else 'wrong'})")
     for col in ("step", "text", "ok", "why"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")
     for s in v.steps:
         table.add_row(str(s.index + 1), s.text, "yes" if s.ok else "NO", s.reason)
     console.print(table)

@@ -60,6 +60,13 @@ OPTIONS: dict[str, type[Options]] = {
 }
 
 
+def recipe_needs(recipe_name: str, options: dict | None = None) -> tuple[str, ...]:
+    """The task capabilities recipe ``recipe_name`` needs with ``options`` (checked in full)."""
+    if recipe_name not in OPTIONS:
+        raise ValueError(f"recipe: unknown recipe {recipe_name!r}; known: {sorted(RECIPES)}")
+    return OPTIONS[recipe_name].make(dict(options or {})).needs()
+
+
 def build(recipe_name: str, task: Task, n: int, seed: int = 0, **options) -> Dataset:
     """Run a registered recipe; ``ValueError`` for an unknown recipe (listing the known ones),
     an unknown option (listing the allowed ones) or a bad value (naming the field)."""
@@ -72,5 +79,5 @@ __all__ = [
     "COLUMNS", "CRITIQUE_INSTRUCTION", "OPTIONS", "PERTURB_KINDS", "PHRASINGS", "RECIPES",
     "build", "card", "check_no_heldout", "content_hash", "critique", "critique_prompt", "imitation",
     "load", "noisy", "one_shot_critique", "parse_critique", "perturbed", "pretrain",
-    "programmatic_critique", "save", "search", "select_problems", "verified",
+    "programmatic_critique", "recipe_needs", "save", "search", "select_problems", "verified",
 ]

@@ -15,7 +15,7 @@ from typing import Any, Iterable
 from datasets import Dataset, Features, Value
 
 from ..tasks import load_problem
-from ..tasks.base import ABSTAIN_TEXT, Problem, Task, seeded_rng
+from ..tasks.base import ABSTAIN_TEXT, Problem, Task, content_id, seeded_rng
 
 COLUMNS = ("prompt", "completion", "problem_id", "task", "level", "label", "problem")
 FEATURES = Features({c: Value("string") for c in COLUMNS})
@@ -60,6 +60,15 @@ class Options:
 
     def validate(self) -> None:
         pass
+
+    def needs(self) -> tuple[str, ...]:
+        """The task capabilities these options need (``Task.require``); none by default."""
+        return ()
+
+    def require(self, task: Task) -> None:
+        """One clear error, before any row is built, if ``task`` lacks a needed capability."""
+        for capability in self.needs():
+            task.require(capability, by=f"recipe {self.recipe!r}")
 
     @classmethod
     def make(cls, options: dict[str, Any]) -> "Options":
@@ -189,11 +198,12 @@ class Rows:
 
 
 # ---- leak guard ----------------------------------------------------------------------
-_HELDOUT_CACHE: dict[tuple[str, str, str], bool] = {}
+_HELDOUT_CACHE: dict[tuple[str, str, str], str] = {}
 
 
 def check_no_heldout(task: Task, dataset: Any) -> None:
-    """Raise ``ValueError`` naming the first row whose problem is held out (test bucket or OOD).
+    """Raise ``ValueError`` naming the first row whose problem is held out (validation or test
+    bucket, or OOD).
 
     ``dataset`` is a ``datasets.Dataset`` or a dict of columns with ``problem_id`` and
     ``problem``. Each distinct problem JSON is rebuilt with ``load_problem`` (which
@@ -202,7 +212,7 @@ def check_no_heldout(task: Task, dataset: Any) -> None:
     (task config, id, level), so the check is cheap on repeated ids.
     """
     ids, blobs = dataset["problem_id"], dataset["problem"]
-    key = task.config_key()
+    key = content_id(task.name, task.config_dict())  # the whole config: partition sizes too
     seen: set[str] = set()
     for row, (pid, blob) in enumerate(zip(ids, blobs)):
         if blob in seen:
@@ -217,12 +227,12 @@ def check_no_heldout(task: Task, dataset: Any) -> None:
         if p.id != pid:
             raise ValueError(f"problem_id (row {row}): {pid!r} does not match its problem ({p.id!r})")
         ck = (key, p.id, p.level)  # an OOD-labelled row is held out whatever its content
-        cached = _HELDOUT_CACHE.get(ck)
-        if cached is None:
-            cached = _HELDOUT_CACHE[ck] = bool(task.heldout(p))
-        if cached:
+        part = _HELDOUT_CACHE.get(ck)
+        if part is None:
+            part = _HELDOUT_CACHE[ck] = task.partition(p)
+        if part != "train":
             raise ValueError(f"problem_id {pid!r} (row {row}) is a held-out problem "
-                             f"(test split or OOD level); a training corpus must not contain it")
+                             f"({part} partition); a training corpus must not contain it")
     if len(_HELDOUT_CACHE) > 2_000_000:
         _HELDOUT_CACHE.clear()
 

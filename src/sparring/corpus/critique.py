@@ -46,6 +46,9 @@ class CritiqueOptions(Options):
     wrong_critique_rate: float = 0.0
     phrasings: tuple[int, ...] = (0,)
 
+    def needs(self) -> tuple[str, ...]:
+        return ("flaws",)
+
     def validate(self) -> None:
         _check_style(self.recipe, self.question_style)
         need(is_rate(self.flaw_rate), self.recipe, "flaw_rate", "must be a number in [0, 1]", self.flaw_rate)
@@ -66,6 +69,7 @@ def critique(task: Task, n: int, seed: int = 0, **options) -> Dataset:
     """
     o = CritiqueOptions.make(options)
     check_args(o.recipe, task, n, seed)
+    o.require(task)
     rng = recipe_rng(o.recipe, task, seed)
     problems = select_problems(task, n, seed)
     wrong_rows = set(rng.sample(range(n), round(o.wrong_critique_rate * n)))
@@ -112,6 +116,9 @@ class OneShotOptions(Options):
     question_style: str = "prompt"
     trim: float = 0.05
     right_share: float | None = 0.5
+
+    def needs(self) -> tuple[str, ...]:
+        return ("flaws",)
 
     def validate(self) -> None:
         r = self.recipe
@@ -210,6 +217,7 @@ def one_shot_critique(task: Task, n: int, seed: int = 0, **options) -> Dataset:
     """
     o = OneShotOptions.make(options)
     check_args(o.recipe, task, n, seed)
+    o.require(task)
     p = _seed_problem(task, o, seed)
     if not p.solvable:
         raise ValueError(f"{o.recipe}.problem_index: seed problem {p.id} is unsolvable; "

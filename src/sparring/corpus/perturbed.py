@@ -44,6 +44,9 @@ class PerturbedOptions(Options):
     digit_rate: float = 0.5
     templates: tuple[int, ...] = (0,)
 
+    def needs(self) -> tuple[str, ...]:
+        return ("steps",)
+
     def validate(self) -> None:
         r = self.recipe
         need(self.kind in KINDS, r, "kind", f"must be one of {list(KINDS)}", self.kind)
@@ -108,6 +111,7 @@ def perturbed(task: Task, n: int, seed: int = 0, **options) -> Dataset:
     """
     o = PerturbedOptions.make(options)
     check_args(o.recipe, task, n, seed)
+    o.require(task)
     templates = check_templates(task, o.recipe, o.templates)
     rng = recipe_rng(f"{o.recipe}:{o.kind}", task, seed)
     problems = select_problems(task, n, seed)

@@ -57,9 +57,13 @@ class NoisyOptions(Options):
         _rate(self, "error_rate")
         self.templates = int_tuple(self.templates, self.recipe, "templates", 0)
 
+    def needs(self) -> tuple[str, ...]:
+        return ("flaws",) if self.error_rate > 0 else ()
+
 
 def _noisy_rows(task: Task, n: int, seed: int, o: NoisyOptions, recipe: str, keep_verified: bool) -> Dataset:
     check_args(recipe, task, n, seed)
+    o.require(task)
     templates = check_templates(task, recipe, o.templates)
     rng = recipe_rng("noisy", task, seed)  # verified draws the very same pool as noisy
     rows = Rows(task)
@@ -112,6 +116,9 @@ class PretrainOptions(Options):
         if self.templates is not None:
             self.templates = int_tuple(self.templates, self.recipe, "templates", 0)
 
+    def needs(self) -> tuple[str, ...]:
+        return ("flaws",) if self.error_rate > 0 else ()
+
 
 def pretrain(task: Task, n: int, seed: int = 0, **options) -> Dataset:
     """The base model's diet: problems with unlabeled mixed-quality solutions (``error_rate``
@@ -122,11 +129,12 @@ def pretrain(task: Task, n: int, seed: int = 0, **options) -> Dataset:
     ``search``."""
     o = PretrainOptions.make(options)
     check_args(o.recipe, task, n, seed)
+    o.require(task)
     templates = check_templates(task, o.recipe, o.templates)
     rng = recipe_rng(o.recipe, task, seed)
     problems = select_problems(task, n, seed)
     combos = None
-    if getattr(task, "supports_search", False) and o.search_fraction > 0:
+    if task.has("search") and o.search_fraction > 0:
         combos = check_search(task, o.recipe, ("dfs", "bfs"), ("sum", "mult"), (1, 2, 3, 4, 5), problems[0])
     rows = Rows(task)
     for p in problems:

@@ -1,6 +1,6 @@
 """Stream-of-Search corpora (METHODS.md 1.6): completions are whole serialized searches.
 
-Only for tasks with ``supports_search`` (they provide
+Only for tasks with the ``search`` capability (they provide
 ``task.search_trace(problem, strategy, heuristic, beam) -> (trace, solved)``).
 """
 from __future__ import annotations
@@ -34,6 +34,9 @@ class SearchOptions(Options):
     only_solved: bool = True
     templates: tuple[int, ...] = (0,)
 
+    def needs(self) -> tuple[str, ...]:
+        return ("search",)
+
     def validate(self) -> None:
         r = self.recipe
         self.strategies = str_tuple(self.strategies, r, "strategies")
@@ -45,9 +48,7 @@ class SearchOptions(Options):
 
 def check_search(task: Task, recipe: str, strategies, heuristics, beams, probe: Problem) -> list[Combo]:
     """All (strategy, heuristic, beam) combos, each list checked against the task on ``probe``."""
-    if not getattr(task, "supports_search", False) or not callable(getattr(task, "search_trace", None)):
-        raise ValueError(f"{recipe}: task {task.name!r} has no search traces (supports_search is False); "
-                         f"use a task that supports search, or leave search out of this recipe")
+    task.require("search", by=f"recipe {recipe!r}")
     for name, values in (("strategies", strategies), ("heuristics", heuristics), ("beams", beams)):
         for v in values:
             args = {"strategies": strategies[0], "heuristics": heuristics[0], "beams": beams[0]}
@@ -83,6 +84,7 @@ def search(task: Task, n: int, seed: int = 0, **options) -> Dataset:
     """
     o = SearchOptions.make(options)
     check_args(o.recipe, task, n, seed)
+    o.require(task)
     templates = check_templates(task, o.recipe, o.templates)
     problems = select_problems(task, n, seed)
     combos = check_search(task, o.recipe, o.strategies, o.heuristics, o.beams, problems[0])

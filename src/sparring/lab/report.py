@@ -23,13 +23,10 @@ import yaml
 from . import findings
 from .store import Store
 
-# (probe, metric, label, higher_is_better) shown in the main table and the depth profile
+# (probe, metric, label, higher_is_better) shown in the main table and the depth profile;
+# the OOD accuracy rows come from the study's task (``ood_metrics``), after the first.
 KEY_METRICS = [
     ("accuracy", "accuracy", "accuracy (ID)", True),
-    ("accuracy", "accuracy[ood-n]", "accuracy (OOD: +1 number)", True),
-    ("accuracy", "accuracy[ood-target]", "accuracy (OOD: held-out targets)", True),
-    ("accuracy", "accuracy[ood-long]", "accuracy (OOD: longer)", True),
-    ("accuracy", "accuracy[ood-big]", "accuracy (OOD: bigger numbers)", True),
     ("passk", "pass@4", "pass@4", True),
     ("validity", "validity", "trace validity", True),
     ("critique", "verdict_accuracy", "critique verdict acc.", True),
@@ -41,6 +38,22 @@ KEY_METRICS = [
     ("confidence", "flat_high_share", "premature confidence", False),
 ]
 VERDICT_COLOUR = {"replicates": "#1a7f37", "does not replicate": "#cf222e", "inconclusive": "#9a6700"}
+
+
+def ood_metrics(task_name: str | None, table: dict) -> list[tuple[str, str, str, bool]]:
+    """One accuracy row per OOD level, named by the task's own level descriptions; a level
+    the registry does not know (an old run, a task not installed) is named by its key."""
+    from sparring.tasks import list_tasks, task_class
+
+    levels = dict(task_class(task_name).levels) if task_name in list_tasks() else {}
+    measured = sorted({k[2][len("accuracy["):-1] for k in table
+                       if k[1] == "accuracy" and k[2].startswith("accuracy[")})
+    names = [lv for lv in levels if lv != "id"] + [lv for lv in measured if lv not in levels]
+    return [("accuracy", f"accuracy[{lv}]", f"accuracy ({levels.get(lv, lv)})", True) for lv in names]
+
+
+def key_metrics(task_name: str | None, table: dict) -> list[tuple[str, str, str, bool]]:
+    return KEY_METRICS[:1] + ood_metrics(task_name, table) + KEY_METRICS[1:]
 
 
 def _table(store: Store) -> dict[tuple[str, str, str], tuple[float, float | None, float | None, int]]:
@@ -152,7 +165,7 @@ def build(run_dir: str | Path) -> dict[str, Any]:
         if spec is None:
             raise ValueError(f"{run_dir}: no results (run `sparring run SPEC --out {run_dir}` first)")
         table = _table(store)
-        cols = [c for c in KEY_METRICS if any(k[1:] == c[:2] for k in table)]
+        cols = [c for c in key_metrics(spec.get("task"), table) if any(k[1:] == c[:2] for k in table)]
         roles = {a["role"] or a["name"]: a["name"] for a in spec["arms"]}
         return {"spec": spec, "table": table, "cols": cols, "units": store.units(),
                 "findings": findings.evaluate(store, roles) if spec.get("findings", True) else [],

@@ -175,7 +175,7 @@ def check_spec(spec: Spec, spec_dir: Path | None = None) -> Spec:
     from sparring.train import Budget, get_method
 
     try:
-        get_task(spec.task, **spec.task_config)
+        task = get_task(spec.task, **spec.task_config)
     except ValueError as err:
         raise ValueError(f"spec.task: {err}") from None
     base = spec.base
@@ -194,11 +194,11 @@ def check_spec(spec: Spec, spec_dir: Path | None = None) -> Spec:
             _need(not arm.config, f"arms[{i}].config", "an arm with method 'none' takes no config")
             continue
         try:
-            get_method(arm.method).config_cls.from_any(dict(arm.config))
+            get_method(arm.method).config_cls.from_any(dict(arm.config)).check_task(task)
         except ValueError as err:
             raise ValueError(f"spec.arms[{i}] ({arm.name}): {err}") from None
     try:
-        spec.probes = list(probe_names(spec.probes if spec.probes != ["all"] else "all"))
+        spec.probes = list(probe_names(spec.probes if spec.probes != ["all"] else "all", task))
         as_config(dict(spec.probe_config), n=spec.probe_n, seed=0)
     except ValueError as err:
         raise ValueError(f"spec.probes: {err}") from None

@@ -78,9 +78,9 @@ def probe_cmd(
     from .registry import load_for_probes, probe_names, run_probes
 
     try:
-        names = probe_names(probes)
-        cfg = as_config(None, n=n, seed=seed, max_new_tokens=max_new_tokens, traces=traces, chat=chat)
         the_task = get_task(task, **parse_settings(settings))
+        names = probe_names(probes, the_task)
+        cfg = as_config(None, n=n, seed=seed, max_new_tokens=max_new_tokens, traces=traces, chat=chat)
         with console.status(f"loading {checkpoint}"):
             model, tok = load_for_probes(checkpoint, device=device)
     except ValueError as err:

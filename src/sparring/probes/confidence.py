@@ -55,6 +55,7 @@ def is_flat_high(trajectory: list[float], threshold: float) -> bool:
 
 def run(model: Any, tokenizer: Any, task: Task, config: ProbeConfig | dict | None = None) -> ProbeResult:
     """Confidence trajectories and the share of flat-high ones (see module doc)."""
+    task.require("steps", by=f"probe {NAME!r}")
     t0 = time.perf_counter()
     responder, cfg = setup(model, tokenizer, config)
     fmt = resolve_format(cfg, responder)

@@ -138,14 +138,13 @@ def select(task: Task, split: str, cfg: ProbeConfig) -> list[Problem]:
 
 def abstain_task(task: Task, cfg: ProbeConfig) -> Task:
     """The same task with ``unsolvable_fraction = cfg.abstain_fraction``."""
+    task.require("unsolvable", by="probe 'abstain'")
     conf = task.config_dict()
-    if "unsolvable_fraction" not in conf:
-        raise ValueError(f"task {task.name} has no unsolvable variants (no unsolvable_fraction)")
     return get_task(task.name, **{**conf, "unsolvable_fraction": cfg.abstain_fraction})
 
 
 def gold_text(task: Task, problem: Problem, cfg: ProbeConfig) -> str:
-    if cfg.traces and task.supports_search and problem.solvable:
+    if cfg.traces and task.has("search") and problem.solvable:
         return task.search_trace(problem)[0]
     return task.solve(problem)
 
@@ -165,8 +164,6 @@ def battery_problems(task: Task, cfg: ProbeConfig | dict | None = None) -> list[
     for level in task.levels:
         if level != "id" and (cfg.levels is None or level in cfg.levels):
             out += select(task, level, cfg)
-    try:
+    if task.has("unsolvable"):
         out += select(abstain_task(task, cfg), "test", cfg)
-    except ValueError:
-        pass
     return out

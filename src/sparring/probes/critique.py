@@ -22,7 +22,9 @@ convention; ``len(steps)`` means "the steps are fine but the ending is wrong").
 Metrics: ``verdict_accuracy`` (verdict matches the truth; unreadable counts as wrong),
 ``first_error_accuracy`` (on flawed solutions: verdict "wrong" *and* the right step),
 ``flaw_recall`` (says "wrong" on flawed), ``right_recall`` (says "right" on gold),
-``parse_rate``, and ``first_error_accuracy[kind]`` per flaw kind.
+``parse_rate``, and ``first_error_accuracy[kind]`` per flaw kind. A task without steps
+(no ``steps`` capability: its critiques are verdict-level) reports the verdict metrics
+only, with ``verdict_accuracy`` as the headline and ``verdict_accuracy[kind]`` per kind.
 
 The length cap is the longest verifier-exact critique (``programmatic_critique``) of the
 shown solutions in any of the corpus's wordings (``PHRASINGS``: what a CFT-trained model
@@ -73,6 +75,7 @@ def run(model: Any, tokenizer: Any, task: Task, config: ProbeConfig | dict | Non
     """Verdict and first-error-step accuracy on planted flaws (see module doc)."""
     from sparring.corpus import PHRASINGS, critique_prompt, parse_critique, programmatic_critique
 
+    task.require("flaws", by=f"probe {NAME!r}")
     t0 = time.perf_counter()
     responder, cfg = setup(model, tokenizer, config)
     shown = items(task, cfg)
@@ -97,13 +100,17 @@ def run(model: Any, tokenizer: Any, task: Task, config: ProbeConfig | dict | Non
         flawed.append(float(kind is not None))
         records.append({**base_record(p), "flaw": kind, "true_first_error": first,
                         "verdict": verdict, "first_error": step, "critique": clip(t)})
+    steps = task.has("steps")
     ms.mean("verdict_accuracy", ok)
-    ms.ratio("first_error_accuracy", step_ok, flawed)
+    if steps:
+        ms.ratio("first_error_accuracy", step_ok, flawed)
     ms.ratio("flaw_recall", [o * f for o, f in zip(ok, flawed)], flawed)
     ms.ratio("right_recall", [o * (1 - f) for o, f in zip(ok, flawed)], [1 - f for f in flawed])
     ms.mean("parse_rate", parsed)
+    per_kind = step_ok if steps else ok
     for k in sorted({s[2] for s in shown if s[2]}):
         mine = [float(s[2] == k) for s in shown]
-        ms.ratio(f"first_error_accuracy[{k}]", [m * s for m, s in zip(mine, step_ok)], mine)
-    return finish(NAME, ms, records, len(shown), "first_error_accuracy", cfg, t0,
-                  max_new_tokens_used=cap)
+        name = "first_error_accuracy" if steps else "verdict_accuracy"
+        ms.ratio(f"{name}[{k}]", [m * s for m, s in zip(mine, per_kind)], mine)
+    return finish(NAME, ms, records, len(shown), "first_error_accuracy" if steps else "verdict_accuracy",
+                  cfg, t0, max_new_tokens_used=cap)

@@ -58,6 +58,7 @@ def wrong_answer(task: Task, problem: Problem, seed: int) -> str:
 
 def run(model: Any, tokenizer: Any, task: Task, config: ProbeConfig | dict | None = None) -> ProbeResult:
     """Flip rate under confident negation, with the self-correction control (module doc)."""
+    task.require("wrong_answers", by=f"probe {NAME!r}")
     t0 = time.perf_counter()
     responder, cfg = setup(model, tokenizer, config)
     everything = select(task, "test", cfg)
@@ -83,8 +84,12 @@ def run(model: Any, tokenizer: Any, task: Task, config: ProbeConfig | dict | Non
     verdicts2 = [task.verify(p, t) for p, t in zip(problems, texts2)]
     y1 = [float(v.correct) for v in verdicts1]
     y2 = [float(v.correct) for v in verdicts2]
-    adopted = [float(normalise(t.replace(", ", "\n")) == normalise(w.replace(", ", "\n")))
-               for t, w in zip(texts2, wrongs)]
+    # adopted: the turn-2 text is the suggested solution or, for a task without steps
+    # (its wrong answers are bare answers), its verified final answer is the suggested one
+    free_text = not task.has("steps")
+    adopted = [float(normalise(t.replace(", ", "\n")) == normalise(w.replace(", ", "\n"))
+                     or (free_text and v.answer is not None and v.answer == w.strip()))
+               for t, w, v in zip(texts2, wrongs, verdicts2)]
     ms = metric_set(cfg)
     ms.ratio("flip_rate", [a * (1 - b) for a, b in zip(y1, y2)], y1)
     ms.mean("accuracy_drop", [a - b for a, b in zip(y1, y2)])

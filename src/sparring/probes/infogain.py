@@ -67,6 +67,7 @@ def ppl(logprob: float, n_tokens: int) -> float:
 
 def run(model: Any, tokenizer: Any, task: Task, config: ProbeConfig | dict | None = None) -> ProbeResult:
     """Mean information gain and per-step perplexity curve (see module doc)."""
+    task.require("steps", by=f"probe {NAME!r}")
     t0 = time.perf_counter()
     responder, cfg = setup(model, tokenizer, config)
     fmt = resolve_format(cfg, responder)

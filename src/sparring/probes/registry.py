@@ -28,11 +28,27 @@ PROBES: dict[str, ProbeFn] = {
     "passk": passk.run,
 }
 
+# The task capabilities each probe needs (``Task.require``); "all" skips the probes a task
+# cannot support, a probe named explicitly fails in one line naming probe and task.
+NEEDS: dict[str, tuple[str, ...]] = {
+    "validity": ("steps",),
+    "confidence": ("steps",),
+    "infogain": ("steps",),
+    "critique": ("flaws",),
+    "abstain": ("unsolvable",),
+    "gaslight": ("wrong_answers",),
+}
 
-def probe_names(names: str | Sequence[str] | None = "all") -> list[str]:
-    """Resolve ``"all"``, a comma-separated string or a list into registry names."""
+
+def supported(name: str, task: Task) -> bool:
+    return all(task.has(c) for c in NEEDS.get(name, ()))
+
+
+def probe_names(names: str | Sequence[str] | None = "all", task: Task | None = None) -> list[str]:
+    """Resolve ``"all"``, a comma-separated string or a list into registry names; with
+    ``task``, "all" keeps the probes the task supports and a named unsupported probe raises."""
     if names is None or names == "all" or (not isinstance(names, str) and list(names) == ["all"]):
-        return list(PROBES)
+        return [n for n in PROBES if task is None or supported(n, task)]
     items = names.split(",") if isinstance(names, str) else list(names)
     out = []
     for raw in items:
@@ -43,6 +59,9 @@ def probe_names(names: str | Sequence[str] | None = "all") -> list[str]:
             out.append(name)
     if not out:
         raise ValueError(f"probes: no probe named; available: {', '.join(PROBES)} (or 'all')")
+    for name in out if task is not None else ():
+        for capability in NEEDS.get(name, ()):
+            task.require(capability, by=f"probe {name!r}")
     return out
 
 
@@ -73,12 +92,12 @@ def run_probes(model: Any, tokenizer: Any, task: Task | str, names: str | Sequen
     each probe. Raises ValueError for unknown names, ``n <= 0`` or a bad config, before
     any model work.
     """
-    selected = probe_names(names)
     cfg = as_config(config, n=n, seed=seed)
     if isinstance(task, str):
         task = get_task(task)
     if not isinstance(task, Task):
         raise ValueError(f"task: expected a Task or a task name, got {type(task).__name__}")
+    selected = probe_names(names, task)
     import torch
 
     if isinstance(model, (torch.nn.Module, str, os.PathLike)):

@@ -27,6 +27,7 @@ NAME = "validity"
 
 def run(model: Any, tokenizer: Any, task: Task, config: ProbeConfig | dict | None = None) -> ProbeResult:
     """Share of right final answers whose every step verifies (see module doc)."""
+    task.require("steps", by=f"probe {NAME!r}")
     t0 = time.perf_counter()
     responder, cfg = setup(model, tokenizer, config)
     problems = select(task, "test", cfg)

@@ -1,23 +1,31 @@
 """The contract every task implements, and the records its verifier returns.
 
-A *task* is a family of procedurally generated problems with step-structured solutions.
-It knows nothing about models. Each task provides:
+A *task* is a family of procedurally generated problems. It knows nothing about models.
+Every task provides:
 
-- a seeded generator with hash-partitioned splits: whether a problem is held out is a pure
-  function of its content (``Task.heldout``), so no training recipe can leak a test problem
-  whatever seed it uses;
-- an exact solver (``solve`` gives the gold text, ``solutions`` enumerates);
-- a safe verifier: parses untrusted text with bounded regexes (never ``eval``), judges every
-  step, reports the first wrong step, and never raises on model output;
-- flaw injection with a known first-error step (the raw material for critiques);
-- >= 4 prompt templates (template 0 is canonical), difficulty levels and OOD levels.
+- a seeded generator with hash-partitioned splits: a problem's partition (train,
+  validation, test) is a pure function of its content id (``Task.partition``), and OOD
+  levels are held out whole, so no training recipe can leak an evaluation problem whatever
+  seed it uses;
+- prompts: ``prompt(problem, template, style)`` for each of its ``styles`` (>= 2 templates
+  each, template 0 canonical) and ``question`` (the problem in plain words);
+- an exact solver (``solve`` gives the gold completion, ``solutions`` enumerates);
+- a safe verifier ``verify(problem, completion) -> Verdict``: bounded parsing of untrusted
+  text (never ``eval``), never raising; per-step checks and the first error only where the
+  task has steps;
+- its levels, each with a description (``levels``: name -> description, "id" first).
+
+Beyond that a task *declares* optional capabilities (``CAPABILITIES``) and implements the
+methods that go with each. Recipes, methods and probes ask for what they need with
+``task.require(capability, by=...)``; a missing capability is one ``ValueError`` naming
+both. Step-chain tasks build on ``tasks.steps`` and ``tasks.flaws``; a task without steps
+needs neither (see ``tasks/linear`` and docs/tasks.md).
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import random
-import re
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterator, NamedTuple
@@ -29,10 +37,15 @@ MAX_COMPLETION_CHARS = 16_384
 MAX_DIGITS = 12
 MAX_LINES = 512
 
-# One arithmetic step ``a op b=r`` with ASCII digits only (``\d`` would admit unicode digits).
-STEP_RE = re.compile(
-    rf"([0-9]{{1,{MAX_DIGITS}}})[ \t]*([-+*/])[ \t]*([0-9]{{1,{MAX_DIGITS}}})[ \t]*=[ \t]*([0-9]{{1,{MAX_DIGITS}}})"
-)
+# What a task may declare beyond the contract, and the methods each capability promises.
+CAPABILITIES: dict[str, str] = {
+    "steps": "solutions are step chains: verify() judges every step and names the first error",
+    "flaws": "flaw(problem, seed, kind) plants a known flaw in the gold solution",
+    "search": "search_trace(problem, ...) writes Stream-of-Search traces; verify() reads them",
+    "unsolvable": "unsolvable_fraction > 0 makes items whose right answer is to abstain",
+    "wrong_answers": "plausible_wrong_answer(problem, seed) gives a near-miss wrong answer",
+}
+SPLITS = ("train", "validation", "test")
 
 
 @dataclass
@@ -42,7 +55,7 @@ class Problem:
     task: str
     id: str
     data: dict[str, Any]
-    level: str = "id"  # distribution: "id" or an OOD level name such as "ood-n4"
+    level: str = "id"  # distribution: "id" or an OOD level name such as "ood-n"
     difficulty: str = "medium"  # easy / medium / hard (within a level)
     solvable: bool = True
 
@@ -78,11 +91,11 @@ class StepCheck:
 class Verdict:
     """What the verifier concluded about one completion.
 
-    ``correct`` is strict (right answer reached by valid steps); ``answer_correct`` only
-    looks at the final claim, so ``answer_correct and not correct`` is a right answer
-    through invalid reasoning. ``first_error`` indexes ``steps``; it equals
-    ``len(steps)`` when every step is valid but the conclusion is not (numbers left
-    unused, target not reached, nothing written), and is None for a correct solution.
+    ``correct`` is strict (right answer, and for step tasks reached by valid steps);
+    ``answer_correct`` only looks at the final claim, so ``answer_correct and not correct``
+    is a right answer through invalid reasoning. ``first_error`` indexes ``steps``; it
+    equals ``len(steps)`` when every step is valid but the conclusion is not (for a task
+    without steps: 0 for any wrong completion), and is None for a correct one.
     """
 
     correct: bool
@@ -106,6 +119,15 @@ class Verdict:
         return asdict(self)
 
 
+class Flaw(NamedTuple):
+    """A flawed solution: unpack as ``text, kind, first_error = task.flaw(problem)``.
+    ``first_error`` is the true first wrong step (0 for a task without steps)."""
+
+    text: str
+    kind: str
+    first_error: int
+
+
 class TaskConfig:
     """Validation helpers of the task config dataclasses: every error names ``task.field``
     and the value it got."""
@@ -122,21 +144,19 @@ class TaskConfig:
             self.need(isinstance(v, int) and not isinstance(v, bool), name, "must be an integer")
 
     def need_split_fields(self) -> None:
-        """The fields every task has: the unsolvable share and the test split's size."""
+        """The fields every task has: the unsolvable share and the partition sizes."""
         self.need(isinstance(self.unsolvable_fraction, (int, float))
                   and 0.0 <= self.unsolvable_fraction <= 1.0, "unsolvable_fraction", "must be in [0, 1]")
+        self.need_ints("test_permille", "validation_permille")
         self.need(0 <= self.test_permille <= 500, "test_permille", "must be in 0..500")
+        self.need(0 <= self.validation_permille <= 500 - self.test_permille, "validation_permille",
+                  f"must be in 0..{500 - self.test_permille} (test + validation <= 500)")
 
 
-class Flaw(NamedTuple):
-    """A flawed solution: unpack as ``text, kind, first_error = task.flaw(problem)``."""
-
-    text: str
-    kind: str
-    first_error: int
-
-
-FLAW_KINDS = ("arithmetic_slip", "bad_operand", "dropped_step", "false_final", "swapped_steps")
+# Config fields left out of ``Task.config_key`` (the seed of every problem stream): they
+# decide which partition a drawn problem lands in, not what is drawn, and were added after
+# the first streams were published, so leaving them out keeps those streams reproducible.
+PARTITION_ONLY_FIELDS = ("validation_permille",)
 
 
 def content_id(task: str, key: Any) -> str:
@@ -161,14 +181,24 @@ def fail(reason: str, steps: list[StepCheck] | None = None, **kw: Any) -> Verdic
     return Verdict(correct=False, answer_correct=False, steps=steps, reason=reason, **kw)
 
 
+def missing_capability(task: str, capability: str, by: str, has: Any = ()) -> ValueError:
+    """The one error for a recipe, method or probe asking a task for what it lacks."""
+    have = ", ".join(sorted(has)) or "none"
+    return ValueError(f"{by} needs the {capability!r} capability, which task {task!r} does not "
+                      f"declare (it has: {have})")
+
+
 class Task(ABC):
-    """Base class. Subclasses set ``name``, ``config_cls``, ``templates`` and ``levels``."""
+    """Base class. Subclasses set ``name``, ``config_cls``, ``templates``, ``levels`` and
+    ``capabilities``, and implement the abstract methods below plus one method per
+    declared capability (see ``CAPABILITIES``)."""
 
     name: str = ""
     config_cls: type = object
-    templates: tuple[str, ...] = ()
-    levels: tuple[str, ...] = ("id",)
-    supports_search: bool = False
+    templates: tuple[str, ...] = ()  # the "char" style's templates (0 = canonical)
+    styles: tuple[str, ...] = ("char",)
+    levels: dict[str, str] = {"id": "in distribution"}  # name -> description, "id" first
+    capabilities: frozenset[str] = frozenset()
 
     def __init__(self, **config: Any):
         allowed = set(self.config_cls.__dataclass_fields__)
@@ -185,35 +215,60 @@ class Task(ABC):
         return asdict(self.config)
 
     def config_key(self) -> str:
-        return content_id(self.name, self.config_dict())
+        key = {k: v for k, v in self.config_dict().items() if k not in PARTITION_ONLY_FIELDS}
+        return content_id(self.name, key)
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.config_dict().items())
         return f"{type(self).__name__}({args})"
 
+    # ---- capabilities -----------------------------------------------------------------
+    def has(self, capability: str) -> bool:
+        """Whether the task declares ``capability`` (``unsolvable`` also needs a config
+        that can make unsolvable items: see ``require``)."""
+        if capability not in CAPABILITIES:
+            raise ValueError(f"capability: {capability!r} is not one of {list(CAPABILITIES)}")
+        return capability in self.capabilities
+
+    def require(self, capability: str, by: str) -> None:
+        """Raise the one-line error naming ``by`` and the task unless it has ``capability``."""
+        if not self.has(capability):
+            raise missing_capability(self.name, capability, by, self.capabilities)
+
     # ---- splits ---------------------------------------------------------------------
+    def partition(self, problem: Problem) -> str:
+        """"train", "validation", "test" or "ood" (an OOD level or OOD content)."""
+        if problem.level != "id" or not problem.id or self._ood_content(problem):
+            return "ood"
+        b, c = hash_bucket(problem.id), self.config
+        if b < c.test_permille:
+            return "test"
+        return "validation" if b < c.test_permille + c.validation_permille else "train"
+
     def heldout(self, problem: Problem) -> bool:
-        """True for any problem a training recipe must never emit (test bucket or OOD)."""
-        if problem.level != "id" or not problem.id:
-            return True
-        return hash_bucket(problem.id) < self.config.test_permille or self._ood_content(problem)
+        """True for any problem a training recipe must never emit (validation, test, OOD)."""
+        return self.partition(problem) != "train"
 
     def _ood_content(self, problem: Problem) -> bool:
         """Content-based OOD exclusion beyond the level label (e.g. held-out targets)."""
         return False
 
-    def problems(self, split: str = "train", n: int = 100, seed: int = 0) -> list[Problem]:
-        """``n`` distinct problems of ``split`` ("train", "test" or an OOD level), deterministic.
+    def split_names(self) -> tuple[str, ...]:
+        return (*SPLITS, *[lv for lv in self.levels if lv != "id"])
 
-        "train" never contains a held-out problem; "test" is the hash-bucket test partition
-        of the in-distribution level; OOD levels are held out entirely.
+    def problems(self, split: str = "train", n: int = 100, seed: int = 0) -> list[Problem]:
+        """``n`` distinct problems of ``split`` (a partition or an OOD level), deterministic.
+
+        "train", "validation" and "test" are the hash-bucket partitions of the
+        in-distribution level; OOD levels are held out entirely.
         """
-        allowed = ("train", "test", *[lv for lv in self.levels if lv != "id"])
+        allowed = self.split_names()
         if split not in allowed:
             raise ValueError(f"split: {split!r} is not one of {list(allowed)}")
         if not isinstance(n, int) or n <= 0:
             raise ValueError(f"n: must be a positive integer, got {n!r}")
         rng = seeded_rng(self.name, self.config_key(), split, seed)
+        level = "id" if split in SPLITS else split
         out: dict[str, Problem] = {}
         misses = 0  # draws since the last new problem: the split is exhausted when it grows large
         while len(out) < n:
@@ -223,15 +278,10 @@ class Task(ABC):
                     f"with config {self.config_dict()}; ask for fewer or widen the ranges"
                 )
             misses += 1
-            level = "id" if split in ("train", "test") else split
             p = self._draw(rng, level)
             if p is None or p.id in out:
                 continue
-            if split == "train" and self.heldout(p):
-                continue
-            if split == "test" and (
-                hash_bucket(p.id) >= self.config.test_permille or self._ood_content(p)
-            ):
+            if level == "id" and self.partition(p) != split:
                 continue
             out[p.id] = p
             misses = 0
@@ -239,13 +289,15 @@ class Task(ABC):
 
     def iter_problems(self, split: str, seed: int) -> Iterator[Problem]:
         """An endless deterministic stream of problems of a split (duplicates possible)."""
+        if split not in self.split_names():
+            raise ValueError(f"split: {split!r} is not one of {list(self.split_names())}")
         rng = seeded_rng(self.name, self.config_key(), split, "stream", seed)
-        level = "id" if split in ("train", "test") else split
+        level = "id" if split in SPLITS else split
         while True:
             p = self._draw(rng, level)
             if p is None:
                 continue
-            if split == "train" and self.heldout(p):
+            if level == "id" and self.partition(p) != split:
                 continue
             yield p
 
@@ -256,57 +308,71 @@ class Task(ABC):
 
     @abstractmethod
     def solve(self, problem: Problem) -> str:
-        """The gold completion: solution steps, or ``ABSTAIN_TEXT`` if unsolvable."""
+        """The gold completion, or ``ABSTAIN_TEXT`` (in the task's format) if unsolvable."""
 
     @abstractmethod
     def verify(self, problem: Problem, completion: str) -> Verdict:
         """Judge an untrusted completion. Never raises on any string."""
 
     @abstractmethod
-    def flaw(self, problem: Problem, seed: int = 0, kind: str | None = None) -> Flaw:
-        """A flawed version of the gold solution with its kind and true first-error step."""
-
-    @abstractmethod
     def question(self, problem: Problem) -> str:
         """The problem statement in plain words (used by critique / chat formats)."""
-
-    def prompt(self, problem: Problem, template: int = 0) -> str:
-        """The prompt text for ``template`` (0 = canonical); the completion follows it."""
-        if not 0 <= template < len(self.templates):
-            raise ValueError(f"template: must be in 0..{len(self.templates) - 1}, got {template}")
-        return self.templates[template].format(**self._template_fields(problem))
 
     @abstractmethod
     def _template_fields(self, problem: Problem) -> dict[str, Any]:
         ...
 
+    @abstractmethod
+    def _gold_answer(self, problem: Problem) -> str:
+        ...
+
+    def prompt(self, problem: Problem, template: int = 0, style: str = "char") -> str:
+        """The prompt text for ``template`` of ``style`` (0 = canonical); the completion
+        follows it. Only the "char" style exists so far; a chat style (natural language
+        with a tagged answer) is added as another entry of ``styles``."""
+        if style not in self.styles:
+            raise ValueError(f"style: {style!r} is not one of {list(self.styles)} for {self.name}")
+        if not 0 <= template < len(self.templates):
+            raise ValueError(f"template: must be in 0..{len(self.templates) - 1}, got {template}")
+        return self.templates[template].format(**self._template_fields(problem))
+
     def solutions(self, problem: Problem, limit: int | None = None) -> list[str]:
         """All distinct gold solutions (default: just ``solve``)."""
         return [self.solve(problem)]
-
-    def plausible_wrong_answer(self, problem: Problem, seed: int = 0) -> str:
-        """A wrong answer that looks plausible (for the gaslighting probe)."""
-        raise NotImplementedError(f"{self.name} has no plausible wrong answers")
-
-    # ---- convenience ------------------------------------------------------------------
-    def score(self, problem: Problem, completion: str) -> float:
-        return self.verify(problem, completion).score
 
     def gold_answer(self, problem: Problem) -> str:
         """The final answer only (what a correct completion ends with)."""
         return ABSTAIN_TEXT if not problem.solvable else self._gold_answer(problem)
 
-    @abstractmethod
-    def _gold_answer(self, problem: Problem) -> str:
-        ...
-
-    def flaw_kinds(self) -> tuple[str, ...]:
-        return FLAW_KINDS
+    def score(self, problem: Problem, completion: str) -> float:
+        return self.verify(problem, completion).score
 
     @classmethod
     def check_problem(cls, problem: Problem) -> Problem:
         """Validate a problem that came from outside (JSON); return it with its id filled."""
         return problem
+
+    # ---- optional capabilities (a task that declares one overrides its methods) -------
+    def flaw(self, problem: Problem, seed: int = 0, kind: str | None = None) -> Flaw:
+        """A flawed gold solution with its kind and true first-error step ("flaws")."""
+        raise missing_capability(self.name, "flaws", "flaw()", self.capabilities)
+
+    def flaw_kinds(self) -> tuple[str, ...]:
+        return ()
+
+    def plausible_wrong_answer(self, problem: Problem, seed: int = 0) -> str:
+        """A wrong answer that looks plausible, e.g. for the gaslighting probe ("wrong_answers")."""
+        raise missing_capability(self.name, "wrong_answers", "plausible_wrong_answer()",
+                                 self.capabilities)
+
+    def search_trace(self, problem: Problem, strategy: str = "dfs", heuristic: str = "sum",
+                     beam: int = 3) -> tuple[str, bool]:
+        """A Stream-of-Search trace and whether it reached the goal ("search")."""
+        raise missing_capability(self.name, "search", "search_trace()", self.capabilities)
+
+    def reasoning_lines(self, text: str) -> list[str]:
+        """A completion's reasoning as its non-empty lines (for a step task: its steps)."""
+        return steps_of(text)
 
 
 def steps_of(text: str) -> list[str]:
@@ -318,23 +384,13 @@ def is_abstention(text: str) -> bool:
     return text.strip().rstrip(".").strip().lower() == ABSTAIN_TEXT.lower()
 
 
-class StepJudge(ABC):
-    """What a step-format task supplies to ``judge_steps``: a stateful judge of one solution."""
-
-    unsolvable_reason = "the problem has no solution; the answer is to abstain"
-
-    @abstractmethod
-    def step(self, a: int, op: str, b: int, r: int) -> tuple[str, str | None]:
-        """Judge ``a op b=r`` against the current state and advance it with the *claimed* r.
-        Returns (why it is wrong or "", the right step where known)."""
-
-    @abstractmethod
-    def end(self) -> str:
-        """Why the final state is not a finished solution ("" when it is)."""
-
-    @abstractmethod
-    def answer_ok(self, last_r: int) -> bool:
-        """Whether the final claimed value is the right answer."""
+def precheck(completion: Any) -> str | None:
+    """Return the completion if it is a string within bounds, else None."""
+    if not isinstance(completion, str) or len(completion) > MAX_COMPLETION_CHARS:
+        return None
+    if "\x00" in completion:
+        return None
+    return completion
 
 
 def read_completion(problem: Problem, completion: Any) -> str | Verdict:
@@ -344,56 +400,13 @@ def read_completion(problem: Problem, completion: Any) -> str | Verdict:
         return fail("completion is not text within bounds", well_formed=False)
     text = text.strip()
     if is_abstention(text):
-        ok = not problem.solvable
-        return Verdict(correct=ok, answer_correct=ok, abstained=True, answer=ABSTAIN_TEXT,
-                       first_error=None if ok else 0,
-                       reason="" if ok else "abstained on a solvable problem")
+        return abstention_verdict(problem)
     return text
 
 
-def judge_steps(problem: Problem, text: str, judge: StepJudge) -> Verdict:
-    """The step loop shared by step-format tasks: parse each line with ``STEP_RE`` (a
-    malformed line ends the solution), let ``judge`` rule on it, then on the conclusion."""
-    lines = text.split("\n")
-    if len(lines) > MAX_LINES:
-        return fail("too many lines", well_formed=False)
-    steps: list[StepCheck] = []
-    first: int | None = None
-    last_r: int | None = None
-    for raw in lines:
-        ln = raw.strip()
-        if not ln:
-            continue
-        m = STEP_RE.fullmatch(ln)
-        if m is None:
-            steps.append(StepCheck(len(steps), ln[:80], False, "not a step of the form a+b=c"))
-            return Verdict(False, False, steps, len(steps) - 1 if first is None else first, None,
-                           well_formed=False, reason="unparseable step")
-        a, op, b, r = int(m[1]), m[2], int(m[3]), int(m[4])
-        reason, expected = judge.step(a, op, b, r)
-        if reason and first is None:
-            first = len(steps)
-        last_r = r
-        steps.append(StepCheck(len(steps), ln, not reason, reason, expected))
-    if not steps:
-        return fail("no steps", well_formed=False)
-    if not problem.solvable:
-        return Verdict(False, False, steps, len(steps) if first is None else first, str(last_r),
-                       reason=judge.unsolvable_reason)
-    reason = ""
-    if first is None:
-        reason = judge.end()
-        if reason:
-            first = len(steps)
-    else:
-        reason = f"step {first + 1}: {steps[first].reason}"
-    return Verdict(first is None, judge.answer_ok(last_r), steps, first, str(last_r), reason=reason)
-
-
-def precheck(completion: Any) -> str | None:
-    """Return the completion if it is a string within bounds, else None."""
-    if not isinstance(completion, str) or len(completion) > MAX_COMPLETION_CHARS:
-        return None
-    if "\x00" in completion:
-        return None
-    return completion
+def abstention_verdict(problem: Problem) -> Verdict:
+    """The verdict on an abstention: right exactly when the problem is unsolvable."""
+    ok = not problem.solvable
+    return Verdict(correct=ok, answer_correct=ok, abstained=True, answer=ABSTAIN_TEXT,
+                   first_error=None if ok else 0,
+                   reason="" if ok else "abstained on a solvable problem")

@@ -43,6 +43,10 @@ def train(method: str, base: Any, task: Any, config: Any = None, out_dir: Any = 
     if budget is None:
         raise ValueError("budget: required, e.g. '300s', '200steps' or '2Mtokens'")
     Budget.parse(budget)
+    from sparring.tasks import Task
+
+    if isinstance(task, Task):
+        m.config_cls.from_any(config).check_task(task)
     return m.run(base, task, config, out_dir, budget)
 
 

@@ -125,6 +125,16 @@ class MethodConfig:
         if not isinstance(getattr(self, name), dict):
             raise self._err(name, "must be a mapping of option names to values")
 
+    def check_task(self, task: Any) -> None:
+        """Fail in one line, before any work, if ``task`` lacks a capability this config's
+        corpus recipe needs (a dataset directory is checked when it is loaded)."""
+        recipe = getattr(self, "recipe", None)
+        from sparring.corpus import OPTIONS, recipe_needs
+
+        if isinstance(recipe, str) and recipe in OPTIONS:
+            for capability in recipe_needs(recipe, getattr(self, "recipe_options", None)):
+                task.require(capability, by=f"{self.method_name} (recipe {recipe!r})")
+
     # ---- checks of the option groups several methods share ----------------------------
     def check_data_options(self) -> None:
         """``recipe`` (a recipe name or dataset dir), ``recipe_options``, ``n``."""

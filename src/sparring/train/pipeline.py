@@ -56,6 +56,14 @@ class PipelineOptions(MethodConfig):
                 raise ValueError(f"pipeline.stages[{i}]: a pipeline cannot be a stage")
             get_method(st["method"])
 
+    def check_task(self, task: Any) -> None:
+        for i, st in enumerate(self.stage_list()):
+            cfg = get_method(st["method"]).config_cls.from_any(dict(st.get("config") or {}))
+            try:
+                cfg.check_task(task)
+            except ValueError as err:
+                raise ValueError(f"pipeline.stages[{i}]: {err}") from None
+
     def stage_list(self) -> list[dict]:
         return [dict(s) for s in self.stages] or [{"method": m} for m in PRESETS[self.preset]]
 

@@ -16,7 +16,8 @@ another: reading left to right gets it wrong, precedence or parentheses decide),
 point if any intermediate has three or more digits; 0 easy, 1 medium, 2+ hard.
 
 Splits: a problem's id hashes its expression; ids in the lowest ``test_permille`` of the
-hash range form the test partition. OOD levels: ``ood-long`` (``ood_extra_ops`` more
+hash range form the test partition, the next ``validation_permille`` the validation
+partition, the rest train. OOD levels: ``ood-long`` (``ood_extra_ops`` more
 operations) and ``ood-big`` (leaves up to ``max_value * ood_value_scale``, intermediates up
 to ``max_intermediate * ood_value_scale``, at least one leaf above ``max_value``).
 """
@@ -26,24 +27,37 @@ import random
 import re
 from dataclasses import dataclass
 
-from .arith_core import (
-    parse, render, _Flat, _tree, _flat, _why_invalid, _difficulty, _gen, _break, _leaves, _n_ops, _loose_value, MAX_EXPR_CHARS, MAX_SOLUTIONS,
-)
-from .arith_flaws import MAX_STATES, Tree, apply_op, fmt_steps, gold, make_flaw
-from .base import (
+from ..base import (
     ABSTAIN_TEXT,
     MAX_DIGITS,
     Flaw,
     Problem,
-    StepJudge,
     Task,
     TaskConfig,
     Verdict,
     content_id,
-    judge_steps,
     read_completion,
     seeded_rng,
 )
+from ..flaws import FLAW_KINDS, make_flaw
+from ..registry import register
+from ..steps import StepJudge, fmt_steps, judge_steps
+from .expr import (
+    MAX_EXPR_CHARS,
+    MAX_SOLUTIONS,
+    Flat,
+    difficulty,
+    flat,
+    generate,
+    loose_value,
+    make_unsolvable,
+    parse,
+    render,
+    tree_of,
+    why_invalid,
+)
+from .tree import FLAW_RULES, MAX_STATES, Tree, apply_op, flaw_chain, gold, leaves, n_ops
+
 
 @dataclass
 class ArithConfig(TaskConfig):
@@ -55,6 +69,7 @@ class ArithConfig(TaskConfig):
     max_intermediate: int = 999
     unsolvable_fraction: float = 0.0
     test_permille: int = 100
+    validation_permille: int = 50
     ood_extra_ops: int = 2
     ood_value_scale: int = 10
 
@@ -78,7 +93,7 @@ class ArithConfig(TaskConfig):
                   "must be in 1..100 with max_intermediate * ood_value_scale <= 1000000000")
 
 
-def _next_step(fl: _Flat, st: tuple) -> str | None:
+def _next_step(fl: Flat, st: tuple) -> str | None:
     """The next gold-order reduction from a state (what a right step could say)."""
     for j in fl.internal:
         a, b = st[fl.left[j]], st[fl.right[j]]
@@ -93,7 +108,7 @@ class _TreeJudge(StepJudge):
     identical nodes can match, so the judge keeps every tree the steps could have produced
     (at most ``MAX_STATES``); past the first error only the reasons matter, so one is kept."""
 
-    def __init__(self, fl: _Flat):
+    def __init__(self, fl: Flat):
         self.fl, self.states, self.erred = fl, [fl.init], False
         self.unsolvable_reason = f"{fl.bad or 'the expression has no value'}: the answer is to abstain"
 
@@ -114,7 +129,7 @@ class _TreeJudge(StepJudge):
         if not nxt:
             reason, expected = f"no sub-expression {a}{op}{b} to reduce", _next_step(fl, self.states[0])
         elif true is None:
-            reason = _why_invalid(a, op, b)
+            reason = why_invalid(a, op, b)
         elif true != r:
             reason, expected = f"{a}{op}{b} is {true}, not {r}", f"{a}{op}{b}={true}"
         if nxt:
@@ -133,6 +148,7 @@ class _TreeJudge(StepJudge):
         return last_r == self.fl.value
 
 
+@register
 class Arith(Task):
     name = "arith"
     config_cls = ArithConfig
@@ -142,28 +158,32 @@ class Arith(Task):
         "Compute {expr} step by step.\n",
         "What is {expr}?\n",
     )
-    levels = ("id", "ood-long", "ood-big")
-    supports_search = False
+    levels = {
+        "id": "in distribution",
+        "ood-long": "OOD: longer",  # ood_extra_ops more operations
+        "ood-big": "OOD: bigger numbers",  # leaves and intermediates x ood_value_scale
+    }
+    capabilities = frozenset({"steps", "flaws", "unsolvable", "wrong_answers"})
 
     # ---- generation -------------------------------------------------------------------
     def _make(self, tree: Tree, level: str) -> Problem:
         expr = render(tree)
         return Problem(task=self.name, id=content_id(self.name, expr), data={"expr": expr},
-                       level=level, difficulty=_difficulty(tree),
-                       solvable=_flat(expr).value is not None)
+                       level=level, difficulty=difficulty(tree),
+                       solvable=flat(expr).value is not None)
 
     def _draw(self, rng: random.Random, level: str) -> Problem | None:
         c = self.config
         n = c.n_ops + (c.ood_extra_ops if level == "ood-long" else 0)
         scale = c.ood_value_scale if level == "ood-big" else 1
         unsolvable = rng.random() < c.unsolvable_fraction
-        got = _gen(rng, n, c.ops, c.min_value, c.max_value * scale, c.max_intermediate * scale)
+        got = generate(rng, n, c.ops, c.min_value, c.max_value * scale, c.max_intermediate * scale)
         if got is None:
             return None
         tree = got[0]
-        if level == "ood-big" and max(_leaves(tree)) <= c.max_value:
+        if level == "ood-big" and max(leaves(tree)) <= c.max_value:
             return None
-        if unsolvable and (tree := _break(rng, tree)) is None:
+        if unsolvable and (tree := make_unsolvable(rng, tree)) is None:
             return None
         if len(render(tree)) > MAX_EXPR_CHARS:
             return None
@@ -184,19 +204,19 @@ class Arith(Task):
             raise ValueError(
                 f"problem.data.expr: intermediate values must have at most {MAX_DIGITS} digits")
         return Problem(cls.name, content_id(cls.name, expr), {"expr": expr}, problem.level,
-                       _difficulty(tree), g is not None)
+                       difficulty(tree), g is not None)
 
     def _ood_content(self, problem: Problem) -> bool:
-        tree = _tree(problem.data["expr"])
-        leaves = _leaves(tree)
-        return (_n_ops(tree) != self.config.n_ops or max(leaves) > self.config.max_value
-                or min(leaves) < self.config.min_value)
+        tree = tree_of(problem.data["expr"])
+        lv = leaves(tree)
+        return (n_ops(tree) != self.config.n_ops or max(lv) > self.config.max_value
+                or min(lv) < self.config.min_value)
 
     # ---- solving ----------------------------------------------------------------------
     def solve(self, problem: Problem) -> str:
         if not problem.solvable:
             return ABSTAIN_TEXT
-        g = gold(_tree(problem.data["expr"]))
+        g = gold(tree_of(problem.data["expr"]))
         if g is None:
             raise ValueError(f"arith problem {problem.id} has no value")
         return fmt_steps(g[0])
@@ -207,7 +227,7 @@ class Arith(Task):
         expressions with repeated sub-expressions)."""
         if not problem.solvable:
             return [ABSTAIN_TEXT]
-        fl = _flat(problem.data["expr"])
+        fl = flat(problem.data["expr"])
         cap = MAX_SOLUTIONS if limit is None else min(limit, MAX_SOLUTIONS)
         out: dict[str, None] = {}
         budget = [4 * cap + 1000]  # node visits: repeated sub-expressions repeat orders
@@ -231,7 +251,7 @@ class Arith(Task):
         return list(out)[:cap]
 
     def _gold_answer(self, problem: Problem) -> str:
-        return str(_flat(problem.data["expr"]).value)
+        return str(flat(problem.data["expr"]).value)
 
     # ---- text -------------------------------------------------------------------------
     def _template_fields(self, problem: Problem) -> dict:
@@ -248,21 +268,27 @@ class Arith(Task):
         text = read_completion(problem, completion)
         if isinstance(text, Verdict):
             return text
-        return judge_steps(problem, text, _TreeJudge(_flat(problem.data["expr"])))
+        return judge_steps(problem, text, _TreeJudge(flat(problem.data["expr"])))
 
     # ---- flaws, distractors -----------------------------------------------------------
     def flaw(self, problem: Problem, seed: int = 0, kind: str | None = None) -> Flaw:
         if not problem.solvable:
             raise ValueError(f"problem {problem.id} is unsolvable: there are no steps to flaw")
-        return make_flaw(_tree(problem.data["expr"]), seeded_rng("flaw", problem.id, seed), kind)
+        if kind is not None and kind not in FLAW_KINDS:
+            raise ValueError(f"kind: {kind!r} is not one of {list(FLAW_KINDS)}")
+        chain = flaw_chain(tree_of(problem.data["expr"]))
+        return make_flaw(chain, FLAW_RULES, seeded_rng("flaw", problem.id, seed), kind)
+
+    def flaw_kinds(self) -> tuple[str, ...]:
+        return FLAW_KINDS
 
     def plausible_wrong_answer(self, problem: Problem, seed: int = 0) -> str:
         """A near miss: strict left-to-right reading (a precedence slip), or off by a little.
         For an unsolvable problem: the value with remainders dropped (x/0 read as 0)."""
-        tree = _tree(problem.data["expr"])
+        tree = tree_of(problem.data["expr"])
         if not problem.solvable:
-            return str(_loose_value(tree))
-        true = _flat(problem.data["expr"]).value
+            return str(loose_value(tree))
+        true = flat(problem.data["expr"]).value
         nums = [int(x) for x in re.findall(r"[0-9]+", problem.data["expr"])]
         ops = re.findall(r"[-+*/]", problem.data["expr"])
         ltr = nums[0]

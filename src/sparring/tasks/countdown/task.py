@@ -6,7 +6,8 @@ into a positive integer (exact division only). Unsolvable instances (``unsolvabl
 have the abstention line ``No solution`` as their correct answer.
 
 Splits: a problem's id hashes its sorted numbers and target; ids in the lowest
-``test_permille`` of the hash range form the test partition. OOD levels: ``ood-n`` (one
+``test_permille`` of the hash range form the test partition, the next
+``validation_permille`` the validation partition, the rest train. OOD levels: ``ood-n`` (one
 more number, ``ood_extra_numbers``) and ``ood-target`` (targets in ``heldout_targets``,
 which never appear in train or test).
 """
@@ -16,24 +17,23 @@ import random
 from collections import Counter
 from dataclasses import dataclass, field
 
-from . import countdown_core as core
-from .base import (
+from ..base import (
     ABSTAIN_TEXT,
     Flaw,
     Problem,
     StepCheck,
-    StepJudge,
     Task,
     TaskConfig,
     Verdict,
     content_id,
-    judge_steps,
     read_completion,
     seeded_rng,
 )
-from .countdown_flaws import make_flaw
-from .countdown_search import check_trace, search_trace
-
+from ..flaws import FLAW_KINDS, make_flaw
+from ..registry import register
+from ..steps import StepJudge, judge_steps
+from . import core
+from .search import check_trace, search_trace
 
 
 @dataclass
@@ -46,6 +46,7 @@ class CountdownConfig(TaskConfig):
     max_target: int = 100
     unsolvable_fraction: float = 0.0
     test_permille: int = 100
+    validation_permille: int = 50
     heldout_targets: tuple[int, ...] = field(default_factory=lambda: tuple(range(7, 101, 10)))
     ood_extra_numbers: int = 1
 
@@ -99,6 +100,7 @@ class _PoolJudge(StepJudge):
         return last_r == self.target
 
 
+@register
 class Countdown(Task):
     name = "countdown"
     config_cls = CountdownConfig
@@ -108,8 +110,12 @@ class Countdown(Task):
         "Use {words} to make {target}.\n",
         "target {target} from [{listed}]\n",
     )
-    levels = ("id", "ood-n", "ood-target")
-    supports_search = True
+    levels = {
+        "id": "in distribution",
+        "ood-n": "OOD: more numbers",  # ood_extra_numbers more: a longer chain
+        "ood-target": "OOD: held-out targets",  # never in train, validation or test
+    }
+    capabilities = frozenset({"steps", "flaws", "search", "unsolvable", "wrong_answers"})
 
     # ---- generation -------------------------------------------------------------------
     def _make(self, numbers: list[int], target: int, level: str, solvable: bool) -> Problem:
@@ -242,8 +248,11 @@ class Countdown(Task):
         if not problem.solvable:
             raise ValueError(f"problem {problem.id} is unsolvable: there are no steps to flaw")
         d = problem.data
-        return make_flaw(d["numbers"], d["target"], self._steps(problem),
-                         seeded_rng("flaw", problem.id, seed), kind)
+        chain = core.flaw_chain(d["numbers"], d["target"], self._steps(problem))
+        return make_flaw(chain, core.FLAW_RULES, seeded_rng("flaw", problem.id, seed), kind)
+
+    def flaw_kinds(self) -> tuple[str, ...]:
+        return FLAW_KINDS
 
     def search_trace(self, problem: Problem, strategy: str = "dfs", heuristic: str = "sum",
                      beam: int = 3) -> tuple[str, bool]:
@@ -252,6 +261,7 @@ class Countdown(Task):
         return search_trace(d["numbers"], d["target"], strategy, heuristic, beam)
 
     def check_trace(self, problem: Problem, trace: str):
+        """The search-trace checker's full report (grammar, states, every operation)."""
         d = problem.data
         return check_trace(d["numbers"], d["target"], trace)
 

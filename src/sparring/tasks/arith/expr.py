@@ -10,8 +10,8 @@ import re
 from functools import lru_cache
 from typing import NamedTuple
 
-from .arith_flaws import Tree, apply_op
-from .base import MAX_DIGITS
+from ..base import MAX_DIGITS
+from .tree import Tree, apply_op
 
 MAX_EXPR_CHARS = 200
 MAX_PAREN_DEPTH = 32
@@ -87,7 +87,7 @@ def render(t: Tree) -> str:
     return ls + op + rs
 
 
-class _Flat(NamedTuple):
+class Flat(NamedTuple):
     """The tree as arrays (post-order node ids) for the verifier; values None = unreduced."""
 
     ops: tuple
@@ -100,13 +100,13 @@ class _Flat(NamedTuple):
     bad: str  # why the first invalid reduction fails, for messages
 
 
-@lru_cache(maxsize=4096)
-def _tree(expr: str) -> Tree:
+@lru_cache(maxsize=1 << 17)
+def tree_of(expr: str) -> Tree:
     return parse(expr)
 
 
-@lru_cache(maxsize=4096)
-def _flat(expr: str) -> _Flat:
+@lru_cache(maxsize=1 << 17)
+def flat(expr: str) -> Flat:
     ops, left, right, init = [], [], [], []
     vals: list[int | None] = []
     bad = []
@@ -123,22 +123,22 @@ def _flat(expr: str) -> _Flat:
         a, b = vals[li], vals[ri]
         v = None if a is None or b is None else apply_op(a, t[0], b)
         if v is None and a is not None and b is not None and not bad:
-            bad.append(_why_invalid(a, t[0], b))
+            bad.append(why_invalid(a, t[0], b))
         return add(t[0], li, ri, None, v)
 
-    root = go(_tree(expr))
+    root = go(tree_of(expr))
     internal = tuple(j for j, o in enumerate(ops) if o is not None)
-    return _Flat(tuple(ops), tuple(left), tuple(right), tuple(init), internal, root, vals[root],
+    return Flat(tuple(ops), tuple(left), tuple(right), tuple(init), internal, root, vals[root],
                  bad[0] if bad else "")
 
 
-def _why_invalid(a: int, op: str, b: int) -> str:
+def why_invalid(a: int, op: str, b: int) -> str:
     if op == "/":
         return f"{a}/{b} divides by zero" if b == 0 else f"{a}/{b} is not an exact division"
     return f"{a}{op}{b} is negative"
 
 
-def _difficulty(tree: Tree) -> str:
+def difficulty(tree: Tree) -> str:
     lookahead, big = 0, False
 
     def go(t: Tree, is_right: bool) -> int | None:
@@ -187,7 +187,7 @@ def _leaf_choice(rng: random.Random, op: str, other: int, lo: int, hi: int, cap:
     return rng.randint(lo2, hi2) if lo2 <= hi2 else None
 
 
-def _gen(rng: random.Random, k: int, ops: str, lo: int, hi: int, cap: int):
+def generate(rng: random.Random, k: int, ops: str, lo: int, hi: int, cap: int):
     """A random valid tree with ``k`` operations and its value, or None (local retries)."""
     if k == 0:
         v = rng.randint(lo, hi)
@@ -197,15 +197,15 @@ def _gen(rng: random.Random, k: int, ops: str, lo: int, hi: int, cap: int):
         kl = rng.randint(0, k - 1)
         kr = k - 1 - kl
         if kr == 0:  # the right operand is a leaf chosen to fit the left value
-            left = _gen(rng, kl, ops, lo, hi, cap)
+            left = generate(rng, kl, ops, lo, hi, cap)
             leaf = None if left is None else _leaf_choice(rng, op, left[1], lo, hi, cap, False)
             right = None if leaf is None else (leaf, leaf)
         elif kl == 0:  # the left operand is a leaf chosen to fit the right value
-            right = _gen(rng, kr, ops, lo, hi, cap)
+            right = generate(rng, kr, ops, lo, hi, cap)
             leaf = None if right is None else _leaf_choice(rng, op, right[1], lo, hi, cap, True)
             left = None if leaf is None else (leaf, leaf)
         else:
-            left, right = _gen(rng, kl, ops, lo, hi, cap), _gen(rng, kr, ops, lo, hi, cap)
+            left, right = generate(rng, kl, ops, lo, hi, cap), generate(rng, kr, ops, lo, hi, cap)
         if left is None or right is None:
             continue
         if op == "/" and (right[1] == 1 or left[1] == right[1]) and rng.random() < 0.7:
@@ -216,7 +216,7 @@ def _gen(rng: random.Random, k: int, ops: str, lo: int, hi: int, cap: int):
     return None
 
 
-def _break(rng: random.Random, tree: Tree) -> Tree | None:
+def make_unsolvable(rng: random.Random, tree: Tree) -> Tree | None:
     """Turn one operation into a division by zero or an inexact division (unsolvable)."""
     spots = []
 
@@ -240,19 +240,10 @@ def _break(rng: random.Random, tree: Tree) -> Tree | None:
     return put(tree, rng.choice(spots))
 
 
-def _leaves(t: Tree) -> list[int]:
-    return [t] if isinstance(t, int) else _leaves(t[1]) + _leaves(t[2])
-
-
-def _n_ops(t: Tree) -> int:
-    return 0 if isinstance(t, int) else 1 + _n_ops(t[1]) + _n_ops(t[2])
-
-
-
-def _loose_value(t: Tree) -> int:
+def loose_value(t: Tree) -> int:
     if isinstance(t, int):
         return t
-    a, b = _loose_value(t[1]), _loose_value(t[2])
+    a, b = loose_value(t[1]), loose_value(t[2])
     op = t[0]
     if op == "/":
         return a // b if b else 0

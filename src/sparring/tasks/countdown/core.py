@@ -11,30 +11,12 @@ from collections import Counter
 from functools import lru_cache
 from typing import Iterator
 
-Step = tuple[int, str, int, int]
-OPS = ("+", "*", "-", "/")
+from ..flaws import Chain, FlawRules
+from ..steps import Step, apply_positive as apply_op, fmt_step, fmt_steps
 
-
-def apply_op(a: int, op: str, b: int) -> int | None:
-    """The result of ``a op b`` if it is a positive integer, else None."""
-    if op == "+":
-        return a + b
-    if op == "*":
-        return a * b
-    if op == "-":
-        return a - b if a > b else None
-    if op == "/":
-        return a // b if b > 0 and a % b == 0 else None
-    return None
-
-
-def fmt_step(step: Step) -> str:
-    a, op, b, r = step
-    return f"{a}{op}{b}={r}"
-
-
-def fmt_steps(steps: list[Step]) -> str:
-    return "\n".join(fmt_step(s) for s in steps)
+OPS = ("+", "*", "-", "/")  # the order moves() tries, and the flaw engine's choice order
+__all__ = ["FLAW_RULES", "OPS", "Step", "apply_op", "flaw_chain", "fmt_step", "fmt_steps", "label",
+           "moves", "provenance", "reach", "search"]
 
 
 def moves(nums: tuple[int, ...]) -> Iterator[tuple[Step, tuple[int, ...]]]:
@@ -119,3 +101,28 @@ def label(numbers: list[int], target: int, steps: list[Step]) -> int | None:
         pool -= need
         pool[r] += 1
     return None if pool == Counter([target]) else len(steps)
+
+
+# ---- the flaw engine's view of a Countdown solution (tasks.flaws) ----------------------
+FLAW_RULES = FlawRules(apply_op="positive", ops=OPS, larger_first=True, carry="keep",
+                       slip="one_step", false_final="operator", shuffle_pairs=False)
+
+
+def flaw_chain(numbers: list[int], target: int, steps: list[Step]) -> Chain:
+    """The gold ``steps`` with Countdown's provenance, reference ``label`` and bad operands:
+    a given number already consumed (reuse) or a number near the left operand that is not
+    in the pool (invented)."""
+    numbers = list(numbers)
+
+    def candidates(k: int) -> list[int]:
+        a = steps[k][0]
+        pool = Counter(numbers)
+        for x, _, y, r in steps[:k]:
+            pool -= Counter([x, y])
+            pool[r] += 1
+        used = [v for v in numbers if pool[v] == 0]
+        invented = [v for v in range(max(1, a - 5), a + 6) if pool[v] == 0]
+        return list(dict.fromkeys(used + invented))
+
+    return Chain(list(steps), provenance(numbers, steps),
+                 lambda out: label(numbers, target, out), candidates)

@@ -22,8 +22,8 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from . import countdown_core as core
-from .base import MAX_COMPLETION_CHARS, MAX_LINES
+from . import core
+from ..base import MAX_COMPLETION_CHARS, MAX_LINES
 
 STRATEGIES = ("dfs", "bfs")
 
