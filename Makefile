@@ -31,6 +31,7 @@ demo: install
 	$(VENV)/bin/sparring report runs/$(basename $(notdir $(DEMO_SPEC)))
 
 test: install browser
+	$(VENV)/bin/ruff check src tests bench
 	$(PY) -m pytest -q tests
 
 # Headless Chromium lets the report test take a screenshot of report.html; without it

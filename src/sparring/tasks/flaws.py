@@ -42,7 +42,7 @@ import random
 from dataclasses import dataclass
 from typing import Callable
 
-from .base import MAX_DIGITS, Flaw
+from .records import MAX_DIGITS, Flaw
 from .steps import OP_RULES, Step, fmt_steps
 
 FLAW_KINDS = ("arithmetic_slip", "bad_operand", "dropped_step", "false_final", "swapped_steps")

@@ -19,7 +19,7 @@ import re
 from abc import ABC, abstractmethod
 from typing import Callable
 
-from .base import MAX_DIGITS, MAX_LINES, Problem, StepCheck, Verdict, fail
+from .records import MAX_DIGITS, MAX_LINES, Problem, StepCheck, Verdict, fail
 
 Step = tuple[int, str, int, int]  # (a, op, b, r) written a{op}b=r
 

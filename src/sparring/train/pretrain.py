@@ -92,6 +92,19 @@ def rebuild_command(task_name: str, out: Path, cfg: PretrainOptions, budget: Bud
     return " ".join(shlex.quote(p) for p in parts)
 
 
+def card_data_hash(card: dict) -> str:
+    """Rebuild the pretraining data a zoo ``card.json`` describes (its task config, recipe,
+    n, seed and options) and return its hash, to compare with ``card["data"]["hash"]``."""
+    from sparring import corpus
+    from sparring.tasks import get_task
+
+    from .common import data_hash
+
+    task = get_task(card["task"]["name"], **{k: v for k, v in card["task"].items() if k != "name"})
+    d = card["data"]
+    return data_hash(corpus.build(d["recipe"], task, d["n"], d["seed"], **d["options"]))
+
+
 @register_method("pretrain", PretrainOptions)
 def pretrain_method(base: Any, task: Any, config: Any, out_dir: Any, budget: Any):
     """Train a preset from scratch on the pretrain recipe (base is ignored unless a preset)."""

@@ -118,9 +118,9 @@ class Linear(Task):
         "Equation: {eq}. What is x?\n",
     )
     levels = {
-        "id": "in distribution: a*x + b = d, |a| <= max_coef, |b|, |x| <= max_value",
-        "ood-both": "OOD: x on both sides, a*x + b = c*x + d (a != c)",
-        "ood-big": "OOD: coefficient and values up to ood_value_scale times the id ranges",
+        "id": "in distribution",  # a*x + b = d, |a| <= max_coef, |b|, |x| <= max_value
+        "ood-both": "OOD: x on both sides",  # a*x + b = c*x + d (a != c)
+        "ood-big": "OOD: bigger numbers",  # up to ood_value_scale times the id ranges
     }
     capabilities = frozenset({"flaws", "unsolvable", "wrong_answers"})
 
@@ -228,12 +228,6 @@ class Linear(Task):
 
     # ---- verification -----------------------------------------------------------------
     def verify(self, problem: Problem, completion: str) -> Verdict:
-        try:
-            return self._verify(problem, completion)
-        except Exception:  # noqa: BLE001 - the contract: never raise on any input
-            return fail("the completion could not be judged", well_formed=False, first_error=0)
-
-    def _verify(self, problem: Problem, completion: str) -> Verdict:
         text = read_completion(problem, completion)
         if isinstance(text, Verdict):
             return text
