@@ -21,9 +21,25 @@ def test_help_everywhere():
         assert "Usage" in r.output
 
 
-def test_tasks_lists_countdown():
+def test_tasks_lists_three_tasks_with_capabilities_and_levels(monkeypatch):
+    import sparring.cli
+
+    monkeypatch.setattr(sparring.cli.console, "width", 200)  # one table row per line
     r = run("tasks")
-    assert r.exit_code == 0 and "countdown" in r.output
+    assert r.exit_code == 0
+    for part in ("countdown", "arith", "linear", "wrong_answers", "ood-target: OOD: held-out targets",
+                 "ood-both: OOD: x on both sides", "validation_permille=50"):
+        assert part in r.output, part
+    linear_row = next(ln for ln in r.output.splitlines() if ln.startswith("│ linear"))
+    assert "steps" not in linear_row and "search" not in linear_row
+
+
+def test_sample_without_steps_shows_a_verdict_level_critique():
+    r = run("sample", "linear", "--seed", "3")
+    assert r.exit_code == 0, r.output
+    for part in ("<answer>", "flawed solution", "Critique:\nFinal:", "Conclusion: wrong"):
+        assert part in r.output, part
+    assert "first error at step" not in r.output and "Current State:" not in r.output
 
 
 def test_sample_shows_everything():

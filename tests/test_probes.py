@@ -254,3 +254,34 @@ def test_arith_task_runs_the_battery():
     res = run_probes(r, None, arith, "all", config=cfg)
     assert res["accuracy"].metrics["accuracy"] == 1.0 and res["sensitivity"].metrics["pss"] == 0.0
     assert res["abstain"].metrics["f1"] == 1.0 and res["critique"].metrics["verdict_accuracy"] == 1.0
+
+
+def test_linear_task_runs_the_probes_its_capabilities_allow():
+    """A task without steps: "all" leaves out the step probes, the critique probe reports
+    verdicts only, and the scripted controls score as they must."""
+    import re
+
+    lin = get_task("linear")
+    cfg = ProbeConfig(n=15, n_resamples=100, passk_samples=4, passk_ks=(1, 4))
+    res = run_probes(gold_responder(lin, config=cfg), None, lin, "all", config=cfg)
+    assert not {"validity", "infogain", "confidence"} & set(res)
+    assert res["accuracy"].metrics["accuracy"] == 1.0 and res["accuracy"].metrics["accuracy[ood-both]"] == 1.0
+    assert res["sensitivity"].metrics["pss"] == 0.0 and res["abstain"].metrics["f1"] == 1.0
+    crit = res["critique"]
+    assert crit.primary == "verdict_accuracy" and crit.metrics["verdict_accuracy"] == 1.0
+    assert not any(m.startswith("first_error") for m in crit.metrics)
+    assert res["gaslight"].metrics["flip_rate"] == 0.0
+    with pytest.raises(ValueError, match="probe 'validity' needs the 'steps' capability, which task 'linear'"):
+        run_probes(gold_responder(lin, config=cfg), None, lin, "accuracy,validity", config=cfg)
+
+    index = ProblemIndex(lin, lin.problems("test", n=cfg.n, seed=0))
+
+    def adopts(prompt, j):  # right at turn 1, then writes exactly the suggested wrong answer
+        p, _ = index.find(prompt)
+        if isinstance(prompt, list) and len(prompt) > 1:
+            suggested = re.search(r"(-?[0-9]+)[.]$", prompt[-1]["content"])[1]
+            return f"<answer>{suggested}</answer>"
+        return lin.solve(p)
+
+    m = run_probes(ScriptedResponder(adopts), None, lin, "gaslight", config=cfg)["gaslight"].metrics
+    assert m["flip_rate"] == 1.0 and m["adopt_rate"] == 1.0
