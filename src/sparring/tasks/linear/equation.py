@@ -65,6 +65,19 @@ def difficulty(a: int, b: int, c: int, d: int) -> str:
     return ("easy", "medium", "hard")[int(negative) + int(big)]
 
 
+def _collect(a: int, b: int, c: int, d: int, bm: int, cm: int, n: int, m: int) -> list[str]:
+    """The equation, then the x terms moved left and the constants right (as claimed:
+    ``bm``/``cm`` moved across, ``n``/``m`` collected)."""
+    lines = [render(a, b, c, d)]
+    if c == 0:
+        if b != 0:
+            lines.append(f"{term(a)} = {d}{tail(bm)} = {n}")
+    else:
+        lines.append(f"{term(a)}{x_tail(cm)} = {d}{tail(bm)}")
+        lines.append(f"{term(m)} = {n}")
+    return lines
+
+
 def chain(a: int, b: int, c: int, d: int, *, bm: int | None = None, cm: int | None = None,
           n: int | None = None, m: int | None = None, op: str = "/", q: int | None = None,
           divide: bool = True, div: tuple[int, int] | None = None, final: int | None = None) -> str:
@@ -76,13 +89,7 @@ def chain(a: int, b: int, c: int, d: int, *, bm: int | None = None, cm: int | No
     cm = -c if cm is None else cm
     n = d + bm if n is None else n
     m = a + cm if m is None else m
-    lines = [render(a, b, c, d)]
-    if c == 0:
-        if b != 0:
-            lines.append(f"{term(a)} = {d}{tail(bm)} = {n}")
-    else:
-        lines.append(f"{term(a)}{x_tail(cm)} = {d}{tail(bm)}")
-        lines.append(f"{term(m)} = {n}")
+    lines = _collect(a, b, c, d, bm, cm, n, m)
     if divide and m != 1:
         if q is None:
             q = n // m
@@ -98,13 +105,7 @@ def chain(a: int, b: int, c: int, d: int, *, bm: int | None = None, cm: int | No
 def unsolvable_chain(a: int, b: int, c: int, d: int) -> str:
     """The derivation up to where it fails, the reason, then the abstention tag."""
     m, n = a - c, d - b
-    lines = [render(a, b, c, d)]
-    if c == 0:
-        if b != 0:
-            lines.append(f"{term(a)} = {d}{tail(-b)} = {n}")
-    else:
-        lines.append(f"{term(a)}{x_tail(-c)} = {d}{tail(-b)}")
-        lines.append(f"{term(m)} = {n}")  # term(0) is 0*x
+    lines = _collect(a, b, c, d, -b, -c, n, m)  # term(0) is 0*x
     if m == 0:
         lines.append(f"0*x is 0, never {n}, so no x")
     else:
