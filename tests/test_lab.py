@@ -53,6 +53,9 @@ def write(tmp_path: Path, spec: dict, name: str = "spec.yaml") -> Path:
      "probe 'validity' needs the 'steps' capability, which task 'linear'"),
     (lambda s: (s.update(task={"name": "linear"}), s["arms"][1]["config"].update(recipe="perturbed", recipe_options={"kind": "shuffle_steps"})),
      r"arms\[1\] \(sft\): sft \(recipe 'perturbed'\) needs the 'steps' capability, which task 'linear'"),
+    (lambda s: s["arms"].append({"name": "p", "method": "pipeline", "config": {"stages": [
+        {"method": "sft", "config": {"learnin_rate": 0.01}}, {"method": "grpo"}]}}),
+     r"arms\[2\] \(p\): pipeline.stages\[0\]: sft: unknown option\(s\) \['learnin_rate'\]"),
     (lambda s: (s.update(task={"name": "linear"}), s["arms"].append(
         {"name": "p", "method": "pipeline", "config": {"stages": [{"method": "sft", "config": {"recipe": "search"}}]}})),
      r"stages\[0\]: sft \(recipe 'search'\) needs the 'search' capability"),

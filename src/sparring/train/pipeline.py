@@ -58,9 +58,8 @@ class PipelineOptions(MethodConfig):
 
     def check_task(self, task: Any) -> None:
         for i, st in enumerate(self.stage_list()):
-            cfg = get_method(st["method"]).config_cls.from_any(dict(st.get("config") or {}))
             try:
-                cfg.check_task(task)
+                get_method(st["method"]).config_cls.from_any(dict(st.get("config") or {})).check_task(task)
             except ValueError as err:
                 raise ValueError(f"pipeline.stages[{i}]: {err}") from None
 
