@@ -1,0 +1,66 @@
+"""The import layers of DESIGN.md hold: a package imports only its own layer's public
+faces or lower ones (tasks, models < corpus, rewards < train, probes < lab < cli), and
+train and probes never import each other. Read from the source with ``ast`` (function-level
+imports count too), so a violation fails even when it is never executed."""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "sparring"
+
+# what each top-level module or package of sparring may import from sparring
+ALLOWED: dict[str, set[str]] = {
+    "tasks": set(),
+    "models": {"settings"},
+    "settings": set(),
+    "corpus": {"tasks"},
+    "rewards": {"tasks"},
+    "train": {"tasks", "models", "corpus", "rewards", "settings"},
+    "probes": {"tasks", "models", "corpus", "rewards", "settings"},
+    "lab": {"tasks", "models", "corpus", "rewards", "train", "probes", "settings"},
+    "cli": {"tasks", "models", "corpus", "rewards", "train", "probes", "lab", "settings"},
+    "__main__": {"cli"},
+}
+ROOT_NAMES = {"__version__"}  # what ``from sparring import ...`` may take from the root
+
+
+def imported(path: Path, root: Path = SRC) -> set[str]:
+    """The sparring top-level names a module under ``root`` imports (absolute or relative)."""
+    parts = path.relative_to(root).parts
+    depth = len(parts) - 1  # packages between the root and the file
+    out: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            out |= {a.name.split(".")[1] for a in node.names if a.name.startswith("sparring.")}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level == 0 and node.module and node.module.split(".")[0] == "sparring":
+                mod = node.module.split(".")
+                out |= {mod[1]} if len(mod) > 1 else {a.name for a in node.names}
+            elif node.level == depth + 1:  # relative to the root package
+                out |= {node.module.split(".")[0]} if node.module else {a.name for a in node.names}
+    return out
+
+
+def test_no_module_imports_above_its_layer():
+    found = {}
+    for path in sorted(SRC.rglob("*.py")):
+        parts = path.relative_to(SRC).parts
+        top = parts[0].removesuffix(".py")
+        if top == "__init__":
+            continue
+        assert top in ALLOWED, f"{top}: a new top-level module needs its layer in ALLOWED"
+        bad = imported(path) - ALLOWED[top] - {top} - ROOT_NAMES
+        if bad:
+            found[str(path.relative_to(SRC))] = sorted(bad)
+    assert not found, f"imports above the layer: {found}"
+
+
+def test_the_checker_sees_violations(tmp_path):
+    """A control: the checker reports an upward import in each spelling."""
+    pkg = tmp_path / "sparring"
+    (pkg / "tasks" / "fam").mkdir(parents=True)
+    (pkg / "tasks" / "fam" / "x.py").write_text(
+        "def f():\n    from ...train import train\n    import sparring.probes.registry\n"
+        "    from sparring.lab import spec\n")
+    assert imported(pkg / "tasks" / "fam" / "x.py", pkg) == {"train", "probes", "lab"}
