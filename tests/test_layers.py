@@ -10,16 +10,19 @@ from pathlib import Path
 SRC = Path(__file__).resolve().parents[1] / "src" / "sparring"
 
 # what each top-level module or package of sparring may import from sparring
+BOTTOM = {"settings", "stats", "atomic"}  # plain helpers every layer may use
 ALLOWED: dict[str, set[str]] = {
     "tasks": set(),
-    "models": {"settings"},
+    "models": BOTTOM,
     "settings": set(),
-    "corpus": {"tasks"},
-    "rewards": {"tasks"},
-    "train": {"tasks", "models", "corpus", "rewards", "settings"},
-    "probes": {"tasks", "models", "corpus", "rewards", "settings"},
-    "lab": {"tasks", "models", "corpus", "rewards", "train", "probes", "settings"},
-    "cli": {"tasks", "models", "corpus", "rewards", "train", "probes", "lab", "settings"},
+    "stats": set(),
+    "atomic": set(),
+    "corpus": {"tasks"} | BOTTOM,
+    "rewards": {"tasks"} | BOTTOM,
+    "train": {"tasks", "models", "corpus", "rewards"} | BOTTOM,
+    "probes": {"tasks", "models", "corpus", "rewards"} | BOTTOM,
+    "lab": {"tasks", "models", "corpus", "rewards", "train", "probes"} | BOTTOM,
+    "cli": {"tasks", "models", "corpus", "rewards", "train", "probes", "lab"} | BOTTOM,
     "__main__": {"cli"},
 }
 ROOT_NAMES = {"__version__"}  # what ``from sparring import ...`` may take from the root

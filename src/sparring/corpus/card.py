@@ -16,8 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import uuid
 from collections import Counter
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
@@ -26,6 +24,7 @@ from typing import Any
 import datasets
 from datasets import Dataset
 
+from ..atomic import atomic_dir
 from ..tasks.base import Task
 
 CARD_FILE = "card.json"
@@ -80,38 +79,20 @@ def save(dataset: Dataset, out_dir: str | os.PathLike, card: dict[str, Any], ove
     """Write the dataset, ``card.json`` and ``sample.jsonl`` to ``out_dir`` atomically.
 
     Everything is written into a temporary sibling directory which is then renamed into
-    place, so a reader never sees a half-written corpus. An existing ``out_dir`` raises
-    ``ValueError`` unless ``overwrite``; then it is renamed aside, the new one renamed in,
-    and only then the old one deleted (put back if the second rename fails).
+    place (``sparring.atomic.atomic_dir``), so a reader never sees a half-written corpus.
+    An existing ``out_dir`` raises ``ValueError`` unless ``overwrite``.
     """
     out = Path(out_dir).expanduser().absolute()
     if out.exists() and (not out.is_dir() or not overwrite):
         raise ValueError(f"out_dir: {out} already exists (pass overwrite=True to replace a directory)")
     if not isinstance(card, dict):
         raise ValueError("card: must be a dict (see sparring.corpus.card)")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:8]}"
-    try:
+    with atomic_dir(out) as tmp:
         dataset.save_to_disk(str(tmp))
         (tmp / CARD_FILE).write_text(json.dumps(card, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         with open(tmp / SAMPLE_FILE, "w", encoding="utf-8") as f:
             for row in dataset.select(range(min(20, len(dataset)))):
                 f.write(json.dumps(row, ensure_ascii=False) + "\n")
-        old = None
-        if out.exists():
-            old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
-            os.replace(out, old)
-        try:
-            os.replace(tmp, out)
-        except OSError:
-            if old is not None:
-                os.replace(old, out)
-            raise
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return out
 
 

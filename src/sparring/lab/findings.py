@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from sparring.stats import paired_difference
+
 from .store import Store
 
 RULE = ("Effect = metric(A) - metric(B), signed so the published direction is positive. "
@@ -100,11 +102,9 @@ def _paired(store: Store, a: str, b: str) -> tuple[float, float, float, int] | N
     keys = sorted(set(ta) & set(tb))
     if len(keys) < 2:
         return None
-    x = np.array([ta[k] - tb[k] for k in keys])
-    rng = np.random.default_rng(0)
-    boots = x[rng.integers(0, len(x), size=(2000, len(x)))].mean(axis=1)
-    lo, hi = np.percentile(boots, [2.5, 97.5])
-    return float(x.mean()), float(lo), float(hi), len(keys)
+    mean, (lo, hi) = paired_difference([ta[k] for k in keys], [tb[k] for k in keys], n_resamples=2000,
+                                       seed=0, name=f"{a}-{b}")
+    return mean, lo, hi, len(keys)
 
 
 def _effect(store: Store, claim: Claim, a: str, b: str) -> tuple[float, float, float, str] | None:

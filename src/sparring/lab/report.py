@@ -8,17 +8,16 @@ from __future__ import annotations
 
 import html
 import json
-import os
 import platform
 import re
-import shutil
-import tempfile
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import yaml
+
+from sparring.atomic import atomic_dir
 
 from . import findings
 from .store import Store
@@ -275,9 +274,7 @@ def write_report(run_dir: str | Path) -> Path:
     run_dir = Path(run_dir)
     d = build(run_dir)
     final = run_dir / "report"
-    tmp = Path(tempfile.mkdtemp(prefix=".report-", dir=run_dir))
-    tmp.chmod(0o755)  # mkdtemp makes it owner-only; the report is for everyone who can read the run
-    try:
+    with atomic_dir(final) as tmp:
         store = Store(run_dir)
         try:
             images = _plots(store, d["spec"], d["table"], d["cols"], tmp)
@@ -286,14 +283,4 @@ def write_report(run_dir: str | Path) -> Path:
         md_text = _markdown(d, images)
         (tmp / "report.md").write_text(md_text)
         (tmp / "report.html").write_text(_html(md_text, d))
-        old = run_dir / ".report-old"
-        if old.exists():
-            shutil.rmtree(old)
-        if final.exists():
-            os.replace(final, old)
-        os.replace(tmp, final)
-        shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return final

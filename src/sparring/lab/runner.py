@@ -15,7 +15,6 @@ With step or token budgets on CPU the re-run's numbers equal an uninterrupted ru
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 from typing import Callable
@@ -23,6 +22,8 @@ from typing import Callable
 import yaml
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from sparring.atomic import write_text_atomic
 
 from .spec import Spec, load_spec
 from .store import Store
@@ -161,8 +162,6 @@ def run(spec_or_path: Spec | str | Path, out: str | Path, *, restart: bool = Fal
 
 
 def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    write_text_atomic(path, text)
 
 

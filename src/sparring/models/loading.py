@@ -8,12 +8,8 @@ every ``from_pretrained`` call passes ``local_files_only=True``.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import shutil
-import uuid
-from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -25,6 +21,8 @@ from transformers import (
     PreTrainedModel,
     PreTrainedTokenizerBase,
 )
+
+from sparring.atomic import atomic_dir
 
 from .device import device_defaults
 from .presets import PRESETS, make_model
@@ -135,59 +133,6 @@ def load_model(
     model.to(dd.device)
     model.eval()
     return model, tokenizer
-
-
-def _sibling(out: Path, tag: str) -> Path:
-    """Create an empty hidden directory next to ``out`` (mode from the umask, unlike
-    ``tempfile.mkdtemp`` which would leave the final checkpoint readable by owner only)."""
-    for _ in range(100):
-        path = out.parent / f".{out.name}.{tag}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        try:
-            path.mkdir()
-            return path
-        except FileExistsError:
-            continue
-    raise RuntimeError(f"could not create a temporary directory next to {out}")
-
-
-@contextlib.contextmanager
-def atomic_dir(out_dir: str | os.PathLike) -> Iterator[Path]:
-    """Build a directory out of sight, then move it to ``out_dir`` in one step.
-
-    Yields a fresh temporary directory next to ``out_dir`` (same filesystem, so the
-    final ``os.rename`` is atomic). If the block raises, the temporary directory is
-    deleted and ``out_dir`` is left exactly as it was. If it succeeds, an existing
-    ``out_dir`` is first renamed aside, the new one renamed into place, and only then
-    the old one deleted; should the second rename fail, the old one is put back.
-    A reader never sees a half-written directory; when replacing, there is a moment
-    between the two renames in which ``out_dir`` does not exist (POSIX cannot rename a
-    directory over a non-empty one).
-    """
-    out = Path(out_dir).expanduser().absolute()
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"out_dir exists and is not a directory: {out}")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _sibling(out, "tmp")
-    try:
-        yield tmp
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    old: Path | None = None
-    try:
-        if out.exists():
-            old = _sibling(out, "old")
-            os.rename(out, old / "d")
-        os.rename(tmp, out)
-    except BaseException:
-        if old is not None and (old / "d").exists() and not out.exists():
-            os.rename(old / "d", out)
-        shutil.rmtree(tmp, ignore_errors=True)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def save_model(

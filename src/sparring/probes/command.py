@@ -7,7 +7,6 @@ a model) is reported as one line and exits with code 2 before any model work.
 from __future__ import annotations
 
 import json
-import os
 import platform
 import time
 from pathlib import Path
@@ -48,11 +47,9 @@ def results_table(results: dict, title: str) -> Table:
 
 
 def write_json(path: Path, payload: dict) -> None:
-    path = path.expanduser()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(payload, indent=1, default=str))
-    os.replace(tmp, path)
+    from sparring.atomic import write_text_atomic
+
+    write_text_atomic(path, json.dumps(payload, indent=1, default=str))
 
 
 def probe_cmd(

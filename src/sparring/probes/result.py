@@ -1,24 +1,25 @@
-"""What every probe returns, and the seeded bootstrap that puts intervals on its numbers.
+"""What every probe returns, with intervals from the one bootstrap (``sparring.stats``).
 
 A :class:`ProbeResult` holds point estimates (``metrics``), 95% percentile-bootstrap
 intervals over *problems* (``ci``), and one record per problem (``records``), so a
 report can recompute anything, and two checkpoints can be compared item by item.
 
 Resampling is over problems, never over samples of one problem: the population a
-probe generalises to is the task's problem distribution. The resampling RNG is
-``numpy.random.default_rng([seed, hash(metric name)])``, so every interval is
-reproducible and intervals of different metrics are not correlated by construction.
+probe generalises to is the task's problem distribution. Each metric's resampling stream
+is seeded by (probe seed, metric name), so every interval is reproducible and intervals of
+different metrics are not correlated by construction.
 """
 from __future__ import annotations
 
 import math
-import zlib
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
-Interval = tuple[float, float]
+from sparring.stats import Interval, bootstrap_ci, ratio_stat
+
+__all__ = ["Interval", "MetricSet", "ProbeResult", "bootstrap_ci", "ratio_stat"]
 
 
 @dataclass
@@ -57,51 +58,6 @@ class ProbeResult:
         """Width of the interval of ``metric`` (``nan`` if it has none)."""
         lo_hi = self.ci.get(metric)
         return float("nan") if lo_hi is None else lo_hi[1] - lo_hi[0]
-
-
-def _rng(seed: int, name: str) -> np.random.Generator:
-    return np.random.default_rng([int(seed) & 0xFFFFFFFF, zlib.crc32(name.encode())])
-
-
-def bootstrap_ci(
-    columns: Sequence[Sequence[float]] | Sequence[float],
-    stat: Callable[..., np.ndarray] | None = None,
-    *,
-    n_resamples: int = 1000,
-    seed: int = 0,
-    name: str = "",
-    alpha: float = 0.05,
-) -> Interval | None:
-    """Percentile bootstrap interval of a statistic of per-problem values.
-
-    ``columns`` is one sequence of per-problem values, or a tuple of equally long
-    sequences (e.g. numerators and denominators). ``stat`` receives the resampled
-    columns as 2-D arrays of shape ``(n_resamples, n)`` and returns one value per row;
-    the default is the mean of a single column. Non-finite bootstrap values (a ratio
-    whose resampled denominator is 0) are dropped. Returns None for no data.
-    """
-    cols = columns if columns and isinstance(columns[0], (list, tuple, np.ndarray)) else (columns,)
-    arrays = [np.asarray(c, dtype=float) for c in cols]
-    n = len(arrays[0])
-    if n == 0 or any(len(a) != n for a in arrays):
-        return None
-    if n_resamples < 1:
-        raise ValueError(f"n_resamples: must be >= 1, got {n_resamples}")
-    idx = _rng(seed, name).integers(0, n, size=(n_resamples, n))
-    resampled = [a[idx] for a in arrays]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        values = stat(*resampled) if stat is not None else resampled[0].mean(axis=1)
-    values = np.asarray(values, dtype=float)
-    values = values[np.isfinite(values)]
-    if values.size == 0:
-        return None
-    lo, hi = np.quantile(values, [alpha / 2, 1 - alpha / 2])
-    return float(lo), float(hi)
-
-
-def ratio_stat(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-    """sum(num) / sum(den) per bootstrap row (a share pooled over problems)."""
-    return num.sum(axis=1) / den.sum(axis=1)
 
 
 class MetricSet:

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from sparring.atomic import write_text_atomic
 
 from .budget import Budget
 from .config import MethodConfig, opt
@@ -120,9 +121,7 @@ def pipeline(base: Any, task: Any, config: Any, out_dir: Any, budget: Any):
         skipped = _finished(stage_dir, key)
         if not skipped:
             m.run(current, t, stage_cfg, stage_dir, b)
-            tmp = stage_dir / (STAGE_MARK + ".tmp")
-            tmp.write_text(json.dumps({"stage_key": key, "method": m.name}) + "\n")
-            os.replace(tmp, stage_dir / STAGE_MARK)
+            write_text_atomic(stage_dir / STAGE_MARK, json.dumps({"stage_key": key, "method": m.name}) + "\n")
         card = json.loads((stage_dir / RUN_CARD).read_text())
         records.append({"stage": i, "method": m.name, "dir": str(stage_dir), "skipped": skipped,
                         "stage_key": key, "budget": b.to_dict(), "data": card.get("data", {}),

@@ -31,6 +31,8 @@ from typing import Any, Callable, Optional
 import numpy as np
 import typer
 
+from sparring.stats import bootstrap_ci
+
 JudgeFn = Callable[[list[tuple[str, str, str]]], list[float]]  # (question, a, b) -> P(a better)
 
 
@@ -170,17 +172,17 @@ def rerank(checkpoint: Any, task: Any, *, k: int = 8, n: int = 200, split: str =
     for name, vals in cols.items():
         key = name if name == "pass_at_k" else f"{name}_accuracy"
         out[key] = round(float(np.mean(vals)), 4)
-        out[f"{key}_ci"] = _ci(np.asarray(vals), seed)
+        out[f"{key}_ci"] = _ci(np.asarray(vals), seed, key)
     out["reranked_minus_sample"] = round(out["reranked_accuracy"] - out["sample_accuracy"], 4)
-    out["reranked_minus_sample_ci"] = _ci(np.asarray(cols["reranked"]) - np.asarray(cols["sample"]), seed)
+    out["reranked_minus_sample_ci"] = _ci(np.asarray(cols["reranked"]) - np.asarray(cols["sample"]), seed,
+                                          "reranked_minus_sample")
     return out
 
 
-def _ci(values: np.ndarray, seed: int, n_resamples: int = 2000) -> list[float]:
-    """95% percentile bootstrap interval of the mean over problems."""
-    idx = np.random.default_rng(seed).integers(0, len(values), size=(n_resamples, len(values)))
-    lo, hi = np.quantile(values[idx].mean(axis=1), [0.025, 0.975])
-    return [round(float(lo), 4), round(float(hi), 4)]
+def _ci(values: np.ndarray, seed: int, name: str, n_resamples: int = 2000) -> list[float]:
+    """95% percentile bootstrap interval of the mean over problems (``sparring.stats``)."""
+    lo, hi = bootstrap_ci(values, n_resamples=n_resamples, seed=seed, name=name)
+    return [round(lo, 4), round(hi, 4)]
 
 
 def rerank_cmd(

@@ -1,0 +1,68 @@
+"""The one bootstrap: percentile intervals over problems, for probes, rerank and findings.
+
+Resampling is over the items given (problems), never over samples of one item. The stream
+is ``numpy.random.default_rng([seed, crc32(name)])``: reproducible, and two statistics
+with different names are not correlated by construction. A paired difference is the
+bootstrap of the per-item differences (``paired_difference``).
+"""
+from __future__ import annotations
+
+import zlib
+from typing import Callable, Sequence
+
+import numpy as np
+
+Interval = tuple[float, float]
+
+
+def _rng(seed: int, name: str) -> np.random.Generator:
+    return np.random.default_rng([int(seed) & 0xFFFFFFFF, zlib.crc32(name.encode())])
+
+
+def bootstrap_ci(
+    columns: Sequence[Sequence[float]] | Sequence[float],
+    stat: Callable[..., np.ndarray] | None = None,
+    *,
+    n_resamples: int = 1000,
+    seed: int = 0,
+    name: str = "",
+    alpha: float = 0.05,
+) -> Interval | None:
+    """Percentile bootstrap interval of a statistic of per-problem values.
+
+    ``columns`` is one sequence of per-problem values, or a tuple of equally long
+    sequences (e.g. numerators and denominators). ``stat`` receives the resampled
+    columns as 2-D arrays of shape ``(n_resamples, n)`` and returns one value per row;
+    the default is the mean of a single column. Non-finite bootstrap values (a ratio
+    whose resampled denominator is 0) are dropped. Returns None for no data.
+    """
+    cols = columns if len(columns) and isinstance(columns[0], (list, tuple, np.ndarray)) else (columns,)
+    arrays = [np.asarray(c, dtype=float) for c in cols]
+    n = len(arrays[0])
+    if n == 0 or any(len(a) != n for a in arrays):
+        return None
+    if n_resamples < 1:
+        raise ValueError(f"n_resamples: must be >= 1, got {n_resamples}")
+    idx = _rng(seed, name).integers(0, n, size=(n_resamples, n))
+    resampled = [a[idx] for a in arrays]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        values = stat(*resampled) if stat is not None else resampled[0].mean(axis=1)
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return None
+    lo, hi = np.quantile(values, [alpha / 2, 1 - alpha / 2])
+    return float(lo), float(hi)
+
+
+def ratio_stat(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """sum(num) / sum(den) per bootstrap row (a share pooled over problems)."""
+    return num.sum(axis=1) / den.sum(axis=1)
+
+
+def paired_difference(a: Sequence[float], b: Sequence[float], *, n_resamples: int = 2000,
+                      seed: int = 0, name: str = "paired") -> tuple[float, Interval] | None:
+    """mean(a - b) over paired items and its percentile interval (None for no data)."""
+    x = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
+    ci = bootstrap_ci(x, n_resamples=n_resamples, seed=seed, name=name)
+    return None if ci is None else (float(x.mean()), ci)
