@@ -85,7 +85,7 @@ def train_cmd(
     """Train a model with METHOD and write a checkpoint (save_pretrained dir + run.json)."""
     from sparring.tasks import get_task
 
-    from . import METHODS, Budget, get_method
+    from . import Budget, get_method, train
 
     if show_options:
         try:
@@ -109,7 +109,7 @@ def train_cmd(
         _fail(err)
     console.print(f"[bold]{method}[/] from {base} on {task}, budget {b} -> {out}")
     try:
-        path = METHODS[method].run(base, t, cfg, out, b)
+        path = train(method, base, t, cfg, out, b)  # the public entry point, as from Python
     except ValueError as err:
         _fail(err)
     _report(path)
