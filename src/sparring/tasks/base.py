@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import random
 from abc import ABC, abstractmethod
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import Any, Iterator
 
 from .records import (  # re-exported: the contract's records and helpers live in records.py
@@ -59,11 +59,15 @@ CAPABILITIES: dict[str, str] = {
 SPLITS = ("train", "validation", "test")
 
 
+@dataclass
 class TaskConfig:
-    """Validation helpers of the task config dataclasses: every error names ``task.field``
-    and the value it got."""
+    """The fields every task config has, and the validation helpers of the task config
+    dataclasses (subclasses): every error names ``task.field`` and the value it got."""
 
-    task_name = "task"
+    task_name = "task"  # the error prefix (a class attribute, not a field)
+    unsolvable_fraction: float = 0.0  # share of drawn items whose right answer is to abstain
+    test_permille: int = 100  # the lowest buckets of the content hash: test
+    validation_permille: int = 50  # the next ones: validation (the rest is train)
 
     def need(self, ok: bool, name: str, msg: str) -> None:
         if not ok:

@@ -67,9 +67,6 @@ class ArithConfig(TaskConfig):
     max_value: int = 20
     ops: str = "+-*/"
     max_intermediate: int = 999
-    unsolvable_fraction: float = 0.0
-    test_permille: int = 100
-    validation_permille: int = 50
     ood_extra_ops: int = 2
     ood_value_scale: int = 10
 

@@ -44,9 +44,6 @@ class CountdownConfig(TaskConfig):
     max_number: int = 20
     min_target: int = 1
     max_target: int = 100
-    unsolvable_fraction: float = 0.0
-    test_permille: int = 100
-    validation_permille: int = 50
     heldout_targets: tuple[int, ...] = field(default_factory=lambda: tuple(range(7, 101, 10)))
     ood_extra_numbers: int = 1
 

@@ -84,9 +84,6 @@ class LinearConfig(TaskConfig):
     max_coef: int = 9
     max_value: int = 20
     negative: bool = True
-    unsolvable_fraction: float = 0.0
-    test_permille: int = 100
-    validation_permille: int = 50
     ood_value_scale: int = 5
 
     def validate(self) -> None:
