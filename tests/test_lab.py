@@ -95,7 +95,9 @@ def _table(run_dir: Path) -> list[tuple]:
 
 
 def test_run_resume_after_kill_and_report(tmp_path):
-    spec_path = write(tmp_path, SPEC)
+    # 20 steps: on an idle machine a 3-step sft unit (and its probes) can finish inside the
+    # second the killer waits, so the kill would land after the last unit
+    spec_path = write(tmp_path, {**SPEC, "budget": "20steps"})
     ref = run(load_spec(spec_path), tmp_path / "ref", quiet=True)
     reference = _table(ref)
     assert {r[0] for r in reference} == {"base", "sft"}
@@ -167,7 +169,7 @@ def _kill_and_resume(spec_path: Path, out: Path, kind: str, reference: list[tupl
             except sqlite3.OperationalError:
                 running = []
             if running:
-                time.sleep(0.2 if kind == "probe" else 1.0)  # well inside the unit
+                time.sleep(0.2 if kind == "probe" else 0.3)  # well inside the unit
                 break
         time.sleep(0.1)
     assert proc.poll() is None, f"the run ended before it could be killed during {kind}"

@@ -20,11 +20,11 @@ diversity, per-difficulty success share). See each module's docstring for what i
 really measures.
 """
 from .config import ProbeConfig, as_config, battery_problems
-from .generate import HFResponder
+from .generate import HFResponder, as_responder, load_for_probes
 from .oracles import ScriptedResponder, gold_responder
 from .passk import pass_at_k
-from .registry import PROBES, load_for_probes, probe_names, run_probes
-from .responder import Prompt, Responder, as_responder
+from .registry import PROBES, probe_names, run_probes
+from .responder import Prompt, Responder
 from .result import ProbeResult, bootstrap_ci
 from .sensitivity import prosa_s
 

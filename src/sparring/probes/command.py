@@ -72,7 +72,8 @@ def probe_cmd(
     from sparring.tasks import get_task
 
     from .config import as_config
-    from .registry import load_for_probes, probe_names, run_probes
+    from .registry import probe_names, run_probes
+    from .generate import load_for_probes
 
     try:
         the_task = get_task(task, **parse_settings(settings))

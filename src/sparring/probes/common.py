@@ -8,7 +8,8 @@ from typing import Any, Sequence
 from sparring.tasks import Problem, Task, Verdict
 
 from .config import ProbeConfig, answer_cap, as_config
-from .responder import Prompt, Responder, as_responder, token_counter, user
+from .generate import as_responder
+from .responder import Prompt, Responder, token_counter, user
 from .result import MetricSet, ProbeResult
 
 RECORD_TEXT_CHARS = 400  # completions stored in records are cut to this length

@@ -34,13 +34,14 @@ continuation's tokens; buckets are sized so the logits stay under ~0.4 GB).
 """
 from __future__ import annotations
 
+import os
 import time
 from typing import Any, Sequence
 
 import torch
 from transformers import GenerationConfig
 
-from .responder import Prompt
+from .responder import Prompt, Responder
 
 
 def _is_char_tokenizer(tokenizer: Any) -> bool:
@@ -262,3 +263,42 @@ class HFResponder:
                 if t:
                     results[i] = (float(tok_lp[r, len(c) - 1:len(c) - 1 + len(t)].sum()), len(t))
         return results
+
+
+def load_for_probes(source: str | os.PathLike, device: str | None = None) -> tuple[Any, Any]:
+    """``(model, tokenizer)`` for a preset, ``zoo:NAME`` or a local causal-LM directory,
+    in inference precision. Anything that does not load raises one ValueError."""
+    from sparring.models import device_defaults, load_model
+
+    try:
+        dtype = device_defaults(device).dtype
+        return load_model(source, device=device, dtype=dtype)
+    except ValueError as err:
+        raise ValueError(f"checkpoint {source}: {err}") from err
+    except Exception as err:  # transformers raises OSError/KeyError/... on foreign dirs
+        raise ValueError(f"checkpoint {source}: not a loadable causal LM with a tokenizer "
+                         f"({type(err).__name__}: {err})") from err
+
+
+def as_responder(model: Any, tokenizer: Any = None, **kwargs: Any) -> Responder:
+    """A Responder from a Responder, a ``(model, tokenizer)`` pair, or a model source.
+
+    ``model`` may be a Responder (``tokenizer`` must then be None), a torch module with
+    its tokenizer, or a string / path understood by :func:`load_for_probes` (a preset,
+    ``zoo:NAME`` or a checkpoint directory). ``kwargs`` go to ``HFResponder``.
+    """
+    if isinstance(model, torch.nn.Module):
+        if tokenizer is None:
+            raise ValueError("model: a torch model needs its tokenizer (got tokenizer=None)")
+        return HFResponder(model, tokenizer, **kwargs)
+    if isinstance(model, (str, os.PathLike)):
+        m, tok = load_for_probes(model)
+        return HFResponder(m, tok, **kwargs)
+    if isinstance(model, Responder):
+        if tokenizer is not None:
+            raise ValueError("model: a Responder takes no tokenizer (pass tokenizer=None)")
+        return model
+    raise ValueError(
+        f"model: expected a Responder, a torch model with its tokenizer, or a checkpoint "
+        f"path, got {type(model).__name__}"
+    )

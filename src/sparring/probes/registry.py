@@ -9,7 +9,7 @@ from sparring.tasks import Task, get_task
 from . import (abstain, accuracy, confidence, critique, gaslight, infogain, passk, sensitivity,
                validity)
 from .config import ProbeConfig, as_config
-from .responder import as_responder
+from .generate import as_responder
 from .result import ProbeResult
 
 ProbeFn = Callable[[Any, Any, Task, "ProbeConfig | dict | None"], ProbeResult]
@@ -63,21 +63,6 @@ def probe_names(names: str | Sequence[str] | None = "all", task: Task | None = N
         for capability in NEEDS.get(name, ()):
             task.require(capability, by=f"probe {name!r}")
     return out
-
-
-def load_for_probes(source: str | os.PathLike, device: str | None = None) -> tuple[Any, Any]:
-    """``(model, tokenizer)`` for a preset, ``zoo:NAME`` or a local causal-LM directory,
-    in inference precision. Anything that does not load raises one ValueError."""
-    from sparring.models import device_defaults, load_model
-
-    try:
-        dtype = device_defaults(device).dtype
-        return load_model(source, device=device, dtype=dtype)
-    except ValueError as err:
-        raise ValueError(f"checkpoint {source}: {err}") from err
-    except Exception as err:  # transformers raises OSError/KeyError/... on foreign dirs
-        raise ValueError(f"checkpoint {source}: not a loadable causal LM with a tokenizer "
-                         f"({type(err).__name__}: {err})") from err
 
 
 def run_probes(model: Any, tokenizer: Any, task: Task | str, names: str | Sequence[str] = "all",

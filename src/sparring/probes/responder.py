@@ -15,8 +15,7 @@ formatted by the responder (chat template where the tokenizer has one).
 """
 from __future__ import annotations
 
-import os
-from typing import Any, Callable, Protocol, Sequence, Union, runtime_checkable
+from typing import Callable, Protocol, Sequence, Union, runtime_checkable
 
 Message = dict[str, str]
 Prompt = Union[str, list[Message]]
@@ -51,37 +50,6 @@ class Responder(Protocol):
         stop: Sequence[str] = (),
     ) -> list[list[str]]:
         ...
-
-
-def as_responder(model: Any, tokenizer: Any = None, **kwargs: Any) -> Responder:
-    """A Responder from a Responder, a ``(model, tokenizer)`` pair, or a model source.
-
-    ``model`` may be a Responder (``tokenizer`` must then be None), a torch module with
-    its tokenizer, or a string / path understood by :func:`load_for_probes` (a preset,
-    ``zoo:NAME`` or a checkpoint directory). ``kwargs`` go to ``HFResponder``.
-    """
-    import torch
-
-    if isinstance(model, torch.nn.Module):
-        if tokenizer is None:
-            raise ValueError("model: a torch model needs its tokenizer (got tokenizer=None)")
-        from .generate import HFResponder
-
-        return HFResponder(model, tokenizer, **kwargs)
-    if isinstance(model, (str, os.PathLike)):
-        from .generate import HFResponder
-        from .registry import load_for_probes
-
-        m, tok = load_for_probes(model)
-        return HFResponder(m, tok, **kwargs)
-    if isinstance(model, Responder):
-        if tokenizer is not None:
-            raise ValueError("model: a Responder takes no tokenizer (pass tokenizer=None)")
-        return model
-    raise ValueError(
-        f"model: expected a Responder, a torch model with its tokenizer, or a checkpoint "
-        f"path, got {type(model).__name__}"
-    )
 
 
 def token_counter(responder: Responder) -> Callable[[str], int]:
