@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from sparring.settings import parse_settings
@@ -19,7 +20,7 @@ console = Console()
 
 
 def _fail(err: Exception) -> None:
-    console.print(f"[bold red]error:[/] {err}")
+    console.print(f"[bold red]error:[/] {escape(str(err))}", soft_wrap=True)  # one line, whatever the width
     raise typer.Exit(code=2)
 
 

@@ -82,7 +82,7 @@ def probe_cmd(
         with console.status(f"loading {checkpoint}"):
             model, tok = load_for_probes(checkpoint, device=device)
     except ValueError as err:
-        console.print(f"[bold red]error:[/] {escape(str(err))}")
+        console.print(f"[bold red]error:[/] {escape(str(err))}", soft_wrap=True)
         raise typer.Exit(code=2)
     from sparring.models import configure_threads, device_defaults
 
@@ -93,7 +93,7 @@ def probe_cmd(
             results = run_probes(model, tok, the_task, names, config=cfg,
                                  progress=lambda name: status.update(f"probe {name} ..."))
         except ValueError as err:
-            console.print(f"[bold red]error:[/] {escape(str(err))}")
+            console.print(f"[bold red]error:[/] {escape(str(err))}", soft_wrap=True)
             raise typer.Exit(code=2)
     seconds = time.perf_counter() - t0
     console.print(results_table(results, escape(f"{checkpoint} on {task} (n={n}, seed={seed}, {seconds:.0f} s)")))

@@ -13,6 +13,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from sparring.settings import parse_settings
 
@@ -53,7 +54,7 @@ def options_table(method: str):
 
 
 def _fail(err: Exception) -> None:
-    console.print(f"[bold red]error:[/] {err}")
+    console.print(f"[bold red]error:[/] {escape(str(err))}", soft_wrap=True)  # one line, whatever the width
     raise typer.Exit(code=2)
 
 
