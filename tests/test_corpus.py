@@ -357,7 +357,7 @@ def test_card_save_load(tmp_path, built):
     c = card(ds, "critique", task, N, 0, {"flaw_rate": 0.5})
     assert c["rows"] == N and sum(c["labels"].values()) == N
     assert c["options"]["flaw_rate"] == 0.5 and c["options"]["question_style"] == "prompt"
-    assert c["content_hash"] == content_hash(ds) and len(c["content_hash"]) == 64
+    assert c["content_hash"] == content_hash(ds) and len(c["content_hash"]) == 16
     assert c["task_config"]["n_numbers"] == task.config.n_numbers
     out = save(ds, tmp_path / "cft", c)
     back, c2 = load(out)
@@ -369,6 +369,28 @@ def test_card_save_load(tmp_path, built):
     save(small, out, card(small, "imitation", task, N, 0, {}), overwrite=True)
     assert load(out)[1]["recipe"] == "imitation"
     assert sorted(os.listdir(tmp_path)) == ["cft"]  # no temp or old siblings left behind
+
+
+def test_a_format_1_card_still_loads_and_fingerprints_agree(tmp_path, built):
+    """Cards written before the one fingerprint (format /1, a 64-hex hash over the
+    prompt/completion pairs) still load; a /2 card's hash is what run.json records."""
+    import hashlib
+
+    from sparring.corpus import fingerprint
+    from sparring.train.data import recipe_dataset
+
+    ds = built[("countdown", "imitation")]
+    old = hashlib.sha256()
+    for p, c in zip(ds["prompt"], ds["completion"]):
+        old.update(json.dumps([p, c], ensure_ascii=False, separators=(",", ":")).encode() + b"\n")
+    v1 = {**card(ds, "imitation", get_task("countdown"), N, 0, {}), "format": "sparring.corpus/1",
+          "content_hash": old.hexdigest()}
+    out = save(ds, tmp_path / "v1", v1)
+    assert load(out)[1]["content_hash"] == old.hexdigest()
+    with pytest.raises(ValueError, match="content_hash"):
+        load(save(ds, tmp_path / "bad", {**v1, "content_hash": "0" * 64}))
+    _, data = recipe_dataset(str(out), get_task("countdown"), N, 0)
+    assert data["hash"] == fingerprint(ds) == card(ds, "imitation", get_task("countdown"), N, 0, {})["content_hash"]
 
 
 def test_larger_corpora_are_quick_and_repeat_problems_when_needed():

@@ -143,7 +143,7 @@ def data_build_cmd(recipe: str = typer.Argument(..., help="Recipe name (see `spa
             corpus.save(ds, out, card, overwrite=overwrite)
     except ValueError as err:
         _fail(err)
-    console.print(f"wrote {len(ds)} rows to {out} (content hash {card['content_hash'][:16]})")
+    console.print(f"wrote {len(ds)} rows to {out} (content hash {card['content_hash']})")
     console.print_json(json.dumps({k: card[k] for k in ("recipe", "task", "rows", "labels",
                                                         "distinct_problems")}, default=str))
 

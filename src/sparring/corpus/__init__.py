@@ -24,7 +24,7 @@ from typing import Callable
 from datasets import Dataset
 
 from ..tasks.base import Task
-from .card import card, content_hash, load, save
+from .card import card, content_hash, fingerprint, load, save
 from .common import COLUMNS, Options, check_no_heldout, select_problems
 from .critique import CritiqueOptions, OneShotOptions, critique, one_shot_critique
 from .critique_format import (
@@ -77,7 +77,7 @@ def build(recipe_name: str, task: Task, n: int, seed: int = 0, **options) -> Dat
 
 __all__ = [
     "COLUMNS", "CRITIQUE_INSTRUCTION", "OPTIONS", "PERTURB_KINDS", "PHRASINGS", "RECIPES",
-    "build", "card", "check_no_heldout", "content_hash", "critique", "critique_prompt", "imitation",
+    "build", "card", "check_no_heldout", "content_hash", "critique", "critique_prompt", "fingerprint", "imitation",
     "load", "noisy", "one_shot_critique", "parse_critique", "perturbed", "pretrain",
     "programmatic_critique", "recipe_needs", "save", "search", "select_problems", "verified",
 ]

@@ -29,11 +29,31 @@ from ..tasks.base import Task
 
 CARD_FILE = "card.json"
 SAMPLE_FILE = "sample.jsonl"
-CARD_FORMAT = "sparring.corpus/1"
+CARD_FORMAT = "sparring.corpus/2"  # /1 cards (64-hex content_hash) still load
+
+
+def fingerprint(dataset: Any, columns: tuple[str, ...] = ("prompt", "completion")) -> str:
+    """The one dataset fingerprint: sha256 (16 hex) of the rows over ``columns`` present, in
+    order, as canonical JSON lines (what run.json's ``data.hash`` and the zoo cards record)."""
+    h = hashlib.sha256()
+    cols = [c for c in columns if c in dataset.column_names]
+    h.update(json.dumps(cols).encode())
+    batch = 4096
+    for i in range(0, len(dataset), batch):
+        part = dataset[i:i + batch]
+        for row in zip(*(part[c] for c in cols)):
+            h.update(json.dumps(row, sort_keys=True, default=str).encode())
+            h.update(b"\n")
+    return h.hexdigest()[:16]
 
 
 def content_hash(dataset: Any) -> str:
-    """sha256 over the rows' (prompt, completion) pairs, in order, as canonical JSON lines."""
+    """A corpus card's ``content_hash``: the dataset ``fingerprint``."""
+    return fingerprint(dataset)
+
+
+def _content_hash_v1(dataset: Any) -> str:
+    """The 64-hex hash cards of format ``sparring.corpus/1`` recorded (kept to read them)."""
     h = hashlib.sha256()
     for p, c in zip(dataset["prompt"], dataset["completion"]):
         h.update(json.dumps([p, c], ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
@@ -104,6 +124,7 @@ def load(out_dir: str | os.PathLike) -> tuple[Dataset, dict[str, Any]]:
     except (OSError, ValueError) as e:
         raise ValueError(f"out_dir: {out} has no readable {CARD_FILE}: {e}") from e
     ds = datasets.load_from_disk(str(out))
-    if content_hash(ds) != card_.get("content_hash"):
+    legacy = card_.get("format") == "sparring.corpus/1"
+    if (_content_hash_v1(ds) if legacy else content_hash(ds)) != card_.get("content_hash"):
         raise ValueError(f"content_hash: the rows in {out} do not match {CARD_FILE}")
     return ds, card_

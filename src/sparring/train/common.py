@@ -11,7 +11,6 @@ written atomically (``sparring.models.save_model`` builds it aside, then renames
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import platform
 import shutil
@@ -89,20 +88,6 @@ def require_columns(ds, columns: tuple[str, ...] | list[str], what: str) -> None
         raise ValueError(f"{what}: the dataset lacks column(s) {missing} (it has {sorted(have)})")
     if len(ds) == 0:
         raise ValueError(f"{what}: the dataset is empty")
-
-
-def data_hash(ds, columns: tuple[str, ...] = ("prompt", "completion")) -> str:
-    """sha256 (16 hex) of the dataset's rows over ``columns`` present, in order."""
-    h = hashlib.sha256()
-    cols = [c for c in columns if c in ds.column_names]
-    h.update(json.dumps(cols).encode())
-    batch = 4096
-    for i in range(0, len(ds), batch):
-        part = ds[i:i + batch]
-        for row in zip(*(part[c] for c in cols)):
-            h.update(json.dumps(row, sort_keys=True, default=str).encode())
-            h.update(b"\n")
-    return h.hexdigest()[:16]
 
 
 def versions() -> dict[str, str]:

@@ -7,7 +7,9 @@ from typing import Any
 
 from sparring.tasks import Task
 
-from .common import data_hash, require_columns
+from sparring.corpus import fingerprint
+
+from .common import require_columns
 
 
 def recipe_dataset(recipe: str, task: Task, n: int, seed: int, options: dict | None = None,
@@ -25,7 +27,7 @@ def recipe_dataset(recipe: str, task: Task, n: int, seed: int, options: dict | N
         ds = corpus.build(recipe, task, n, seed, **(options or {}))
         source = {"recipe": recipe, "n": n, "seed": seed, "options": options or {}}
     require_columns(ds, columns, what)
-    return ds, {**source, "rows": len(ds), "hash": data_hash(ds)}
+    return ds, {**source, "rows": len(ds), "hash": fingerprint(ds)}
 
 
 def load_dataset_dir(path: str):

@@ -98,11 +98,9 @@ def card_data_hash(card: dict) -> str:
     from sparring import corpus
     from sparring.tasks import get_task
 
-    from .common import data_hash
-
     task = get_task(card["task"]["name"], **{k: v for k, v in card["task"].items() if k != "name"})
     d = card["data"]
-    return data_hash(corpus.build(d["recipe"], task, d["n"], d["seed"], **d["options"]))
+    return corpus.fingerprint(corpus.build(d["recipe"], task, d["n"], d["seed"], **d["options"]))
 
 
 @register_method("pretrain", PretrainOptions)

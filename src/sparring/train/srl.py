@@ -66,7 +66,9 @@ def _stop_at_newline(model, tok):
 @register_method("srl", SRLOptions)
 def srl(base: Any, task: Any, config: Any, out_dir: Any, budget: Any):
     """SRL: GRPO on the next expert step with a difflib similarity reward."""
-    from .common import data_hash, resolve_task
+    from sparring.corpus import fingerprint
+
+    from .common import resolve_task
     from .data import recipe_dataset
 
     cfg = SRLOptions.from_any(config)
@@ -74,6 +76,6 @@ def srl(base: Any, task: Any, config: Any, out_dir: Any, budget: Any):
     ds, card = recipe_dataset(cfg.recipe, t, cfg.n, cfg.seed, cfg.recipe_options,
                               columns=("prompt", "completion", "problem"), what="srl")
     steps = step_instances(ds.select_columns(["prompt", "completion", "problem"]))
-    card = {**card, "step_rows": len(steps), "step_hash": data_hash(steps, ("prompt", "next_step"))}
+    card = {**card, "step_rows": len(steps), "step_hash": fingerprint(steps, ("prompt", "next_step"))}
     return run_grpo("srl", base, t, cfg, out_dir, budget, dataset=steps, data_card=card,
                     prepare_model=_stop_at_newline)
