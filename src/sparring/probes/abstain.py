@@ -24,11 +24,12 @@ import numpy as np
 
 from sparring.tasks import Task
 
-from .common import answer, base_record, finish, metric_set, setup, verdict_record
+from .common import answer, base_record, finish, metric_set, require, setup, verdict_record
 from .config import ProbeConfig, abstain_task, select
 from .result import ProbeResult, bootstrap_ci
 
 NAME = "abstain"
+NEEDS = ("unsolvable",)  # task capabilities (Task.require)
 
 
 def _f1(tp: np.ndarray, a: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -38,6 +39,7 @@ def _f1(tp: np.ndarray, a: np.ndarray, u: np.ndarray) -> np.ndarray:
 
 def run(model: Any, tokenizer: Any, task: Task, config: ProbeConfig | dict | None = None) -> ProbeResult:
     """Abstention recall, false-abstention rate and F1 on a mixed set (see module doc)."""
+    require(task, NAME, NEEDS)
     t0 = time.perf_counter()
     responder, cfg = setup(model, tokenizer, config)
     mixed = abstain_task(task, cfg)

@@ -15,6 +15,12 @@ from .result import MetricSet, ProbeResult
 RECORD_TEXT_CHARS = 400  # completions stored in records are cut to this length
 
 
+
+def require(task: Task, probe: str, capabilities: Sequence[str]) -> None:
+    """The one-line error naming ``probe`` and the task unless it has every capability."""
+    for capability in capabilities:
+        task.require(capability, by=f"probe {probe!r}")
+
 def setup(model: Any, tokenizer: Any, config: ProbeConfig | dict | None) -> tuple[Responder, ProbeConfig]:
     """Resolve the model argument and the config of a probe call."""
     import torch

@@ -31,13 +31,14 @@ from typing import Any
 from sparring.tasks import Task
 from sparring.tasks.base import steps_of
 
-from .common import answer, base_record, finish, metric_set, setup
+from .common import answer, base_record, finish, metric_set, require, setup
 from .config import ProbeConfig, select
 from .infogain import answer_string, resolve_format
 from .responder import loglik
 from .result import ProbeResult
 
 NAME = "confidence"
+NEEDS = ("steps",)  # task capabilities (Task.require)
 MAX_REASONING_LINES = 256
 FRACTIONS = (0.0, 0.25, 0.5, 0.75, 1.0)
 
@@ -55,7 +56,7 @@ def is_flat_high(trajectory: list[float], threshold: float) -> bool:
 
 def run(model: Any, tokenizer: Any, task: Task, config: ProbeConfig | dict | None = None) -> ProbeResult:
     """Confidence trajectories and the share of flat-high ones (see module doc)."""
-    task.require("steps", by=f"probe {NAME!r}")
+    require(task, NAME, NEEDS)
     t0 = time.perf_counter()
     responder, cfg = setup(model, tokenizer, config)
     fmt = resolve_format(cfg, responder)

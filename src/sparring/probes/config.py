@@ -138,7 +138,6 @@ def select(task: Task, split: str, cfg: ProbeConfig) -> list[Problem]:
 
 def abstain_task(task: Task, cfg: ProbeConfig) -> Task:
     """The same task with ``unsolvable_fraction = cfg.abstain_fraction``."""
-    task.require("unsolvable", by="probe 'abstain'")
     conf = task.config_dict()
     return get_task(task.name, **{**conf, "unsolvable_fraction": cfg.abstain_fraction})
 

@@ -39,12 +39,13 @@ from typing import Any
 from sparring.tasks import Problem, Task
 from sparring.tasks.base import seeded_rng
 
-from .common import base_record, clip, finish, first_text, metric_set, setup
+from .common import base_record, clip, finish, first_text, metric_set, require, setup
 from .config import ProbeConfig, select
 from .responder import token_counter
 from .result import ProbeResult
 
 NAME = "critique"
+NEEDS = ("flaws",)  # task capabilities (Task.require)
 STOP = ("[END]",)
 QUESTION_STYLES = ("prompt", "words")
 
@@ -75,7 +76,7 @@ def run(model: Any, tokenizer: Any, task: Task, config: ProbeConfig | dict | Non
     """Verdict and first-error-step accuracy on planted flaws (see module doc)."""
     from sparring.corpus import PHRASINGS, critique_prompt, parse_critique, programmatic_critique
 
-    task.require("flaws", by=f"probe {NAME!r}")
+    require(task, NAME, NEEDS)
     t0 = time.perf_counter()
     responder, cfg = setup(model, tokenizer, config)
     shown = items(task, cfg)

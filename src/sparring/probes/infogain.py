@@ -35,12 +35,13 @@ from typing import Any
 from sparring.tasks import Problem, Task
 from sparring.tasks.base import steps_of
 
-from .common import base_record, finish, metric_set, setup
+from .common import base_record, finish, metric_set, require, setup
 from .config import ProbeConfig, select
 from .responder import Responder, loglik
 from .result import ProbeResult
 
 NAME = "infogain"
+NEEDS = ("steps",)  # task capabilities (Task.require)
 
 
 def resolve_format(cfg: ProbeConfig, responder: Responder) -> str:
@@ -67,7 +68,7 @@ def ppl(logprob: float, n_tokens: int) -> float:
 
 def run(model: Any, tokenizer: Any, task: Task, config: ProbeConfig | dict | None = None) -> ProbeResult:
     """Mean information gain and per-step perplexity curve (see module doc)."""
-    task.require("steps", by=f"probe {NAME!r}")
+    require(task, NAME, NEEDS)
     t0 = time.perf_counter()
     responder, cfg = setup(model, tokenizer, config)
     fmt = resolve_format(cfg, responder)

@@ -8,6 +8,7 @@ from sparring.tasks import Task, get_task
 
 from . import (abstain, accuracy, confidence, critique, gaslight, infogain, passk, sensitivity,
                validity)
+from .common import require
 from .config import ProbeConfig, as_config
 from .generate import as_responder
 from .result import ProbeResult
@@ -28,20 +29,16 @@ PROBES: dict[str, ProbeFn] = {
     "passk": passk.run,
 }
 
-# The task capabilities each probe needs (``Task.require``); "all" skips the probes a task
-# cannot support, a probe named explicitly fails in one line naming probe and task.
+# The task capabilities each probe needs, as each probe module declares them (``NEEDS``):
+# "all" skips the probes a task cannot support, a probe named explicitly fails in one line.
 NEEDS: dict[str, tuple[str, ...]] = {
-    "validity": ("steps",),
-    "confidence": ("steps",),
-    "infogain": ("steps",),
-    "critique": ("flaws",),
-    "abstain": ("unsolvable",),
-    "gaslight": ("wrong_answers",),
+    m.NAME: getattr(m, "NEEDS", ()) for m in (abstain, accuracy, confidence, critique, gaslight,
+                                                infogain, passk, sensitivity, validity)
 }
 
 
 def supported(name: str, task: Task) -> bool:
-    return all(task.has(c) for c in NEEDS.get(name, ()))
+    return all(task.has(c) for c in NEEDS[name])
 
 
 def probe_names(names: str | Sequence[str] | None = "all", task: Task | None = None) -> list[str]:
@@ -60,8 +57,7 @@ def probe_names(names: str | Sequence[str] | None = "all", task: Task | None = N
     if not out:
         raise ValueError(f"probes: no probe named; available: {', '.join(PROBES)} (or 'all')")
     for name in out if task is not None else ():
-        for capability in NEEDS.get(name, ()):
-            task.require(capability, by=f"probe {name!r}")
+        require(task, name, NEEDS[name])
     return out
 
 

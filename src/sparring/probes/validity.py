@@ -18,16 +18,17 @@ from typing import Any
 
 from sparring.tasks import Task
 
-from .common import answer, base_record, finish, metric_set, setup, verdict_record
+from .common import answer, base_record, finish, metric_set, require, setup, verdict_record
 from .config import ProbeConfig, select
 from .result import ProbeResult
 
 NAME = "validity"
+NEEDS = ("steps",)  # task capabilities (Task.require)
 
 
 def run(model: Any, tokenizer: Any, task: Task, config: ProbeConfig | dict | None = None) -> ProbeResult:
     """Share of right final answers whose every step verifies (see module doc)."""
-    task.require("steps", by=f"probe {NAME!r}")
+    require(task, NAME, NEEDS)
     t0 = time.perf_counter()
     responder, cfg = setup(model, tokenizer, config)
     problems = select(task, "test", cfg)

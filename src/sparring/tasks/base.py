@@ -137,8 +137,7 @@ class Task(ABC):
 
     # ---- capabilities -----------------------------------------------------------------
     def has(self, capability: str) -> bool:
-        """Whether the task declares ``capability`` (``unsolvable`` also needs a config
-        that can make unsolvable items: see ``require``)."""
+        """Whether the task declares ``capability`` (a name from ``CAPABILITIES``)."""
         if capability not in CAPABILITIES:
             raise ValueError(f"capability: {capability!r} is not one of {list(CAPABILITIES)}")
         return capability in self.capabilities
@@ -169,19 +168,22 @@ class Task(ABC):
     def split_names(self) -> tuple[str, ...]:
         return (*SPLITS, *[lv for lv in self.levels if lv != "id"])
 
+    def _level_of(self, split: str) -> str:
+        """The level a split draws from ("id" for the three partitions); ValueError if unknown."""
+        if split not in self.split_names():
+            raise ValueError(f"split: {split!r} is not one of {list(self.split_names())}")
+        return "id" if split in SPLITS else split
+
     def problems(self, split: str = "train", n: int = 100, seed: int = 0) -> list[Problem]:
         """``n`` distinct problems of ``split`` (a partition or an OOD level), deterministic.
 
         "train", "validation" and "test" are the hash-bucket partitions of the
         in-distribution level; OOD levels are held out entirely.
         """
-        allowed = self.split_names()
-        if split not in allowed:
-            raise ValueError(f"split: {split!r} is not one of {list(allowed)}")
+        level = self._level_of(split)
         if not isinstance(n, int) or n <= 0:
             raise ValueError(f"n: must be a positive integer, got {n!r}")
         rng = seeded_rng(self.name, self.config_key(), split, seed)
-        level = "id" if split in SPLITS else split
         out: dict[str, Problem] = {}
         misses = 0  # draws since the last new problem: the split is exhausted when it grows large
         while len(out) < n:
@@ -202,10 +204,8 @@ class Task(ABC):
 
     def iter_problems(self, split: str, seed: int) -> Iterator[Problem]:
         """An endless deterministic stream of problems of a split (duplicates possible)."""
-        if split not in self.split_names():
-            raise ValueError(f"split: {split!r} is not one of {list(self.split_names())}")
+        level = self._level_of(split)
         rng = seeded_rng(self.name, self.config_key(), split, "stream", seed)
-        level = "id" if split in SPLITS else split
         while True:
             p = self._draw(rng, level)
             if p is None:

@@ -11,6 +11,8 @@ from __future__ import annotations
 from .base import CAPABILITIES, Problem, Task
 
 _REGISTRY: dict[str, type[Task]] = {}
+# the method each capability promises (the Task defaults raise the missing-capability error)
+_METHOD_OF = {"flaws": "flaw", "search": "search_trace", "wrong_answers": "plausible_wrong_answer"}
 
 
 def register(cls: type[Task]) -> type[Task]:
@@ -23,6 +25,9 @@ def register(cls: type[Task]) -> type[Task]:
     levels = list(cls.levels)
     if not levels or levels[0] != "id":
         raise ValueError(f"{cls.__name__}.levels: the first level must be 'id', got {levels}")
+    for capability, method in _METHOD_OF.items():
+        if capability in cls.capabilities and getattr(cls, method) is getattr(Task, method):
+            raise ValueError(f"{cls.__name__}: declares {capability!r} but does not implement {method}()")
     if len(cls.templates) < 2:
         raise ValueError(f"{cls.__name__}.templates: at least two templates are needed (prompt sensitivity)")
     if cls.name in _REGISTRY and _REGISTRY[cls.name] is not cls:

@@ -42,12 +42,11 @@ def train(method: str, base: Any, task: Any, config: Any = None, out_dir: Any = 
         raise ValueError("out_dir: required (where the checkpoint is written)")
     if budget is None:
         raise ValueError("budget: required, e.g. '300s', '200steps' or '2Mtokens'")
-    Budget.parse(budget)
-    from sparring.tasks import Task
+    from .common import resolve_task
 
-    if isinstance(task, Task):
-        m.config_cls.from_any(config).check_task(task)
-    return m.run(base, task, config, out_dir, budget)
+    b, t, cfg = Budget.parse(budget), resolve_task(task), m.config_cls.from_any(config)
+    cfg.check_task(t)  # parsed once here, then handed down
+    return m.run(base, t, cfg, out_dir, b)
 
 
 __all__ = ["ADVANTAGES", "Budget", "LOSSES", "METHODS", "Method", "MethodConfig", "get_method", "pretrain",

@@ -127,7 +127,7 @@ class MethodConfig:
 
     def check_task(self, task: Any) -> None:
         """Fail in one line, before any work, if ``task`` lacks a capability this config's
-        corpus recipe needs (a dataset directory is checked when it is loaded)."""
+        corpus recipe needs (a dataset directory brings its own rows and needs none)."""
         recipe = getattr(self, "recipe", None)
         from sparring.corpus import OPTIONS, recipe_needs
 

@@ -55,12 +55,29 @@ class PipelineOptions(MethodConfig):
                 raise ValueError(f"pipeline.stages[{i}]: unknown key(s) {unknown}; allowed: method, config, budget")
             if st["method"] == "pipeline":
                 raise ValueError(f"pipeline.stages[{i}]: a pipeline cannot be a stage")
-            get_method(st["method"])
+        self.stage_plans()  # every stage's options, parsed here, so a bad one fails before any work
 
-    def check_task(self, task: Any) -> None:
+    def stage_plans(self) -> list[tuple[Any, MethodConfig, Budget | None]]:
+        """(method, resolved config = shared options + the stage's own, budget or None for an
+        equal share) per stage; an error names the stage."""
+        shared = {k: getattr(self, k) for k in _SHARED}
+        plans = []
         for i, st in enumerate(self.stage_list()):
             try:
-                get_method(st["method"]).config_cls.from_any(dict(st.get("config") or {})).check_task(task)
+                m = get_method(st["method"])
+                raw = st.get("config") or {}
+                if not isinstance(raw, dict):
+                    raise ValueError("config must be a mapping")
+                b = Budget.parse(st["budget"]) if st.get("budget") is not None else None
+                plans.append((m, m.config_cls.from_any({**shared, **raw}), b))
+            except ValueError as err:
+                raise ValueError(f"pipeline.stages[{i}]: {err}") from None
+        return plans
+
+    def check_task(self, task: Any) -> None:
+        for i, (_, cfg, _) in enumerate(self.stage_plans()):
+            try:
+                cfg.check_task(task)
             except ValueError as err:
                 raise ValueError(f"pipeline.stages[{i}]: {err}") from None
 
@@ -100,17 +117,8 @@ def pipeline(base: Any, task: Any, config: Any, out_dir: Any, budget: Any):
     out = check_out_dir(out_dir)
     t = resolve_task(task)
     check_base(base)
-    stages = cfg.stage_list()
-    shared = {k: getattr(cfg, k) for k in _SHARED}
-    plans = []
-    for st in stages:  # resolve every stage before running any: bad input fails fast
-        m = get_method(st["method"])
-        raw = st.get("config") or {}
-        if not isinstance(raw, dict):
-            raise ValueError(f"pipeline stage {st['method']}: config must be a mapping")
-        stage_cfg = m.config_cls.from_any({**shared, **raw})
-        b = Budget.parse(st["budget"]) if st.get("budget") is not None else _share(budget, len(stages))
-        plans.append((m, stage_cfg, b))
+    plans = cfg.stage_plans()  # every stage resolved before any runs
+    plans = [(m, c, _share(budget, len(plans)) if b is None else b) for m, c, b in plans]
     root = out.parent / f"{out.name}.stages"
     prev_key = _key(base_card(base))
     current: Any = base

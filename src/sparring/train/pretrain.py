@@ -96,9 +96,10 @@ def card_data_hash(card: dict) -> str:
     """Rebuild the pretraining data a zoo ``card.json`` describes (its task config, recipe,
     n, seed and options) and return its hash, to compare with ``card["data"]["hash"]``."""
     from sparring import corpus
-    from sparring.tasks import get_task
 
-    task = get_task(card["task"]["name"], **{k: v for k, v in card["task"].items() if k != "name"})
+    from .common import resolve_task
+
+    task = resolve_task(card["task"])
     d = card["data"]
     return corpus.fingerprint(corpus.build(d["recipe"], task, d["n"], d["seed"], **d["options"]))
 
