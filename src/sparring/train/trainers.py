@@ -8,9 +8,15 @@
   whose rewards all agree (DAPO dynamic sampling, which TRL 1.16 does not do: it only
   logs ``frac_reward_zero_std``). Generation, log-probs, clipping, KL and the loss
   aggregation (``loss_type``) stay TRL's. Single-process only (one CPU or one GPU).
+
+The per-function rewards come through TRL's public reward-function interface (each
+function wrapped by :class:`RecordedReward`), not an override of TRL's private scoring.
+The private TRL methods still overridden or called, and why, are listed in docs/trl.md.
 """
 from __future__ import annotations
 
+import functools
+import inspect
 import warnings
 from typing import Any
 
@@ -49,9 +55,12 @@ class SparringGRPOTrainer(BudgetScheduleMixin, GRPOTrainer):
     """GRPOTrainer with a rollout selector, success replay, registered advantages and
     zero-variance dropping."""
 
-    def __init__(self, *args, advantage: str = "group", drop_zero_variance: bool = False,
+    def __init__(self, model, reward_funcs, *args, advantage: str = "group", drop_zero_variance: bool = False,
                  min_group_std: float = 1e-6, selector: Any = None, success_replay: Any = None, **kwargs):
-        super().__init__(*args, **kwargs)
+        self._recorded: dict[Any, Any] = {}  # what the wrapped reward functions saw and returned
+        funcs = reward_funcs if isinstance(reward_funcs, list) else [reward_funcs]
+        super().__init__(model, [RecordedReward(f, i, self._recorded) for i, f in enumerate(funcs)],
+                         *args, **kwargs)
         if self.accelerator.num_processes != 1:
             raise ValueError("sparring's GRPO trainer runs in one process (one CPU or one GPU)")
         self.advantage_fn = get_advantage(advantage)
@@ -61,17 +70,20 @@ class SparringGRPOTrainer(BudgetScheduleMixin, GRPOTrainer):
         self.success_replay = success_replay
         if success_replay is not None and self.beta != 0.0 and self.ref_model is None:
             raise ValueError("success replay with a KL term needs a separate reference model (not a PEFT adapter)")
-        self._scored: dict[str, Any] = {}
 
     @property
     def group_size(self) -> int:
         """Rollouts per prompt the advantages are computed over (a selector may keep fewer)."""
         return self.selector.keep if self.selector is not None else self.num_generations
 
-    def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
-        rewards_per_func = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
-        self._scored = {"inputs": inputs, "completions": completions, "rewards_per_func": rewards_per_func}
-        return rewards_per_func
+    def _rewards_per_func(self) -> torch.Tensor:
+        """The batch's rewards as TRL's ``_calculate_rewards`` returns them (rows x reward
+        functions, float32, None -> NaN; one process, so its gather is the identity)."""
+        if any(i not in self._recorded for i in range(len(self.reward_funcs))):
+            raise RuntimeError("sparring's GRPO trainer: a reward function was not called on the batch")
+        cols = [torch.tensor([torch.nan if r is None else r for r in self._recorded[i]], dtype=torch.float32)
+                for i in range(len(self.reward_funcs))]
+        return torch.stack(cols, dim=1).to(self.accelerator.device)
 
     def _fit_per_token(self, out: dict, replaced: list[int]) -> None:
         """After a replay changed some rows' completions: widen every per-token tensor to
@@ -94,18 +106,19 @@ class SparringGRPOTrainer(BudgetScheduleMixin, GRPOTrainer):
                 out[key][rows] = logps.to(out[key].dtype)
 
     def _generate_and_score_completions(self, inputs):
+        self._recorded.clear()  # TRL also scores eval batches: never read an older batch's rewards
         out = super()._generate_and_score_completions(inputs)
-        if not self.model.training or "rewards_per_func" not in self._scored:
+        if not self.model.training:
             return out
-        rpf = self._scored.pop("rewards_per_func")
+        rpf = self._rewards_per_func()
         rewards = (rpf * self.reward_weights.to(rpf.device).unsqueeze(0)).nansum(dim=1)
         rows = torch.arange(rewards.numel(), device=rewards.device)
         if self.selector is not None:  # only a selector re-picks rows (no copy of the batch otherwise)
-            rows = self.selector(self._scored["inputs"], self._scored["completions"], rewards,
+            rows = self.selector(inputs, self._recorded["completions"], rewards,
                                  self.num_generations, self._metrics["train"]).to(rewards.device)
             rewards, out = rewards[rows], _take(out, rows)
         if self.success_replay is not None:
-            keys = [_prompt_key(self._scored["inputs"][i]) for i in rows.tolist()]
+            keys = [_prompt_key(inputs[i]) for i in rows.tolist()]
             rewards, out["completion_ids"], out["completion_mask"], replaced = self.success_replay(
                 keys, rewards, out["completion_ids"], out["completion_mask"], self.group_size,
                 self._metrics["train"])
@@ -122,6 +135,29 @@ class SparringGRPOTrainer(BudgetScheduleMixin, GRPOTrainer):
         mask = out["completion_mask"] if out.get("tool_mask") is None else out["completion_mask"] * out["tool_mask"]
         out["num_items_in_batch"] = mask.sum()
         return out
+
+
+class RecordedReward:
+    """A reward function as TRL sees it (same arguments, same ``__name__``, so the same
+    ``rewards/<name>/*`` logs), that also keeps what it returned, in ``log[index]``, and the
+    completions it scored, in ``log["completions"]``."""
+
+    def __init__(self, fn, index: int, log: dict):
+        inner = fn
+        while isinstance(inner, functools.partial):
+            inner = inner.func
+        if isinstance(fn, (str, torch.nn.Module)) or inspect.iscoroutinefunction(inner) \
+                or inspect.iscoroutinefunction(getattr(inner, "__call__", None)):
+            raise ValueError(f"sparring's GRPO trainer takes synchronous reward functions, got {fn!r}")
+        self.fn, self.index, self.log = fn, index, log
+        self.__name__ = getattr(inner, "__name__", type(inner).__name__)  # TRL's name for fn
+        self.__wrapped__ = fn
+
+    def __call__(self, *args, **kwargs):
+        rewards = list(self.fn(*args, **kwargs))
+        self.log[self.index] = rewards
+        self.log["completions"] = kwargs.get("completions")
+        return rewards
 
 
 def _take(out: dict, rows: torch.Tensor) -> dict:
