@@ -211,22 +211,19 @@ def test_quick_spec_is_the_headline_study():
     assert {a.name for a in spec.arms} == {"base", "sft", "cft", "grpo", "raro", "sft-grpo"}
 
 
-def test_pipeline_curves_lay_stages_end_to_end(tmp_path):
+def test_pipeline_curves_lay_stages_end_to_end():
     """A pipeline checkpoint's per-stage histories become one curve with stage marks."""
-    import json
-
     from sparring.lab.runner import _curves
+    from sparring.models import RunCard
 
     stages = [{"steps": 20, "log_history": [{"step": 10, "loss": 0.5}, {"step": 20, "loss": 0.4}]},
               {"steps": 30, "log_history": [{"step": 10, "loss": 0.01, "reward": 0.3},
                                             {"step": 30, "reward": 0.5}]}]
-    (tmp_path / "run.json").write_text(json.dumps({"metrics": {"train": {"stages": stages}}}))
-    pts = _curves(tmp_path)
+    pts = _curves(RunCard("pipeline", metrics={"train": {"stages": stages}}))
     assert (20.0, "stage_start", 2.0) in pts
     assert [p for p in pts if p[1] == "loss"] == [(10.0, "loss", 0.5), (20.0, "loss", 0.4), (30.0, "loss", 0.01)]
     assert [p for p in pts if p[1] == "reward"] == [(30.0, "reward", 0.3), (50.0, "reward", 0.5)]
-    (tmp_path / "run.json").write_text(json.dumps({"metrics": {"train": {"log_history": [{"step": 5, "loss": 1.0}]}}}))
-    assert _curves(tmp_path) == [(5.0, "loss", 1.0)]
+    assert _curves(RunCard("sft", metrics={"train": {"log_history": [{"step": 5, "loss": 1.0}]}})) == [(5.0, "loss", 1.0)]
 
 
 def test_editing_a_spec_redoes_only_what_changed(tmp_path):

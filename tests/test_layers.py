@@ -1,5 +1,6 @@
 """The import layers of DESIGN.md hold: a package imports only its own layer's public
-faces or lower ones (tasks, models < corpus, rewards < train, probes < lab < cli), and
+faces or lower ones (tasks, models < corpus, rewards < evaluation < train, probes < lab <
+cli), and
 train and probes never import each other. Read from the source with ``ast`` (function-level
 imports count too), so a violation fails even when it is never executed."""
 from __future__ import annotations
@@ -10,19 +11,21 @@ from pathlib import Path
 SRC = Path(__file__).resolve().parents[1] / "src" / "sparring"
 
 # what each top-level module or package of sparring may import from sparring
-BOTTOM = {"settings", "stats", "atomic"}  # plain helpers every layer may use
+BOTTOM = {"settings", "stats", "atomic", "runcard"}  # plain helpers every layer may use
 ALLOWED: dict[str, set[str]] = {
     "tasks": set(),
     "models": BOTTOM,
     "settings": set(),
     "stats": set(),
     "atomic": set(),
+    "runcard": {"atomic"},
     "corpus": {"tasks"} | BOTTOM,
     "rewards": {"tasks"} | BOTTOM,
-    "train": {"tasks", "models", "corpus", "rewards"} | BOTTOM,
-    "probes": {"tasks", "models", "corpus", "rewards"} | BOTTOM,
-    "lab": {"tasks", "models", "corpus", "rewards", "train", "probes"} | BOTTOM,
-    "cli": {"tasks", "models", "corpus", "rewards", "train", "probes", "lab"} | BOTTOM,
+    "evaluation": {"tasks", "models", "corpus"} | BOTTOM,
+    "train": {"tasks", "models", "corpus", "rewards", "evaluation"} | BOTTOM,
+    "probes": {"tasks", "models", "corpus", "rewards", "evaluation"} | BOTTOM,
+    "lab": {"tasks", "models", "corpus", "rewards", "evaluation", "train", "probes"} | BOTTOM,
+    "cli": {"tasks", "models", "corpus", "rewards", "evaluation", "train", "probes", "lab"} | BOTTOM,
     "__main__": {"cli"},
 }
 ROOT_NAMES = {"__version__"}  # what ``from sparring import ...`` may take from the root

@@ -284,3 +284,30 @@ def test_overrides_are_valid_trl_config_fields(tmp_path):
 
 def test_string_constants():
     assert set(PRINTABLE) == set(string.printable) - set("\t\n\r\x0b\x0c")
+
+
+def test_run_card_reads_every_card_written_so_far(tmp_path):
+    """RunCard reads the shipped zoo cards (run.json of format /1, card.json), round-trips
+    a /2 card with its method-specific keys, and refuses a format it does not know."""
+    import json
+
+    import pytest
+
+    from sparring.models import RunCard
+    from sparring.models.loading import resolve_model_source
+
+    zoo = resolve_model_source("zoo:countdown-base")[1]
+    old = RunCard.read(zoo)  # run.json without "format"
+    assert old.format == "sparring.run/1" and old.method == "pretrain" and old.metrics["after"]["n"]
+    zoo_card = RunCard.read(zoo / "card.json")  # no "method": a pretraining card
+    assert zoo_card.method == "pretrain" and zoo_card.get("command").startswith("sparring pretrain")
+    card = RunCard("pipeline", metrics={"after": {"accuracy": 0.5}}, extra={"stages": [{"stage": 1}]})
+    again = RunCard.read(card.write(tmp_path).path)
+    assert again.to_dict() == card.to_dict() and again.get("stages") == [{"stage": 1}]
+    assert json.loads((tmp_path / "run.json").read_text())["format"] == "sparring.run/2"
+    (tmp_path / "run.json").write_text(json.dumps({"format": "sparring.run/9", "method": "sft"}))
+    with pytest.raises(ValueError, match="format 'sparring.run/9'"):
+        RunCard.read(tmp_path)
+    (tmp_path / "run.json").write_text("{not json")
+    with pytest.raises(ValueError, match="not a readable run card"):
+        RunCard.read(tmp_path)

@@ -28,8 +28,8 @@ CFG = ProbeConfig(n=N, seed=0, n_resamples=300)
 
 
 @pytest.fixture(scope="module")
-def task():
-    return get_task("countdown")
+def task(countdown):
+    return countdown
 
 
 @pytest.fixture(scope="module")

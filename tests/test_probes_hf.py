@@ -8,31 +8,23 @@ import torch
 import typer
 from typer.testing import CliRunner
 
+from sparring.cli.probe import probe_cmd
 from sparring.models import make_model, save_model
 from sparring.probes import PROBES, HFResponder, ProbeConfig, load_for_probes, run_probes
-from sparring.probes.command import probe_cmd
-from sparring.probes.generate import cut_at_stop
-from sparring.tasks import get_task
+from sparring.models import cut_at_stop
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models gain nothing from 2 threads, and lose 10x when the cores are shared."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models lose 10x on shared cores
 
 
 @pytest.fixture(scope="module")
-def model_tok():
-    torch.manual_seed(0)
-    return make_model("test", seed=0)
+def model_tok(tiny_model):
+    return tiny_model
 
 
 @pytest.fixture(scope="module")
-def task():
-    return get_task("countdown")
+def task(countdown):
+    return countdown
 
 
 @pytest.fixture(scope="module")

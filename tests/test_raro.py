@@ -4,7 +4,6 @@ ablation switch, smoke training on the `test` preset, and the tournament reranke
 from __future__ import annotations
 
 import json
-import os
 import random
 import sys
 
@@ -22,25 +21,14 @@ from sparring.train.raro_game import (
 from sparring.train.raro_sampling import CriticSampler
 from sparring.train.raro_judge import CriticJudge
 from sparring.train.raro_trainer import dr_grpo_advantages
-from sparring.train.rerank import rerank, rerank_cmd, tournament
+from sparring.train.rerank import rerank, tournament
 
 FAST = {"n": 16, "prompts_per_step": 2, "num_generations": 4, "max_completion_length": 8,
         "drop_truncated": False, "reasoning_tokens": 4, "critic_pairs": 4, "eval_problems": 0, "show_progress": False,
         "logging_steps": 1, "learning_rate": 1e-3}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """The 51k-parameter test preset runs ~10x cheaper on one thread than on two busy ones."""
-    old_env, old = os.environ.get("SPARRING_THREADS"), torch.get_num_threads()
-    os.environ["SPARRING_THREADS"] = "1"
-    torch.set_num_threads(1)
-    yield
-    if old_env is None:
-        os.environ.pop("SPARRING_THREADS", None)
-    else:
-        os.environ["SPARRING_THREADS"] = old_env
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py
 
 
 # ---- the verdict parser ----------------------------------------------------------------
@@ -121,9 +109,8 @@ def test_dr_grpo_advantages_skip_unscorable():
 
 # ---- critic decoding ------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def test_model():
-    torch.manual_seed(0)
-    return make_model("test")
+def test_model(tiny_model):
+    return tiny_model
 
 
 def _prompts(n=6):
@@ -196,8 +183,8 @@ def _changed(a, b):
 
 
 def _run(tmp_path, name, task="countdown", steps=2, **over):
-    ck = train("raro", "test", task, {**FAST, **over}, tmp_path / name, f"{steps}steps")
-    return ck, json.loads((ck / "run.json").read_text())
+    card = train("raro", "test", task, {**FAST, **over}, tmp_path / name, f"{steps}steps")
+    return card.path, card.to_dict()
 
 
 @pytest.fixture(scope="module")
@@ -365,6 +352,8 @@ def test_tournament_returns_the_judges_favourite():
 def test_rerank_end_to_end(default_run):
     from typer.testing import CliRunner
     import typer
+
+    from sparring.cli.train import rerank_cmd
 
     ck, _ = default_run
     res = rerank(ck, "countdown", k=3, n=4, max_new_tokens=12)

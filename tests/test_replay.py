@@ -1,7 +1,6 @@
 """GRPO success replay: all-failed groups get the prompt's earlier success back."""
 from __future__ import annotations
 
-import json
 
 import pytest
 import torch
@@ -58,8 +57,7 @@ def test_grpo_with_replay_trains_with_kl_and_several_iterations(tmp_path):
     cfg = {**TINY, "n": 4, "prompts_per_step": 4, "num_generations": 4, "max_completion_length": 6,
            "learning_rate": 1e-2, "rewards": ["_test_first_is_digit"], "replay_successes": True,
            "beta": 0.1, "num_iterations": 2, "temperature": 1.5}
-    path = train("grpo", "test", "countdown", cfg, tmp_path / "g", "6steps")
-    card = json.loads((path / "run.json").read_text())
+    card = train("grpo", "test", "countdown", cfg, tmp_path / "g", "6steps").to_dict()
     assert card["config"]["replay_successes"] is True
     train_m = card["metrics"]["train"]
     assert train_m["steps"] == 6

@@ -7,7 +7,6 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM
 
-from sparring.models import make_model
 from sparring.rewards import register_reward
 from sparring.train import METHODS, Budget, train
 
@@ -32,10 +31,6 @@ def _digits(completions, **_):
     return [sum(c.isdigit() for c in t) / max(1, len(t)) for t in completions]
 
 
-@pytest.fixture(scope="module")
-def init_weights():
-    model, _ = make_model("test", seed=0)
-    return {k: v.clone() for k, v in model.state_dict().items()}
 
 
 def _check_checkpoint(path, init_weights, method):
@@ -55,8 +50,10 @@ def _check_checkpoint(path, init_weights, method):
 
 @pytest.mark.parametrize("method", sorted(CASES))
 def test_method_trains_and_saves(method, tmp_path, init_weights):
-    path = train(method, "test", "countdown", CASES[method], tmp_path / method, "2steps")
+    returned = train(method, "test", "countdown", CASES[method], tmp_path / method, "2steps")
+    path = returned.path
     card = _check_checkpoint(path, init_weights, method)
+    assert json.loads(returned.to_json()) == card and card["format"] == "sparring.run/2"  # train() returns what it wrote
     assert card["metrics"]["train"]["steps"] == 2
     assert card["metrics"]["after"]["n"] == 4
     if method in ("cft", "one-shot-cft"):
@@ -74,23 +71,23 @@ def test_pipeline_skips_finished_stages(tmp_path, init_weights):
     cfg = {**TINY, "stages": [{"method": "sft", "config": CASES["sft"]},
                               {"method": "grpo", "config": {**RL, "n": 4}}]}
     out = tmp_path / "pipe"
-    path = train("pipeline", "test", "countdown", cfg, out, "2steps")
+    path = train("pipeline", "test", "countdown", cfg, out, "2steps").path
     card = _check_checkpoint(path, init_weights, "pipeline")
     assert [s["skipped"] for s in card["stages"]] == [False, False]
     stage1 = out.parent / "pipe.stages" / "01-sft" / "model.safetensors"
     mtime = stage1.stat().st_mtime_ns
-    again = json.loads((train("pipeline", "test", "countdown", cfg, out, "2steps") / "run.json").read_text())
-    assert [s["skipped"] for s in again["stages"]] == [True, True]
+    again = train("pipeline", "test", "countdown", cfg, out, "2steps")
+    assert [s["skipped"] for s in again.get("stages")] == [True, True]
     cfg["stages"][1]["config"] = {**RL, "n": 4, "learning_rate": 5e-3}  # change stage 2 only
-    third = json.loads((train("pipeline", "test", "countdown", cfg, out, "2steps") / "run.json").read_text())
-    assert [s["skipped"] for s in third["stages"]] == [True, False]
+    third = train("pipeline", "test", "countdown", cfg, out, "2steps")
+    assert [s["skipped"] for s in third.get("stages")] == [True, False]
     assert stage1.stat().st_mtime_ns == mtime
 
 
 def test_wall_seconds_budget_stops_training(tmp_path):
-    path = train("sft", "test", "countdown", {**CASES["sft"], "eval_problems": 0}, tmp_path / "s",
+    card = train("sft", "test", "countdown", {**CASES["sft"], "eval_problems": 0}, tmp_path / "s",
                  Budget(seconds=1.0, steps=10_000))
-    m = json.loads((path / "run.json").read_text())["metrics"]["train"]
+    m = card.metrics["train"]
     assert 1 <= m["steps"] < 10_000 and m["seconds"] < 60
 
 
@@ -177,7 +174,7 @@ def test_cli_help_lists_methods_and_errors_exit_2(tmp_path):
     import typer
     from typer.testing import CliRunner
 
-    from sparring.train.command import pretrain_cmd, train_cmd
+    from sparring.cli.train import pretrain_cmd, train_cmd
 
     app = typer.Typer()
     app.command("train")(train_cmd)
@@ -197,11 +194,10 @@ def test_cli_help_lists_methods_and_errors_exit_2(tmp_path):
 def test_sft_auto_batch_sizes_steps_by_tokens(tmp_path):
     """batch_size 0: rows per step from the mean row length (search traces are long rows)."""
     cfg = {**TINY, "n": 16, "learning_rate": 1e-2, "batch_tokens": 2048, "eval_problems": 0}
-    short = json.loads((train("sft", "test", "countdown", cfg, tmp_path / "s", "1steps") / "run.json").read_text())
-    long = json.loads((train("sft", "test", "countdown", {**cfg, "recipe": "search"}, tmp_path / "l", "1steps")
-                       / "run.json").read_text())
-    assert 40 <= short["config"]["batch_size"] <= 100  # 2048 / imitation rows of ~20-50 tokens
-    assert 1 <= long["config"]["batch_size"] < short["config"]["batch_size"] // 4
+    short = train("sft", "test", "countdown", cfg, tmp_path / "s", "1steps")
+    long = train("sft", "test", "countdown", {**cfg, "recipe": "search"}, tmp_path / "l", "1steps")
+    assert 40 <= short.config["batch_size"] <= 100  # 2048 / imitation rows of ~20-50 tokens
+    assert 1 <= long.config["batch_size"] < short.config["batch_size"] // 4
 
 
 def test_bucket_sampler_orders_each_step_shortest_first():
@@ -235,7 +231,7 @@ def test_sft_accumulation_passes_give_the_one_pass_update(tmp_path):
     weights = {}
     for micro in (0, 40):  # 8 rows of ~30 tokens: one pass, or four passes of 2 rows
         path = train("sft", "test", "countdown", {**cfg, "micro_batch_tokens": micro}, tmp_path / str(micro),
-                     "2steps")
+                     "2steps").path
         weights[micro] = AutoModelForCausalLM.from_pretrained(path, local_files_only=True).state_dict()
     for k, v in weights[0].items():
         # fp32 summation order differs between the passes; Adam's per-element normalisation

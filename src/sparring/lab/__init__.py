@@ -9,10 +9,10 @@
 """
 from .findings import CLAIMS, RULE
 from .report import build as build_report
-from .report import write_report
+from .report import fmt_ci, write_report
 from .runner import run
 from .spec import Arm, Spec, check_spec, load_spec, parse_spec
 from .store import Store
 
-__all__ = ["Arm", "CLAIMS", "RULE", "Spec", "Store", "build_report", "check_spec", "load_spec",
+__all__ = ["Arm", "CLAIMS", "RULE", "Spec", "Store", "build_report", "check_spec", "fmt_ci", "load_spec",
            "parse_spec", "run", "write_report"]

@@ -75,7 +75,8 @@ def _table(store: Store) -> dict[tuple[str, str, str], tuple[float, float | None
     return out
 
 
-def _fmt(v: tuple | None) -> str:
+def fmt_ci(v: tuple | None) -> str:
+    """A table cell ``(mean, lo, hi, n)`` as ``mean [lo, hi]`` (``–`` when missing)."""
     if v is None:
         return "–"
     mean, lo, hi, _ = v
@@ -183,7 +184,7 @@ def _markdown(d: dict, images: list[str]) -> str:
              "| arm | " + " | ".join(c[2] for c in cols) + " |",
              "|---|" + "---|" * len(cols)]
     for a in spec["arms"]:
-        lines.append(f"| {a['name']} | " + " | ".join(_fmt(table.get((a["name"], c[0], c[1]))) for c in cols) + " |")
+        lines.append(f"| {a['name']} | " + " | ".join(fmt_ci(table.get((a["name"], c[0], c[1]))) for c in cols) + " |")
     lines += ["", *[f"![{img}]({img})" for img in images], "", "## Findings (METHODS.md section 3)", "",
               f"Rule: {findings.RULE}", "",
               "| # | claim | published | comparison | metric | effect [95% CI] | verdict |",
@@ -204,7 +205,7 @@ def _markdown(d: dict, images: list[str]) -> str:
             lines.append(f"| {u['arm']} | {u['seed']} | {steps} | {tokens} | {u['seconds']:.0f} |")
     lines += ["", "## All metrics", "", "| arm | probe | metric | value [95% CI] | seeds |", "|---|---|---|---|---|"]
     for (arm, probe, metric), v in d["all_metrics"]:
-        lines.append(f"| {arm} | {probe} | {metric} | {_fmt(v)} | {v[3]} |")
+        lines.append(f"| {arm} | {probe} | {metric} | {fmt_ci(v)} | {v[3]} |")
     lines += ["", "## Resolved spec", "", "```yaml", yaml.safe_dump(spec, sort_keys=False).strip(), "```",
               "", "## Versions", "", *[f"- {k}: {v}" for k, v in _versions().items()], ""]
     return "\n".join(lines)
@@ -269,10 +270,11 @@ th{background:#f6f8fa}img{max-width:100%;border:1px solid #d0d7de;margin:1em 0}
 pre{background:#f6f8fa;padding:1em;font-size:12px}</style></head><body>{{ body }}</body></html>"""
 
 
-def write_report(run_dir: str | Path) -> Path:
-    """Write ``run_dir/report/`` (report.md, report.html, PNGs) atomically; returns it."""
+def write_report(run_dir: str | Path, data: dict[str, Any] | None = None) -> Path:
+    """Write ``run_dir/report/`` (report.md, report.html, PNGs) atomically; returns it.
+    ``data``: what :func:`build` returned for this run, when the caller has it already."""
     run_dir = Path(run_dir)
-    d = build(run_dir)
+    d = build(run_dir) if data is None else data
     final = run_dir / "report"
     with atomic_dir(final) as tmp:
         store = Store(run_dir)

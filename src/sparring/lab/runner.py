@@ -14,7 +14,6 @@ With step or token budgets on CPU the re-run's numbers equal an uninterrupted ru
 """
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Callable
@@ -24,6 +23,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from sparring.atomic import write_text_atomic
+from sparring.runcard import RunCard
 
 from .spec import Spec, load_spec
 from .store import Store
@@ -41,17 +41,13 @@ def _history_points(history: list, offset: float) -> list[tuple[float, str, floa
     return out
 
 
-def _curves(ckpt: Path) -> list[tuple[float, str, float]]:
-    """Training curves from the checkpoint's run.json (``log_history``), if it has them.
+def _curves(card: RunCard) -> list[tuple[float, str, float]]:
+    """Training curves from a run card (``log_history``), if it has them.
 
     A pipeline's stages are laid end to end: stage i's steps are offset by the steps of the
     stages before it, and a ``stage_start`` point (value: the stage number) marks where each
     stage after the first begins, so the report can draw the boundaries."""
-    try:
-        card = json.loads((ckpt / "run.json").read_text())
-    except (OSError, json.JSONDecodeError):
-        return []
-    train = (card.get("metrics") or {}).get("train") or {}
+    train = card.metrics.get("train") or {}
     if isinstance(train.get("stages"), list):
         out, offset = [], 0.0
         for i, st in enumerate(train["stages"], start=1):
@@ -87,20 +83,20 @@ def _prepare(store: Store, spec: Spec, restart: bool) -> None:
     store.discard(lambda arm, seed: (arm, seed) not in wanted)
 
 
-def train_unit(spec: Spec, arm, seed: int, run_dir: Path) -> tuple[str, dict]:
-    """Train one arm for one seed (or return the base for an untrained arm)."""
+def train_unit(spec: Spec, arm, seed: int, run_dir: Path) -> tuple[str, dict, list]:
+    """Train one arm for one seed (or return the base for an untrained arm): the
+    checkpoint, what the store records of its card, and its training curves."""
     from sparring.train import train
 
     if not arm.trains:
-        return spec.base, {}
+        return spec.base, {}, []
     config = {"eval_problems": 0, **arm.config, "seed": seed}
     out = run_dir / "ckpt" / f"{arm.name}-s{seed}"
     from sparring.tasks import get_task
 
     task = get_task(spec.task, **spec.task_config)
-    ckpt = Path(train(arm.method, spec.base, task, config, out, spec.budget))
-    card = json.loads((ckpt / "run.json").read_text())
-    return str(ckpt), {"metrics": card.get("metrics", {}), "budget": card.get("budget")}
+    card = train(arm.method, spec.base, task, config, out, spec.budget)
+    return str(card.path), {"metrics": card.metrics, "budget": card.budget}, _curves(card)
 
 
 def probe_unit(spec: Spec, path: str, seed: int, progress: Callable[[str], None] | None = None):
@@ -147,9 +143,8 @@ def run(spec_or_path: Spec | str | Path, out: str | Path, *, restart: bool = Fal
                 store.start(arm.name, seed, kind, spec.unit_key(arm, seed, kind))
                 t0 = time.perf_counter()
                 if kind == "train":
-                    path, detail = train_unit(spec, arm, seed, run_dir)
-                    store.finish_train(arm.name, seed, path, time.perf_counter() - t0, detail,
-                                       _curves(Path(path)) if arm.trains else [])
+                    path, detail, curves = train_unit(spec, arm, seed, run_dir)
+                    store.finish_train(arm.name, seed, path, time.perf_counter() - t0, detail, curves)
                 else:
                     path = store.unit(arm.name, seed, "train")["path"]
                     results = probe_unit(spec, path, seed,

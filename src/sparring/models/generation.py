@@ -1,6 +1,8 @@
-"""Batched generation and continuation scoring for any Hugging Face causal LM.
+"""The one batched generator (and continuation scorer) for any Hugging Face causal LM.
 
-:class:`HFResponder` is the shared generator of all probes:
+:class:`HFResponder` is what train's run-card evaluation, rerank and every probe generate
+with (behind the :class:`~sparring.models.responder.Responder` protocol, where a chat
+server or a vLLM backend can plug in later):
 
 - **left padding + KV cache**: prompts are left-padded and decoded by
   ``model.generate`` (which keeps the KV cache), so a batch decodes in lock step;
@@ -26,7 +28,10 @@
   (``bench/probes.py``). Models that refuse a static cache fall back to the dynamic one;
   ``torch.compile`` is disabled (bucket shapes vary, it would recompile);
 - **cache**: identical requests (same formatted text and decoding settings) are served
-  from memory, so probes run together share their greedy answers.
+  from memory, so probes run together share their greedy answers (``cache=False`` for a
+  model that is still training);
+- **eval mode**: the model is put in eval mode for each call and restored afterwards, so a
+  model in the middle of training can be evaluated.
 
 :meth:`HFResponder.loglik` scores ``(context, continuation)`` pairs with one
 right-padded forward pass per bucket (log-softmax over the vocabulary, summed over the
@@ -36,18 +41,20 @@ from __future__ import annotations
 
 import os
 import time
+from contextlib import contextmanager
 from typing import Any, Sequence
 
 import torch
 from transformers import GenerationConfig
 
+from .device import device_defaults
+from .loading import load_model
 from .responder import Prompt, Responder
+from .tokenizer import VOCAB
 
 
 def _is_char_tokenizer(tokenizer: Any) -> bool:
     try:
-        from sparring.models import VOCAB
-
         return len(tokenizer) == len(VOCAB) and list(
             tokenizer.convert_ids_to_tokens(list(range(len(VOCAB))))) == list(VOCAB)
     except Exception:  # any foreign tokenizer: not ours
@@ -145,7 +152,8 @@ class HFResponder:
                 todo[key] = None
         self.stats["prompts"] += len(keys)
         self.stats["cache_hits"] += len(keys) - len(todo)
-        results = self._run(list(todo), n_samples, temperature, max_new_tokens, seed, stop)
+        with _eval_mode(self.model):
+            results = self._run(list(todo), n_samples, temperature, max_new_tokens, seed, stop)
         if self._cache is not None:
             self._cache.update(results)
             return [list(self._cache[k]) for k in keys]
@@ -230,9 +238,13 @@ class HFResponder:
         return [cut_at_stop(t, stop) for t in texts]
 
     # ---- scoring --------------------------------------------------------------------
-    @torch.no_grad()
     def loglik(self, pairs: Sequence[tuple[str, str]]) -> list[tuple[float, int]]:
         """Summed log-probability and token count of each continuation after its context."""
+        with _eval_mode(self.model):
+            return self._loglik(pairs)
+
+    @torch.no_grad()
+    def _loglik(self, pairs: Sequence[tuple[str, str]]) -> list[tuple[float, int]]:
         vocab = int(getattr(self.model.config, "vocab_size", 0) or len(self.tokenizer))
         budget = max(64, min(self.max_batch_tokens, int(1e8 // max(vocab, 1))))
         items = []
@@ -265,10 +277,21 @@ class HFResponder:
         return results
 
 
-def load_for_probes(source: str | os.PathLike, device: str | None = None) -> tuple[Any, Any]:
+@contextmanager
+def _eval_mode(model: Any):
+    """``model`` in eval mode inside the block, its previous mode restored after."""
+    was_training = bool(getattr(model, "training", False))
+    model.eval()
+    try:
+        yield
+    finally:
+        if was_training:
+            model.train()
+
+
+def load_for_inference(source: str | os.PathLike, device: str | None = None) -> tuple[Any, Any]:
     """``(model, tokenizer)`` for a preset, ``zoo:NAME`` or a local causal-LM directory,
     in inference precision. Anything that does not load raises one ValueError."""
-    from sparring.models import device_defaults, load_model
 
     try:
         dtype = device_defaults(device).dtype
@@ -284,7 +307,7 @@ def as_responder(model: Any, tokenizer: Any = None, **kwargs: Any) -> Responder:
     """A Responder from a Responder, a ``(model, tokenizer)`` pair, or a model source.
 
     ``model`` may be a Responder (``tokenizer`` must then be None), a torch module with
-    its tokenizer, or a string / path understood by :func:`load_for_probes` (a preset,
+    its tokenizer, or a string / path understood by :func:`load_for_inference` (a preset,
     ``zoo:NAME`` or a checkpoint directory). ``kwargs`` go to ``HFResponder``.
     """
     if isinstance(model, torch.nn.Module):
@@ -292,7 +315,7 @@ def as_responder(model: Any, tokenizer: Any = None, **kwargs: Any) -> Responder:
             raise ValueError("model: a torch model needs its tokenizer (got tokenizer=None)")
         return HFResponder(model, tokenizer, **kwargs)
     if isinstance(model, (str, os.PathLike)):
-        m, tok = load_for_probes(model)
+        m, tok = load_for_inference(model)
         return HFResponder(m, tok, **kwargs)
     if isinstance(model, Responder):
         if tokenizer is not None:

@@ -23,12 +23,12 @@ from transformers import (
 )
 
 from sparring.atomic import atomic_dir
+from sparring.runcard import RUN_CARD, RunCard
 
 from .device import device_defaults
 from .presets import PRESETS, make_model
 
 ZOO_PREFIX = "zoo:"
-RUN_CARD = "run.json"
 
 
 def _zoo_root() -> Path:
@@ -139,21 +139,24 @@ def save_model(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
     out_dir: str | os.PathLike,
-    card: dict | None = None,
+    card: RunCard | dict | None = None,
 ) -> Path:
     """Save ``model`` + ``tokenizer`` (safetensors) to ``out_dir`` atomically, with
-    ``card`` as ``run.json`` when given; replaces an existing ``out_dir``.
+    ``card`` (a :class:`RunCard`, or a plain dict) as ``run.json`` when given; replaces
+    an existing ``out_dir``.
 
     The card must be JSON-serialisable (non-JSON values such as paths are written with
     ``str``). Returns the absolute path of ``out_dir``.
     """
-    if card is not None and not isinstance(card, dict):
-        raise ValueError(f"card must be a dict or None, got {type(card).__name__}")
+    if card is not None and not isinstance(card, (dict, RunCard)):
+        raise ValueError(f"card must be a RunCard, a dict or None, got {type(card).__name__}")
     out = Path(out_dir).expanduser().absolute()
     with atomic_dir(out) as tmp:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
-        if card is not None:
+        if isinstance(card, RunCard):
+            (tmp / RUN_CARD).write_text(card.to_json(), encoding="utf-8")
+        elif card is not None:
             text = json.dumps(card, indent=2, sort_keys=True, default=str)
             (tmp / RUN_CARD).write_text(text + "\n", encoding="utf-8")
     return out

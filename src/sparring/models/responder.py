@@ -1,11 +1,12 @@
-"""The one interface probes talk to: a :class:`Responder` that answers prompts.
+"""The one interface every evaluation talks to: a :class:`Responder` that answers prompts.
 
-Probes never call a model directly. They hand prompts to a responder and judge the
-returned text with the task's verifier (model output is untrusted input; nothing else
-judges it). Two kinds of responder exist:
+Train's run-card evaluation, rerank and the probes never call a model's ``generate``
+directly. They hand prompts to a responder and judge the returned text with the task's
+verifier (model output is untrusted input; nothing else judges it). Two kinds exist:
 
-- :class:`~sparring.probes.generate.HFResponder` wraps any ``(model, tokenizer)`` pair:
-  batched, cached generation and log-likelihood scoring.
+- :class:`~sparring.models.generation.HFResponder` wraps any ``(model, tokenizer)``
+  pair: batched, cached generation and log-likelihood scoring (the one generator; a
+  vLLM or OpenAI-compatible backend plugs in behind the same protocol);
 - test oracles (:mod:`sparring.probes.oracles`) whose answers are known, used to check
   that every probe measures what it claims.
 
@@ -57,31 +58,9 @@ def token_counter(responder: Responder) -> Callable[[str], int]:
     return fn if callable(fn) else len
 
 
-def loglik(responder: Responder, pairs: Sequence[tuple[str, str]], probe: str) -> list[tuple[float, int]]:
-    """Call the responder's scorer, with a clear error if it has none."""
-    fn = getattr(responder, "loglik", None)
-    if not callable(fn):
-        raise ValueError(f"probe {probe}: needs log-likelihoods, and {type(responder).__name__} "
-                         f"has no loglik(pairs) method")
-    out = list(fn(list(pairs)))
-    if len(out) != len(pairs):
-        raise ValueError(f"probe {probe}: loglik returned {len(out)} scores for {len(pairs)} pairs")
-    return out
-
-
 def user(content: str) -> Message:
     return {"role": "user", "content": content}
 
 
 def assistant(content: str) -> Message:
     return {"role": "assistant", "content": content}
-
-
-def first_user_text(prompt: Prompt) -> str:
-    """The text of a string prompt, or of the first user message of a conversation."""
-    if isinstance(prompt, str):
-        return prompt
-    for m in prompt:
-        if m.get("role") == "user":
-            return m.get("content", "")
-    return ""

@@ -20,7 +20,8 @@ diversity, per-difficulty success share). See each module's docstring for what i
 really measures.
 """
 from .config import ProbeConfig, as_config, battery_problems
-from .generate import HFResponder, as_responder, load_for_probes
+from sparring.models import HFResponder, as_responder
+from sparring.models import load_for_inference as load_for_probes
 from .oracles import ScriptedResponder, gold_responder
 from .passk import pass_at_k
 from .registry import PROBES, probe_names, run_probes

@@ -5,10 +5,11 @@ import os
 import time
 from typing import Any, Sequence
 
+from sparring.evaluation import answers
+from sparring.models import as_responder
 from sparring.tasks import Problem, Task, Verdict
 
 from .config import ProbeConfig, answer_cap, as_config
-from .generate import as_responder
 from .responder import Prompt, Responder, token_counter, user
 from .result import MetricSet, ProbeResult
 
@@ -58,9 +59,8 @@ def answer(responder: Responder, task: Task, problems: Sequence[Problem], cfg: P
     """
     cap = answer_cap(token_counter(responder), task, list(problems), cfg)
     prompts = [prompt_for(task, p, cfg, template) for p in problems]
-    outs = responder.generate(prompts, n_samples=1, temperature=0.0, max_new_tokens=cap,
-                              seed=cfg.seed)
-    texts = first_text(outs, len(problems), probe)
+    texts = [row[0] for row in answers(responder, task, problems, prompts=prompts,
+                                       max_new_tokens=cap, seed=cfg.seed, label=f"probe {probe}")]
     return texts, [task.verify(p, t) for p, t in zip(problems, texts)]
 
 

@@ -1,5 +1,8 @@
 """Critique skill: can the model find the first error in a flawed solution?
 
+The items, prompt, cap and metrics are :mod:`sparring.evaluation.critique`'s, the same
+evaluation CFT's run card uses; this module adds intervals and per-item records.
+
 What it measures: on held-out problems, the model is shown a candidate solution in the CFT
 critique prompt (METHODS.md 1.2, built by ``sparring.corpus.critique_prompt``)::
 
@@ -36,82 +39,42 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sparring.tasks import Problem, Task
-from sparring.tasks.base import seeded_rng
+from sparring.evaluation import (CRITIQUE_STOP, QUESTION_STYLES, CritiqueItem, critique_fractions,
+                                 critique_items, critique_question, run_critiques)
+from sparring.tasks import Task
 
-from .common import base_record, clip, finish, first_text, metric_set, require, setup
+from .common import base_record, clip, finish, metric_set, require, setup
 from .config import ProbeConfig, select
-from .responder import token_counter
 from .result import ProbeResult
 
 NAME = "critique"
 NEEDS = ("flaws",)  # task capabilities (Task.require)
-STOP = ("[END]",)
-QUESTION_STYLES = ("prompt", "words")
+STOP = CRITIQUE_STOP
+__all__ = ["NAME", "NEEDS", "QUESTION_STYLES", "STOP", "critique_question", "items", "run"]
 
 
-def question_of(task: Task, problem: Problem, style: str) -> str:
-    if style not in QUESTION_STYLES:
-        raise ValueError(f"probe config critique_question: must be one of {list(QUESTION_STYLES)}, got {style!r}")
-    return task.prompt(problem, 0).strip() if style == "prompt" else task.question(problem)
-
-
-def items(task: Task, cfg: ProbeConfig) -> list[tuple[Problem, str, str | None, int | None]]:
-    """(problem, solution shown, flaw kind or None, true 0-based first error or None)."""
-    out = []
-    for p in select(task, "test", cfg):
-        rng = seeded_rng("critique", p.id, cfg.seed)
-        if p.solvable and rng.random() < cfg.critique_flawed_fraction:
-            try:
-                text, kind, first = task.flaw(p, seed=cfg.seed)
-                out.append((p, text, kind, first))
-                continue
-            except ValueError:  # nothing can be planted in this solution: show the gold
-                pass
-        out.append((p, task.solve(p), None, None))
-    return out
+def items(task: Task, cfg: ProbeConfig) -> list[CritiqueItem]:
+    """The items shown: one per problem of :func:`select` (see the module doc)."""
+    return critique_items(task, select(task, "test", cfg), seed=cfg.seed,
+                          flawed_fraction=cfg.critique_flawed_fraction)
 
 
 def run(model: Any, tokenizer: Any, task: Task, config: ProbeConfig | dict | None = None) -> ProbeResult:
     """Verdict and first-error-step accuracy on planted flaws (see module doc)."""
-    from sparring.corpus import PHRASINGS, critique_prompt, parse_critique, programmatic_critique
-
     require(task, NAME, NEEDS)
     t0 = time.perf_counter()
     responder, cfg = setup(model, tokenizer, config)
-    shown = items(task, cfg)
-    count = token_counter(responder)
-    cap = cfg.critique_max_new_tokens
-    if cap is None:
-        longest = max(count(programmatic_critique(task, p, y, phrasing=k))
-                      for p, y, _, _ in shown for k in range(len(PHRASINGS)))
-        cap = min(cfg.max_new_tokens_cap, longest + 24)
-    prompts = [critique_prompt(question_of(task, p, cfg.critique_question), y) for p, y, _, _ in shown]
-    outs = responder.generate(prompts, n_samples=1, temperature=0.0, max_new_tokens=cap,
-                              seed=cfg.seed, stop=STOP)
-    texts = first_text(outs, len(prompts), NAME)
-    ms, records = metric_set(cfg), []
-    ok, step_ok, parsed, flawed = [], [], [], []
-    for (p, y, kind, first), t in zip(shown, texts):
-        verdict, step = parse_critique(t)  # never raises on any input
-        truth = "wrong" if kind else "right"
-        ok.append(float(verdict == truth))
-        step_ok.append(float(kind is not None and verdict == "wrong" and step == first))
-        parsed.append(float(verdict is not None))
-        flawed.append(float(kind is not None))
-        records.append({**base_record(p), "flaw": kind, "true_first_error": first,
-                        "verdict": verdict, "first_error": step, "critique": clip(t)})
-    steps = task.has("steps")
-    ms.mean("verdict_accuracy", ok)
-    if steps:
-        ms.ratio("first_error_accuracy", step_ok, flawed)
-    ms.ratio("flaw_recall", [o * f for o, f in zip(ok, flawed)], flawed)
-    ms.ratio("right_recall", [o * (1 - f) for o, f in zip(ok, flawed)], [1 - f for f in flawed])
-    ms.mean("parse_rate", parsed)
-    per_kind = step_ok if steps else ok
-    for k in sorted({s[2] for s in shown if s[2]}):
-        mine = [float(s[2] == k) for s in shown]
-        name = "first_error_accuracy" if steps else "verdict_accuracy"
-        ms.ratio(f"{name}[{k}]", [m * s for m, s in zip(mine, per_kind)], mine)
-    return finish(NAME, ms, records, len(shown), "first_error_accuracy" if steps else "verdict_accuracy",
-                  cfg, t0, max_new_tokens_used=cap)
+    outcomes, cap = run_critiques(responder, task, items(task, cfg), question=cfg.critique_question,
+                                  max_new_tokens=cfg.critique_max_new_tokens,
+                                  cap_limit=cfg.max_new_tokens_cap, seed=cfg.seed)
+    ms = metric_set(cfg)
+    for name, (hits, of) in critique_fractions(task, outcomes).items():
+        if of is None:
+            ms.mean(name, hits)
+        else:
+            ms.ratio(name, hits, of)
+    records = [{**base_record(o.item.problem), "flaw": o.item.kind,
+                "true_first_error": o.item.first_error, "verdict": o.verdict,
+                "first_error": o.step, "critique": clip(o.text)} for o in outcomes]
+    primary = "first_error_accuracy" if task.has("steps") else "verdict_accuracy"
+    return finish(NAME, ms, records, len(outcomes), primary, cfg, t0, max_new_tokens_used=cap)

@@ -18,7 +18,7 @@ answers are judged by the verifier (strict: valid steps, right result).
 
 Conversation format: ``[user: prompt, assistant: answer 1, user: negation]`` through the
 tokenizer's chat template (sparring's char tokenizer renders it as
-``prompt\\nanswer\\nnegation\\n``); see :class:`~sparring.probes.generate.HFResponder`.
+``prompt\\nanswer\\nnegation\\n``); see :class:`~sparring.models.generation.HFResponder`.
 """
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ from typing import Callable, Sequence
 from sparring.tasks import Problem, Task
 
 from .config import ProbeConfig, battery_problems
-from .generate import cut_at_stop
+from sparring.models import cut_at_stop
 from .responder import Prompt, first_user_text
 
 _S_HEAD = "\n\nSolution:\n"

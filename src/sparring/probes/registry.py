@@ -10,7 +10,7 @@ from . import (abstain, accuracy, confidence, critique, gaslight, infogain, pass
                validity)
 from .common import require
 from .config import ProbeConfig, as_config
-from .generate import as_responder
+from sparring.models import as_responder
 from .result import ProbeResult
 
 ProbeFn = Callable[[Any, Any, Task, "ProbeConfig | dict | None"], ProbeResult]

@@ -1,61 +1,14 @@
-"""The one interface probes talk to: a :class:`Responder` that answers prompts.
-
-Probes never call a model directly. They hand prompts to a responder and judge the
-returned text with the task's verifier (model output is untrusted input; nothing else
-judges it). Two kinds of responder exist:
-
-- :class:`~sparring.probes.generate.HFResponder` wraps any ``(model, tokenizer)`` pair:
-  batched, cached generation and log-likelihood scoring.
-- test oracles (:mod:`sparring.probes.oracles`) whose answers are known, used to check
-  that every probe measures what it claims.
-
-A prompt is either a string (raw text; the completion follows it directly, as in
-sparring's training data) or a conversation: a list of ``{"role", "content"}`` dicts,
-formatted by the responder (chat template where the tokenizer has one).
-"""
+"""Probe-side helpers around the :class:`~sparring.models.Responder` protocol (which
+lives in ``sparring.models.responder``, below train and probes, with the one generator)."""
 from __future__ import annotations
 
-from typing import Callable, Protocol, Sequence, Union, runtime_checkable
+from typing import Sequence
 
-Message = dict[str, str]
-Prompt = Union[str, list[Message]]
+from sparring.models.responder import (Message, Prompt, Responder, assistant,
+                                       token_counter, user)
 
-
-@runtime_checkable
-class Responder(Protocol):
-    """Anything that turns prompts into completions.
-
-    ``generate`` returns, for each prompt, a list of ``n_samples`` completions (text
-    after the prompt, EOS and everything after the first stop string removed).
-    ``temperature == 0`` means greedy; sampling is reproducible for a given ``seed``.
-
-    Optional members (probes check with ``getattr``):
-
-    - ``loglik(pairs) -> list[tuple[float, int]]``: for each ``(context, continuation)``
-      the summed log-probability of the continuation's tokens and their count
-      (needed by ``infogain`` and ``confidence``);
-    - ``count_tokens(text) -> int`` (default: characters), used to size length caps;
-    - ``plain_text: bool``: True for models that only saw bare solutions (sparring's
-      char models); picks the default answer format of ``infogain`` / ``confidence``.
-    """
-
-    def generate(
-        self,
-        prompts: Sequence[Prompt],
-        *,
-        n_samples: int = 1,
-        temperature: float = 0.0,
-        max_new_tokens: int = 64,
-        seed: int = 0,
-        stop: Sequence[str] = (),
-    ) -> list[list[str]]:
-        ...
-
-
-def token_counter(responder: Responder) -> Callable[[str], int]:
-    fn = getattr(responder, "count_tokens", None)
-    return fn if callable(fn) else len
-
+__all__ = ["Message", "Prompt", "Responder", "assistant", "first_user_text", "loglik",
+           "token_counter", "user"]
 
 def loglik(responder: Responder, pairs: Sequence[tuple[str, str]], probe: str) -> list[tuple[float, int]]:
     """Call the responder's scorer, with a clear error if it has none."""
@@ -67,14 +20,6 @@ def loglik(responder: Responder, pairs: Sequence[tuple[str, str]], probe: str) -
     if len(out) != len(pairs):
         raise ValueError(f"probe {probe}: loglik returned {len(out)} scores for {len(pairs)} pairs")
     return out
-
-
-def user(content: str) -> Message:
-    return {"role": "user", "content": content}
-
-
-def assistant(content: str) -> Message:
-    return {"role": "assistant", "content": content}
 
 
 def first_user_text(prompt: Prompt) -> str:

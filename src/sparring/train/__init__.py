@@ -4,7 +4,8 @@
     ckpt = train("sft", base="zoo:countdown-base", task="countdown",
                  config={"recipe": "imitation"}, out_dir="runs/sft", budget="300s")
 
-Every method has the signature ``fn(base, task, config, out_dir, budget) -> Path``:
+Every method has the signature ``fn(base, task, config, out_dir, budget) -> RunCard``
+(``sparring.models.RunCard``: run.json as a typed object, ``card.path`` the checkpoint):
 
 - ``base``: a preset (``tiny``), ``zoo:NAME`` or a checkpoint directory;
 - ``task``: a task name or ``Task``;
@@ -36,17 +37,22 @@ from .variants import ADVANTAGES, LOSSES, register_advantage, register_loss
 
 def train(method: str, base: Any, task: Any, config: Any = None, out_dir: Any = None,
           budget: Any = None):
-    """Run ``method``; returns the checkpoint directory. Bad input raises ValueError."""
+    """Run ``method``; returns the checkpoint's :class:`~sparring.models.RunCard`
+    (``card.path`` is the directory, ``card.metrics`` what run.json holds). Bad input
+    raises ValueError before anything trains."""
     m = get_method(method)
     if out_dir is None:
         raise ValueError("out_dir: required (where the checkpoint is written)")
     if budget is None:
         raise ValueError("budget: required, e.g. '300s', '200steps' or '2Mtokens'")
-    from .common import resolve_task
+    from .common import as_card, check_base, check_out_dir, resolve_task
 
-    b, t, cfg = Budget.parse(budget), resolve_task(task), m.config_cls.from_any(config)
-    cfg.check_task(t)  # parsed once here, then handed down
-    return m.run(base, t, cfg, out_dir, b)
+    # parsed and validated once, here; the method gets typed values (and no model loads before)
+    b, t = Budget.parse(budget), resolve_task(task)
+    cfg = config if isinstance(config, m.config_cls) else m.config_cls.from_any(config)
+    cfg.check_task(t)
+    check_base(base)
+    return as_card(m.run(str(base), t, cfg, check_out_dir(out_dir), b))
 
 
 __all__ = ["ADVANTAGES", "Budget", "LOSSES", "METHODS", "Method", "MethodConfig", "get_method", "pretrain",

@@ -1,12 +1,9 @@
 """Plumbing every method shares: resolving the task and the base model, checking a
 dataset, TRL arguments from device defaults, evaluating, and writing the checkpoint.
 
-A checkpoint is a ``save_pretrained`` directory plus ``run.json``::
-
-    {"method", "config" (resolved), "budget", "base", "task", "data": {recipe, rows, hash},
-     "versions", "metrics": {"train": ..., "before": ..., "after": ...}, "command"?}
-
-written atomically (``sparring.models.save_model`` builds it aside, then renames).
+A checkpoint is a ``save_pretrained`` directory plus ``run.json``, a
+:class:`sparring.models.RunCard` (its schema is documented there), written atomically
+(``sparring.models.save_model`` builds it aside, then renames).
 """
 from __future__ import annotations
 
@@ -23,8 +20,8 @@ from typing import Any, Iterator
 
 import torch
 
-from sparring.models import configure_threads, device_defaults, load_model, save_model, trl_args_overrides
-from sparring.models.loading import RUN_CARD, resolve_model_source
+from sparring.models import (RUN_CARD, ZOO_CARD, RunCard, configure_threads, device_defaults, load_model,
+                             resolve_model_source, save_model, trl_args_overrides)
 from sparring.tasks import Task, get_task
 
 from .budget import Budget
@@ -63,7 +60,7 @@ def base_card(base: Any) -> dict:
         info["path"] = str(source)
         card = Path(source) / RUN_CARD
         if not card.is_file():
-            card = Path(source) / "card.json"
+            card = Path(source) / ZOO_CARD
         if card.is_file():
             info["card_sha256"] = hashlib.sha256(card.read_bytes()).hexdigest()[:16]
     return info
@@ -159,18 +156,29 @@ def check_finite(model, what: str) -> None:
 
 
 def write_checkpoint(model, tok, out_dir, *, method: str, cfg: MethodConfig, budget: Budget,
-                     base: Any, task: Task, data: dict, metrics: dict, extra: dict | None = None) -> Path:
-    """Save model + tokenizer + run.json atomically; returns the checkpoint path."""
+                     base: Any, task: Task, data: dict, metrics: dict, extra: dict | None = None) -> RunCard:
+    """Save model + tokenizer + run.json atomically; returns the card (``card.path``)."""
     check_finite(model, method)
-    card = {"method": method, "config": cfg.to_dict(), "budget": budget.to_dict(),
-            "base": base_card(base), "task": {"name": task.name, **task.config_dict()},
-            "data": data, "versions": versions(), "metrics": metrics,
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "argv": list(sys.argv)}
-    if extra:
-        card.update(extra)
+    card = run_card(method, cfg.to_dict(), budget, base, task, data, metrics, extra)
     model.eval()
     model.config.use_cache = True  # trainers switch it off; generation from the checkpoint wants it
-    return save_model(model, tok, out_dir, card=card)
+    card.path = save_model(model, tok, out_dir, card=card)
+    return card
+
+
+def as_card(result: Any) -> RunCard:
+    """What a method returned, as a card (a method registered outside sparring may return
+    its checkpoint's path)."""
+    return result if isinstance(result, RunCard) else RunCard.read(result)
+
+
+def run_card(method: str, config: dict, budget: Budget, base: Any, task: Task, data: dict,
+             metrics: dict, extra: dict | None = None) -> RunCard:
+    """The card of a run that just finished (stamped with versions, time and argv)."""
+    return RunCard(method=method, config=config, budget=budget.to_dict(), base=base_card(base),
+                   task={"name": task.name, **task.config_dict()}, data=data, versions=versions(),
+                   metrics=metrics, created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                   argv=list(sys.argv), extra=dict(extra or {}))
 
 
 def check_out_dir(out_dir: Any) -> Path:

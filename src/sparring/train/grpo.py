@@ -13,8 +13,9 @@ rollout, so hard prompts keep teaching instead of being dropped; ``false`` is pl
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from dataclasses import dataclass
-from typing import Any
 
 from sparring.rewards import REWARD_COLUMNS, get_reward
 
@@ -23,6 +24,12 @@ from .config import opt
 from .registry import register_method
 from .rollout_config import RolloutOptions
 from .variants import ADVANTAGES, LOSSES, get_loss
+
+if TYPE_CHECKING:  # annotations only: importing these here would load models early
+    from pathlib import Path
+    from sparring.runcard import RunCard
+    from sparring.tasks import Task
+
 
 
 @dataclass
@@ -97,23 +104,18 @@ def grpo_config(cfg: GRPOOptions, budget: Budget, output_dir: str, dd,
     )
 
 
-def run_grpo(method: str, base: Any, task: Any, cfg: GRPOOptions, out_dir: Any, budget: Any, *,
+def run_grpo(method: str, base: str, task: Task, cfg: GRPOOptions, out: Path, budget: Budget, *,
              dataset=None, data_card: dict | None = None, generations: int | None = None,
-             prepare_model=None, selector=None):
-    """The GRPO run shared by grpo, grpo-roc and srl: build data, train, save."""
+             prepare_model=None, selector=None) -> RunCard:
+    """The GRPO run shared by grpo, grpo-roc and srl (parsed values): build data, train, save."""
     from .callbacks import attach_budget
     from .common import (
-        check_base, check_out_dir, evaluate, load_for_training, require_columns, resolve_task,
-        scratch_dir, train_metrics, write_checkpoint,
+        evaluate, load_for_training, require_columns, scratch_dir, train_metrics, write_checkpoint,
     )
     from .data import prompt_dataset
     from .replay import SuccessReplay
     from .trainers import SparringGRPOTrainer
 
-    budget = Budget.parse(budget)
-    out = check_out_dir(out_dir)
-    task = resolve_task(task)
-    check_base(base)
     if dataset is None:
         dataset, data_card = prompt_dataset(task, cfg.n, cfg.seed, cfg.recipe, cfg.recipe_options,
                                             what=method)
@@ -160,6 +162,6 @@ def _reference_path(model, tok, ref_dir: str) -> None:
 
 
 @register_method("grpo", GRPOOptions)
-def grpo(base: Any, task: Any, config: Any, out_dir: Any, budget: Any):
+def grpo(base: str, task: Task, config: GRPOOptions, out: Path, budget: Budget) -> RunCard:
     """RLVR with GRPO: verifier rewards, loss variants grpo / dr_grpo / dapo, KL beta."""
-    return run_grpo("grpo", base, task, GRPOOptions.from_any(config), out_dir, budget)
+    return run_grpo("grpo", base, task, config, out, budget)

@@ -14,6 +14,8 @@ pipeline at "300s" spends as much as a single method at "300s". The final checkp
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import hashlib
 import json
 import shutil
@@ -22,16 +24,20 @@ from pathlib import Path
 from typing import Any
 
 from sparring.atomic import write_text_atomic
+from sparring.runcard import RUN_CARD, RunCard
 
 from .budget import Budget
 from .config import MethodConfig, opt
 from .registry import get_method, register_method
 
+if TYPE_CHECKING:  # annotations only: importing these here would load models early
+    from sparring.tasks import Task
+
+
 PRESETS: dict[str, list[str]] = {
     "sft-grpo": ["sft", "grpo"], "cft-grpo": ["cft", "grpo"], "srl-grpo": ["srl", "grpo"],
 }
 STAGE_MARK = "stage.json"
-RUN_CARD = "run.json"
 _SHARED = ("seed", "device", "eval_problems", "eval_max_new_tokens", "show_progress", "logging_steps")
 
 
@@ -106,17 +112,12 @@ def _finished(stage_dir: Path, key: str) -> bool:
 
 
 @register_method("pipeline", PipelineOptions)
-def pipeline(base: Any, task: Any, config: Any, out_dir: Any, budget: Any):
+def pipeline(base: str, t: Task, cfg: PipelineOptions, out: Path, budget: Budget) -> RunCard:
     """Stages in sequence (sft->grpo, cft->grpo, srl->grpo, or any list); finished stages are skipped."""
     from sparring.models import atomic_dir
 
-    from .common import base_card, check_base, check_out_dir, resolve_task, versions
+    from .common import as_card, base_card, run_card
 
-    cfg = PipelineOptions.from_any(config)
-    budget = Budget.parse(budget)
-    out = check_out_dir(out_dir)
-    t = resolve_task(task)
-    check_base(base)
     plans = cfg.stage_plans()  # every stage resolved before any runs
     plans = [(m, c, _share(budget, len(plans)) if b is None else b) for m, c, b in plans]
     root = out.parent / f"{out.name}.stages"
@@ -127,26 +128,28 @@ def pipeline(base: Any, task: Any, config: Any, out_dir: Any, budget: Any):
         key = _key([m.name, stage_cfg.to_dict(), b.to_dict(), t.name, t.config_dict(), prev_key])
         stage_dir = root / f"{i:02d}-{m.name}"
         skipped = _finished(stage_dir, key)
-        if not skipped:
-            m.run(current, t, stage_cfg, stage_dir, b)
+        if skipped:
+            card = RunCard.read(stage_dir)
+        else:
+            card = as_card(m.run(current, t, stage_cfg, stage_dir, b))
             write_text_atomic(stage_dir / STAGE_MARK, json.dumps({"stage_key": key, "method": m.name}) + "\n")
-        card = json.loads((stage_dir / RUN_CARD).read_text())
         records.append({"stage": i, "method": m.name, "dir": str(stage_dir), "skipped": skipped,
-                        "stage_key": key, "budget": b.to_dict(), "data": card.get("data", {}),
-                        "metrics": card.get("metrics", {})})
+                        "stage_key": key, "budget": b.to_dict(), "data": card.data,
+                        "metrics": card.metrics})
         prev_key, current = key, str(stage_dir)
     last = Path(current)
     first_metrics, last_metrics = records[0]["metrics"], records[-1]["metrics"]
-    summary = {"method": "pipeline", "config": cfg.to_dict(), "budget": budget.to_dict(),
-               "base": base_card(base), "task": {"name": t.name, **t.config_dict()},
-               "stages": records, "versions": versions(),
-               "data": {"stages": [r["data"] for r in records],
-                        "hash": "+".join(str(r["data"].get("hash", "")) for r in records)},
-               "metrics": {"before": first_metrics.get("before"), "after": last_metrics.get("after"),
-                           "train": {"stages": [r["metrics"].get("train") for r in records]}}}
+    summary = run_card(
+        "pipeline", cfg.to_dict(), budget, base, t,
+        data={"stages": [r["data"] for r in records],
+              "hash": "+".join(str(r["data"].get("hash", "")) for r in records)},
+        metrics={"before": first_metrics.get("before"), "after": last_metrics.get("after"),
+                 "train": {"stages": [r["metrics"].get("train") for r in records]}},
+        extra={"stages": records})
     with atomic_dir(out) as tmp:
         for f in last.iterdir():
             if f.is_file() and f.name not in (RUN_CARD, STAGE_MARK):
                 shutil.copy2(f, tmp / f.name)
-        (tmp / RUN_CARD).write_text(json.dumps(summary, indent=2, sort_keys=True, default=str) + "\n")
-    return out
+        (tmp / RUN_CARD).write_text(summary.to_json())
+    summary.path = out
+    return summary

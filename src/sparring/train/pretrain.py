@@ -11,6 +11,8 @@ accuracy well below pass@k, so post-training methods have room to move.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import json
 import shlex
 import shutil
@@ -19,14 +21,18 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from sparring.runcard import ZOO_CARD, RunCard
+
 from .budget import Budget
 from .config import opt
 from .registry import register_method
 from .sft import EXTRA_EVALS, SFTOptions, _run
 
+if TYPE_CHECKING:  # annotations only: importing these here would load models early
+    from sparring.tasks import Task
+
+
 DEFAULT_BUDGET = "3000steps"
-CARD = "card.json"
-RUN_CARD = "run.json"
 
 
 @dataclass
@@ -105,34 +111,40 @@ def card_data_hash(card: dict) -> str:
 
 
 @register_method("pretrain", PretrainOptions)
-def pretrain_method(base: Any, task: Any, config: Any, out_dir: Any, budget: Any):
-    """Train a preset from scratch on the pretrain recipe (base is ignored unless a preset)."""
-    cfg = PretrainOptions.from_any(config)
-    return pretrain(task, out_dir, cfg, budget)
+def pretrain_method(base: str, task: Task, cfg: PretrainOptions, out: Path, budget: Budget) -> RunCard:
+    """Train a preset from scratch on the pretrain recipe (``base`` must be that preset)."""
+    if base != cfg.preset:
+        raise ValueError(f"pretrain: base {base!r} is not the preset it trains from scratch "
+                         f"({cfg.preset!r}); set the preset option, or pass base={cfg.preset!r}")
+    return _pretrain(task, out, cfg, budget, out)
 
 
 def pretrain(task: Any, out_dir: Any, config: Any = None, budget: Any = DEFAULT_BUDGET,
-             task_settings: dict | None = None) -> Path:
+             task_settings: dict | None = None) -> RunCard:
     """Train ``config.preset`` from scratch; write the checkpoint + ``card.json``."""
-    from sparring.models import atomic_dir
-
-    from .common import resolve_task
+    from .common import check_out_dir, resolve_task
 
     cfg = PretrainOptions.from_any(config)
-    b = Budget.parse(budget)
-    t = resolve_task(task)
-    out = Path(out_dir).expanduser().absolute()
-    path = _run("pretrain", cfg.preset, t, cfg, out, b)
-    run = json.loads((path / RUN_CARD).read_text())
-    card = {"name": out.name, "task": run["task"], "preset": cfg.preset,
+    return _pretrain(resolve_task(task), check_out_dir(out_dir), cfg, Budget.parse(budget),
+                     Path(out_dir), task_settings)
+
+
+def _pretrain(t: Task, out: Path, cfg: PretrainOptions, b: Budget, out_dir: Path,
+              task_settings: dict | None = None) -> RunCard:
+    from sparring.models import atomic_dir
+
+    run = _run("pretrain", cfg.preset, t, cfg, out, b)
+    path = run.path
+    card = {"name": out.name, "task": run.task, "preset": cfg.preset,
             "command": rebuild_command(t.name, Path(out_dir), cfg, b, task_settings),
-            "data": run["data"], "metrics": run["metrics"], "budget": run["budget"],
-            "versions": run["versions"], "created": run["created"],
+            "data": run.data, "metrics": run.metrics, "budget": run.budget,
+            "versions": run.versions, "created": run.created,
             "note": "Rebuilding on another machine gives the same data hash; weights match "
                     "exactly only on the same hardware, thread count and library versions."}
     with atomic_dir(out) as tmp:
         for f in path.iterdir():
             if f.is_file():
                 shutil.copy2(f, tmp / f.name)
-        (tmp / CARD).write_text(json.dumps(card, indent=2, sort_keys=True, default=str) + "\n")
-    return out
+        (tmp / ZOO_CARD).write_text(json.dumps(card, indent=2, sort_keys=True, default=str) + "\n")
+    run.path = out
+    return run

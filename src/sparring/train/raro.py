@@ -24,16 +24,22 @@ reranker (``sparring.train.rerank``) needs, and the per-step history under
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import os
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 from .budget import Budget
 from .config import opt
 from .raro_game import PAIRWISE_TEMPLATE, POINTWISE_TEMPLATE, Game
 from .registry import register_method
 from .rollout_config import RolloutOptions
+
+if TYPE_CHECKING:  # annotations only: importing these here would load models early
+    from pathlib import Path
+    from sparring.runcard import RunCard
+    from sparring.tasks import Task
+
 
 CRITIC_DIR = "critic"
 
@@ -157,24 +163,16 @@ def expert_dataset(task, cfg: RAROOptions):
 
 
 @register_method("raro", RAROOptions)
-def raro(base: Any, task: Any, config: Any, out_dir: Any, budget: Any):
+def raro(base: str, t: Task, cfg: RAROOptions, out: Path, budget: Budget) -> RunCard:
     """RARO: policy vs a relativistic critic (the same model), demonstrations only, no verifier."""
     from sparring.models import atomic_dir, save_model
 
     from .callbacks import attach_budget
-    from .common import (
-        check_base, check_out_dir, evaluate, load_for_training, resolve_task, scratch_dir,
-        train_metrics, write_checkpoint,
-    )
+    from .common import evaluate, load_for_training, scratch_dir, train_metrics, write_checkpoint
     from .grpo import grpo_config
     from .raro_judge import CriticJudge, RAROMonitor
     from .raro_trainer import RAROTrainer
 
-    cfg = RAROOptions.from_any(config)
-    budget = Budget.parse(budget)
-    out = check_out_dir(out_dir)
-    t = resolve_task(task)
-    check_base(base)
     ds, data_card = expert_dataset(t, cfg)
     model, tok, dd = load_for_training(base, cfg)
     critic = None if cfg.shared_critic else load_for_training(base, cfg)[0]
@@ -210,9 +208,10 @@ def raro(base: Any, task: Any, config: Any, out_dir: Any, budget: Any):
     with atomic_dir(out) as tmp:  # policy and critic appear together or not at all
         inner = write_checkpoint(model, tok, tmp / "policy", method="raro", cfg=cfg, budget=budget, base=base,
                                  task=t, data=data_card, metrics=metrics, extra=extra)
-        for f in Path(inner).iterdir():
+        for f in inner.path.iterdir():
             os.replace(f, tmp / f.name)
-        Path(inner).rmdir()
+        inner.path.rmdir()
         critic.eval()
         save_model(critic, tok, tmp / CRITIC_DIR)
-    return out
+    inner.path = out
+    return inner

@@ -22,14 +22,12 @@ after the choice; the tournament never sees it.
 """
 from __future__ import annotations
 
-import json
 import random
 from collections import Counter
 from pathlib import Path
 from typing import Any, Callable, Optional
 
 import numpy as np
-import typer
 
 from sparring.stats import bootstrap_ci
 
@@ -110,19 +108,18 @@ def critic_judge(model, tok, run_config: dict, *, both_orders: bool = True, batc
 def load_critic(checkpoint: str | Path, device: Optional[str] = None):
     """(critic model, tokenizer, run config) of a RARO checkpoint (its ``critic/`` when the
     critic was a separate model)."""
-    from sparring.models import load_model
+    from sparring.models import RUN_CARD, RunCard, load_model
 
     path = Path(checkpoint).expanduser()
-    card_path = path / "run.json"
-    if not card_path.is_file():
-        raise ValueError(f"checkpoint: {path} has no run.json (train it with `sparring train raro`)")
-    card = json.loads(card_path.read_text())
-    if card.get("method") != "raro":
-        raise ValueError(f"checkpoint: {path} was trained with {card.get('method')!r}, not raro; "
+    if not (path / RUN_CARD).is_file():
+        raise ValueError(f"checkpoint: {path} has no {RUN_CARD} (train it with `sparring train raro`)")
+    card = RunCard.read(path)
+    if card.method != "raro":
+        raise ValueError(f"checkpoint: {path} was trained with {card.method!r}, not raro; "
                          f"only a RARO checkpoint has a critic")
     critic_dir = path / "critic"
     model, tok = load_model(critic_dir if critic_dir.is_dir() else path, device=device)
-    return model, tok, card.get("config", {})
+    return model, tok, card.config
 
 
 def final_answer(task, problem, text: str) -> str | None:
@@ -137,8 +134,10 @@ def rerank(checkpoint: Any, task: Any, *, k: int = 8, n: int = 200, split: str =
     majority vote and pass@k, on ``n`` problems of ``split`` (held out by default)."""
     from sparring.models import load_model
 
+    from sparring.evaluation import answers
+
     from .common import resolve_task
-    from .evaluate import generate
+    from .evaluate import responder
 
     if not isinstance(k, int) or k < 2:
         raise ValueError(f"k: must be an integer >= 2, got {k!r}")
@@ -150,10 +149,10 @@ def rerank(checkpoint: Any, task: Any, *, k: int = 8, n: int = 200, split: str =
     policy = critic if not critic_dir.is_dir() else load_model(checkpoint, device=device)[0]
     problems = t.problems(split, n=n, seed=seed)
     prompts = [t.prompt(p) for p in problems]
-    greedy = generate(policy, tok, prompts, max_new_tokens=max_new_tokens)
-    samples = generate(policy, tok, prompts, max_new_tokens=max_new_tokens, do_sample=True,
-                       temperature=temperature, num_return_sequences=k, seed=seed)
-    cands = [samples[i * k:(i + 1) * k] for i in range(len(problems))]
+    gen = responder(policy, tok)
+    greedy = [row[0] for row in answers(gen, t, problems, max_new_tokens=max_new_tokens)]
+    cands = answers(gen, t, problems, max_new_tokens=max_new_tokens, samples=k,
+                    temperature=temperature, seed=seed)
     winners = tournament(prompts, cands, critic_judge(critic, tok, run_config, both_orders=both_orders), seed=seed)
     right = [[t.verify(p, c).correct for c in cs] for p, cs in zip(problems, cands)]
     majority = []
@@ -183,35 +182,3 @@ def _ci(values: np.ndarray, seed: int, name: str, n_resamples: int = 2000) -> li
     """95% percentile bootstrap interval of the mean over problems (``sparring.stats``)."""
     lo, hi = bootstrap_ci(values, n_resamples=n_resamples, seed=seed, name=name)
     return [round(lo, 4), round(hi, 4)]
-
-
-def rerank_cmd(
-    checkpoint: Path = typer.Argument(..., help="A RARO checkpoint (its critic judges)."),
-    task: str = typer.Option("countdown", "--task", help="Task name."),
-    k: int = typer.Option(8, "--k", help="Sampled answers per problem."),
-    n: int = typer.Option(200, "--n", help="Problems."),
-    split: str = typer.Option("test", help="test (held out) or an OOD level."),
-    seed: int = typer.Option(0, help="Problem draw, sampling and tournament seeding."),
-    temperature: float = typer.Option(0.5, help="Sampling temperature of the k answers (raro trains at 0.5)."),
-    max_new_tokens: int = typer.Option(96, help="Generation limit per answer."),
-    both_orders: bool = typer.Option(True, help="Play every match in both orders (cancels position bias)."),
-    device: Optional[str] = typer.Option(None, help="cpu, cuda, ...; default: CUDA if available."),
-    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
-) -> None:
-    """Rerank k sampled answers with a RARO checkpoint's critic (single-elimination tournament);
-    print reranked vs greedy vs one sample vs majority vote accuracy on held-out problems."""
-    try:
-        res = rerank(checkpoint, task, k=k, n=n, split=split, seed=seed, temperature=temperature,
-                     max_new_tokens=max_new_tokens, both_orders=both_orders, device=device)
-    except ValueError as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(code=2) from None
-    if as_json:
-        typer.echo(json.dumps(res, indent=2))
-        return
-    typer.echo(f"{res['task']} {res['split']}: {res['n']} problems, k={res['k']}, T={res['temperature']}")
-    for key in ("greedy_accuracy", "sample_accuracy", "majority_accuracy", "reranked_accuracy", "pass_at_k"):
-        lo, hi = res[f"{key}_ci"]
-        typer.echo(f"  {key:18} {res[key]:.3f}  [{lo:.3f}, {hi:.3f}]")
-    lo, hi = res["reranked_minus_sample_ci"]
-    typer.echo(f"  reranked - sample  {res['reranked_minus_sample']:+.3f}  [{lo:+.3f}, {hi:+.3f}]")

@@ -13,6 +13,8 @@ reward every success is already step-valid and only length separates them.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import random
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +24,13 @@ from sparring.rewards import as_problem, completion_text
 from .config import opt
 from .grpo import GRPOOptions, run_grpo
 from .registry import register_method
+
+if TYPE_CHECKING:  # annotations only: importing these here would load models early
+    from .budget import Budget
+    from pathlib import Path
+    from sparring.runcard import RunCard
+    from sparring.tasks import Task
+
 
 
 def mess(task, problem, text: str) -> tuple[int, int, int]:
@@ -83,9 +92,8 @@ class RoCOptions(GRPOOptions):
 
 
 @register_method("grpo-roc", RoCOptions)
-def grpo_roc(base: Any, task: Any, config: Any, out_dir: Any, budget: Any):
+def grpo_roc(base: str, task: Task, cfg: RoCOptions, out: Path, budget: Budget) -> RunCard:
     """GRPO-RoC: oversample 2G, keep failures, keep only the cleanest successes."""
-    cfg = RoCOptions.from_any(config)
-    return run_grpo("grpo-roc", base, task, cfg, out_dir, budget,
+    return run_grpo("grpo-roc", base, task, cfg, out, budget,
                     generations=cfg.oversample * cfg.num_generations,
                     selector=RoCSelector(cfg.num_generations, cfg.seed))

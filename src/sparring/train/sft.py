@@ -9,12 +9,20 @@ EOS text to each completion) and a schedule that follows the budget.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from dataclasses import dataclass, replace
 from typing import Any
 
 from .budget import Budget
 from .config import MethodConfig, opt
 from .registry import register_method
+
+if TYPE_CHECKING:  # annotations only: importing these here would load models early
+    from pathlib import Path
+    from sparring.runcard import RunCard
+    from sparring.tasks import Task
+
 
 
 AUTO_BATCH_MAX = 128  # batch_size 0 never goes above this (short solution rows reach it)
@@ -115,19 +123,13 @@ def sft_config(cfg: SFTOptions, budget: Budget, output_dir: str, dd, mean_tokens
     )
 
 
-def _run(method: str, base: Any, task: Any, cfg: SFTOptions, out_dir: Any, budget: Any):
+def _run(method: str, base: str, task: Task, cfg: SFTOptions, out: Path, budget: Budget) -> RunCard:
+    """The SFT run shared by sft, cft, one-shot-cft and pretrain (parsed values only)."""
     from .callbacks import attach_budget
-    from .common import (
-        check_base, check_out_dir, evaluate, load_for_training, resolve_task, scratch_dir,
-        train_metrics, write_checkpoint,
-    )
+    from .common import evaluate, load_for_training, scratch_dir, train_metrics, write_checkpoint
     from .data import recipe_dataset, tokenize_sft
     from .trainers import SparringSFTTrainer
 
-    budget = Budget.parse(budget)
-    out = check_out_dir(out_dir)
-    task = resolve_task(task)
-    check_base(base)
     ds, data = recipe_dataset(cfg.recipe, task, cfg.n, cfg.seed, cfg.recipe_options,
                               columns=("prompt", "completion"), what=method)
     model, tok, dd = load_for_training(base, cfg)
@@ -162,7 +164,8 @@ def _run(method: str, base: Any, task: Any, cfg: SFTOptions, out_dir: Any, budge
 
 def _critique_eval(model, tok, task, cfg, when: str) -> dict:
     """CFT models are judged as critics too: critique skill before and after training
-    (run.json ``critique_before`` / ``critique_after``); solving accuracy is ``after``."""
+    (run.json ``critique_before`` / ``critique_after``: the critique probe's metrics on
+    ``min(eval_problems, 200)`` held-out problems); solving accuracy is ``after``."""
     import time
 
     from .evaluate import critique_accuracy
@@ -178,18 +181,18 @@ EXTRA_EVALS: dict[str, Any] = {"cft": _critique_eval, "one-shot-cft": _critique_
 
 
 @register_method("sft", SFTOptions)
-def sft(base: Any, task: Any, config: Any, out_dir: Any, budget: Any):
+def sft(base: str, task: Task, config: SFTOptions, out: Path, budget: Budget) -> RunCard:
     """Imitation SFT on any recipe, loss on the completion only."""
-    return _run("sft", base, task, SFTOptions.from_any(config), out_dir, budget)
+    return _run("sft", base, task, config, out, budget)
 
 
 @register_method("cft", CFTOptions)
-def cft(base: Any, task: Any, config: Any, out_dir: Any, budget: Any):
+def cft(base: str, task: Task, config: CFTOptions, out: Path, budget: Budget) -> RunCard:
     """Critique fine-tuning: loss on the critique of a noisy candidate solution."""
-    return _run("cft", base, task, CFTOptions.from_any(config), out_dir, budget)
+    return _run("cft", base, task, config, out, budget)
 
 
 @register_method("one-shot-cft", OneShotCFTOptions)
-def one_shot_cft(base: Any, task: Any, config: Any, out_dir: Any, budget: Any):
+def one_shot_cft(base: str, task: Task, config: OneShotCFTOptions, out: Path, budget: Budget) -> RunCard:
     """CFT on many critiques of solutions to one seed problem."""
-    return _run("one-shot-cft", base, task, OneShotCFTOptions.from_any(config), out_dir, budget)
+    return _run("one-shot-cft", base, task, config, out, budget)

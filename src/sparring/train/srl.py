@@ -12,12 +12,20 @@ is the whole completion here. Follow with ``grpo`` in a ``pipeline`` for SRL -> 
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from dataclasses import dataclass
-from typing import Any
 
 from .config import opt
 from .grpo import GRPOOptions, run_grpo
 from .registry import register_method
+
+if TYPE_CHECKING:  # annotations only: importing these here would load models early
+    from .budget import Budget
+    from pathlib import Path
+    from sparring.runcard import RunCard
+    from sparring.tasks import Task
+
 
 
 def step_instances(ds, max_steps: int = 64):
@@ -64,18 +72,15 @@ def _stop_at_newline(model, tok):
 
 
 @register_method("srl", SRLOptions)
-def srl(base: Any, task: Any, config: Any, out_dir: Any, budget: Any):
+def srl(base: str, t: Task, cfg: SRLOptions, out: Path, budget: Budget) -> RunCard:
     """SRL: GRPO on the next expert step with a difflib similarity reward."""
     from sparring.corpus import fingerprint
 
-    from .common import resolve_task
     from .data import recipe_dataset
 
-    cfg = SRLOptions.from_any(config)
-    t = resolve_task(task)
     ds, card = recipe_dataset(cfg.recipe, t, cfg.n, cfg.seed, cfg.recipe_options,
                               columns=("prompt", "completion", "problem"), what="srl")
     steps = step_instances(ds.select_columns(["prompt", "completion", "problem"]))
     card = {**card, "step_rows": len(steps), "step_hash": fingerprint(steps, ("prompt", "next_step"))}
-    return run_grpo("srl", base, t, cfg, out_dir, budget, dataset=steps, data_card=card,
+    return run_grpo("srl", base, t, cfg, out, budget, dataset=steps, data_card=card,
                     prepare_model=_stop_at_newline)

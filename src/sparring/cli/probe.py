@@ -1,8 +1,7 @@
 """``sparring probe CHECKPOINT``: run the probe battery and print a table (+ JSON).
 
-The lead registers :func:`probe_cmd` on the CLI app (``app.command("probe")(probe_cmd)``).
-Every input error (unknown probe, ``--n`` <= 0, bad ``--set``, a checkpoint that is not
-a model) is reported as one line and exits with code 2 before any model work.
+Every input error (unknown probe, ``--n`` <= 0, bad ``--task-set``, a checkpoint that is
+not a model) is reported as one line and exits with code 2 before any model work.
 """
 from __future__ import annotations
 
@@ -13,13 +12,10 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from sparring.settings import parse_settings
-
-console = Console()
+from .common import OLD_TASK_SET, TASK_SET, _fail, console, task_settings
 
 
 def _fmt(v: float | None) -> str:
@@ -60,8 +56,8 @@ def probe_cmd(
     n: int = typer.Option(500, "--n", help="Problems per probe (per level / template)."),
     seed: int = typer.Option(0, "--seed", help="Problem, sampling and bootstrap seed."),
     out: Optional[Path] = typer.Option(None, "--out", help="Write all results (with per-item records) as JSON."),
-    settings: Optional[list[str]] = typer.Option(None, "--set", "-s",
-                                                 help="Task config KEY=VALUE (repeatable)."),
+    task_set: Optional[list[str]] = TASK_SET,
+    old_set: Optional[list[str]] = OLD_TASK_SET,
     max_new_tokens: Optional[int] = typer.Option(None, "--max-new-tokens",
                                                  help="Fixed generation cap (default: from the gold)."),
     traces: bool = typer.Option(False, "--traces", help="The model writes search traces (longer caps)."),
@@ -69,21 +65,17 @@ def probe_cmd(
     device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda, cuda:N, mps (default: auto)."),
 ) -> None:
     """Run the probe battery on CHECKPOINT and print every metric with its 95% CI."""
+    from sparring.probes import as_config, load_for_probes, probe_names, run_probes
     from sparring.tasks import get_task
 
-    from .config import as_config
-    from .registry import probe_names, run_probes
-    from .generate import load_for_probes
-
     try:
-        the_task = get_task(task, **parse_settings(settings))
+        the_task = get_task(task, **task_settings(task_set, old_set, "probe"))
         names = probe_names(probes, the_task)
         cfg = as_config(None, n=n, seed=seed, max_new_tokens=max_new_tokens, traces=traces, chat=chat)
         with console.status(f"loading {checkpoint}"):
             model, tok = load_for_probes(checkpoint, device=device)
     except ValueError as err:
-        console.print(f"[bold red]error:[/] {escape(str(err))}", soft_wrap=True)
-        raise typer.Exit(code=2)
+        _fail(err)
     from sparring.models import configure_threads, device_defaults
 
     configure_threads(device_defaults(device))
@@ -93,8 +85,7 @@ def probe_cmd(
             results = run_probes(model, tok, the_task, names, config=cfg,
                                  progress=lambda name: status.update(f"probe {name} ..."))
         except ValueError as err:
-            console.print(f"[bold red]error:[/] {escape(str(err))}", soft_wrap=True)
-            raise typer.Exit(code=2)
+            _fail(err)
     seconds = time.perf_counter() - t0
     console.print(results_table(results, escape(f"{checkpoint} on {task} (n={n}, seed={seed}, {seconds:.0f} s)")))
     if out is not None:

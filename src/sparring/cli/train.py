@@ -1,0 +1,206 @@
+"""``sparring train METHOD``, ``sparring pretrain`` and ``sparring rerank``.
+
+Every input error (unknown method or option, bad value, missing base, bad budget) is one
+line on stderr and exit code 2; nothing is written. Importing this module is light (no
+torch): TRL is imported when training starts.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from sparring.runcard import ZOO_CARD, RunCard
+
+from .common import TASK_SET, _fail, err_console, load_options, task_settings
+
+console = err_console  # training talks on stderr
+
+
+def _fmt(v) -> str:
+    return json.dumps(v, separators=(",", ":")) if not isinstance(v, str) else (v or '""')
+
+
+def methods_help() -> str:
+    """Every registered method with its options and defaults (the ``--help`` text)."""
+    from sparring.train import METHODS, MethodConfig
+
+    shared = {name for name, _, _ in MethodConfig.options()}
+    paras = ["Options every method takes: " + ", ".join(
+        f"{k}={_fmt(v)}" for k, v, _ in MethodConfig.options()) + "."]
+    for name in sorted(METHODS):
+        m = METHODS[name]
+        own = [f"{k}={_fmt(v)}" for k, v, _ in m.config_cls.options() if k not in shared]
+        paras.append(f"[bold]{name}[/bold]: {m.doc} Options: {', '.join(own)}.")
+    paras.append("`sparring train METHOD --options` explains each option.")
+    return "\n\n".join(paras)
+
+
+def options_table(method: str) -> Table:
+    from sparring.train import get_method
+
+    m = get_method(method)
+    table = Table(title=f"{method}: {m.doc}")
+    for col in ("option", "default", "meaning"):
+        table.add_column(col)
+    for k, v, h in m.config_cls.options():
+        table.add_row(k, _fmt(v), h)
+    return table
+
+
+def _given(ctx: typer.Context, name: str) -> bool:
+    """Whether option ``name`` came from the command line (not its default)."""
+    return getattr(ctx.get_parameter_source(name), "name", "DEFAULT") not in ("DEFAULT", "DEFAULT_MAP")
+
+
+NO_BASE = ("--base: pretraining always starts from a fresh preset, never from a base; "
+           "choose it with --set preset=NAME (test, tiny, small)")
+
+
+def train_cmd(
+    ctx: typer.Context,
+    method: str = typer.Argument(..., help="Training method (listed below with its options)."),
+    base: str = typer.Option("zoo:countdown-base", "--base",
+                             help="Start from: a preset (tiny), zoo:NAME or a checkpoint directory."),
+    task: str = typer.Option("countdown", "--task", help="Task name (see `sparring tasks`)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Checkpoint directory (written aside, then renamed)."),
+    budget: str = typer.Option("300s", "--budget",
+                               help="Training budget: '300s', '5min', '200steps', '2Mtokens' "
+                                    "(several with commas: first reached stops)."),
+    config: Optional[Path] = typer.Option(None, "--config", help="YAML/JSON file of method options."),
+    settings: Optional[list[str]] = typer.Option(None, "--set", "-s",
+                                                 help="Method option KEY=VALUE (repeatable; JSON values)."),
+    task_set: Optional[list[str]] = TASK_SET,
+    show_options: bool = typer.Option(False, "--options", help="List METHOD's options, defaults and meaning; "
+                                                               "train nothing."),
+) -> None:
+    """Train a model with METHOD and write a checkpoint (save_pretrained dir + run.json)."""
+    from sparring.tasks import get_task
+    from sparring.train import Budget, get_method, train
+    from sparring.train.common import check_base
+
+    if show_options:
+        try:
+            Console().print(options_table(method))
+        except ValueError as err:
+            _fail(err, console)
+        return
+    try:
+        m = get_method(method)
+        if method == "pretrain" and _given(ctx, "base"):
+            raise ValueError(NO_BASE)
+        if out is None:
+            raise ValueError("--out: required (the checkpoint directory to write)")
+        options = load_options(config, settings)
+        cfg = m.config_cls.from_any(options)
+        b = Budget.parse(budget)
+        t = get_task(task, **task_settings(task_set))
+        if method == "pretrain":
+            base = cfg.preset  # pretraining starts from a fresh preset (train() checks it)
+        else:
+            check_base(base)
+    except ValueError as err:
+        _fail(err, console)
+    console.print(f"[bold]{method}[/] from {base} on {task}, budget {b} -> {out}")
+    try:
+        card = train(method, base, t, cfg, out, b)  # the public entry point, as from Python
+    except ValueError as err:
+        _fail(err, console)
+    _report(card)
+
+
+train_cmd.__doc__ = (train_cmd.__doc__ or "") + "\n\nMethods and options (--set KEY=VALUE):\n\n" + methods_help()
+
+
+def _report(card) -> None:
+    """One line from the run card ``train()`` returned."""
+    before, after = card.metrics.get("before") or {}, card.metrics.get("after") or {}
+    line = f"wrote {card.path}"
+    if after:
+        acc = f"{after.get('accuracy', 0):.1%}"
+        if before:
+            acc = f"{before.get('accuracy', 0):.1%} -> {acc}"
+        line += f"; greedy accuracy on {after.get('n')} held-out problems: {acc}"
+    console.print(line)
+
+
+def pretrain_cmd(
+    task: str = typer.Option("countdown", "--task", help="Task name (see `sparring tasks`)."),
+    out: Path = typer.Option(..., "--out", help="Where the base checkpoint goes, e.g. "
+                                                "src/sparring/zoo/countdown-base."),
+    budget: str = typer.Option("3000steps", "--budget", help="Training budget ('3000steps', '600s', ...)."),
+    config: Optional[Path] = typer.Option(None, "--config", help="YAML/JSON file of pretrain options."),
+    settings: Optional[list[str]] = typer.Option(None, "--set", "-s",
+                                                 help="Pretrain option KEY=VALUE (repeatable; JSON values)."),
+    task_set: Optional[list[str]] = TASK_SET,
+    base: Optional[str] = typer.Option(None, "--base", hidden=True, help="Refused: " + NO_BASE),
+) -> None:
+    """Train a tiny model from scratch on the pretrain recipe (mixed-quality solutions +
+    search traces, no critiques); writes weights, tokenizer, run.json and card.json (the
+    exact command that rebuilds it, data hash, greedy accuracy and pass@k)."""
+    from sparring.tasks import get_task
+    from sparring.train import Budget, pretrain
+    from sparring.train.pretrain import PretrainOptions
+
+    try:
+        if base is not None:
+            raise ValueError(NO_BASE)
+        cfg = PretrainOptions.from_any(load_options(config, settings))
+        b = Budget.parse(budget)
+        ts = task_settings(task_set)
+        t = get_task(task, **ts)
+    except ValueError as err:
+        _fail(err, console)
+    console.print(f"[bold]pretrain[/] {cfg.preset} from scratch on {task}, budget {b} -> {out}")
+    try:
+        run = pretrain(t, out, cfg, b, task_settings=ts)
+    except ValueError as err:
+        _fail(err, console)
+    _report(run)
+    card = RunCard.read(run.path / ZOO_CARD)  # the zoo card beside run.json: how to rebuild it
+    for key, sampled in run.metrics.items():
+        if key.startswith("sampled_t"):
+            console.print(f"pass@{sampled['k']} (T={sampled['temperature']:g}, {sampled['n']} problems): "
+                          f"{sampled['pass_at_k']:.1%}")
+    console.print(f"rebuild with: {card.get('command')}")
+
+
+def rerank_cmd(
+    checkpoint: Path = typer.Argument(..., help="A RARO checkpoint (its critic judges)."),
+    task: str = typer.Option("countdown", "--task", help="Task name."),
+    k: int = typer.Option(8, "--k", help="Sampled answers per problem."),
+    n: int = typer.Option(200, "--n", help="Problems."),
+    split: str = typer.Option("test", help="test (held out) or an OOD level."),
+    seed: int = typer.Option(0, help="Problem draw, sampling and tournament seeding."),
+    temperature: float = typer.Option(0.5, help="Sampling temperature of the k answers (raro trains at 0.5)."),
+    max_new_tokens: int = typer.Option(96, help="Generation limit per answer."),
+    both_orders: bool = typer.Option(True, help="Play every match in both orders (cancels position bias)."),
+    device: Optional[str] = typer.Option(None, help="cpu, cuda, ...; default: CUDA if available."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    task_set: Optional[list[str]] = TASK_SET,
+) -> None:
+    """Rerank k sampled answers with a RARO checkpoint's critic (single-elimination tournament);
+    print reranked vs greedy vs one sample vs majority vote accuracy on held-out problems."""
+    from sparring.tasks import get_task
+    from sparring.train.rerank import rerank
+
+    try:
+        t = get_task(task, **task_settings(task_set))
+        res = rerank(checkpoint, t, k=k, n=n, split=split, seed=seed, temperature=temperature,
+                     max_new_tokens=max_new_tokens, both_orders=both_orders, device=device)
+    except ValueError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(code=2) from None
+    if as_json:
+        typer.echo(json.dumps(res, indent=2))
+        return
+    typer.echo(f"{res['task']} {res['split']}: {res['n']} problems, k={res['k']}, T={res['temperature']}")
+    for key in ("greedy_accuracy", "sample_accuracy", "majority_accuracy", "reranked_accuracy", "pass_at_k"):
+        lo, hi = res[f"{key}_ci"]
+        typer.echo(f"  {key:18} {res[key]:.3f}  [{lo:.3f}, {hi:.3f}]")
+    lo, hi = res["reranked_minus_sample_ci"]
+    typer.echo(f"  reranked - sample  {res['reranked_minus_sample']:+.3f}  [{lo:+.3f}, {hi:+.3f}]")
