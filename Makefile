@@ -32,6 +32,7 @@ demo: install
 
 test: install browser
 	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff format --check src tests bench
 	$(PY) -m pytest -q tests
 
 # Headless Chromium lets the report test take a screenshot of report.html; without it

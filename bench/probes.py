@@ -18,6 +18,7 @@ Part 2 (``--battery N``): every probe at n=N on a fresh ``make_model(preset)``, 
 seconds and the total. An untrained model never emits EOS, so it always generates to the
 caps: the worst case for time.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,10 +42,9 @@ def raw_batched(model, tok, texts: list[str], max_new: int, batch: int) -> int:
     tok.padding_side = "left"
     n = 0
     for s in range(0, len(texts), batch):
-        enc = tok(texts[s:s + batch], return_tensors="pt", padding=True)
-        out = model.generate(**enc, max_new_tokens=max_new, do_sample=False,
-                             pad_token_id=tok.pad_token_id)
-        n += count_new(out[:, enc.input_ids.shape[1]:].tolist(), tok.eos_token_id)
+        enc = tok(texts[s : s + batch], return_tensors="pt", padding=True)
+        out = model.generate(**enc, max_new_tokens=max_new, do_sample=False, pad_token_id=tok.pad_token_id)
+        n += count_new(out[:, enc.input_ids.shape[1] :].tolist(), tok.eos_token_id)
     return n
 
 
@@ -53,9 +53,14 @@ def one_at_a_time(model, tok, texts: list[str], max_new: int) -> int:
     n = 0
     for t in texts:
         ids = torch.tensor([tok(t).input_ids])
-        out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new,
-                             do_sample=False, pad_token_id=tok.pad_token_id)
-        n += count_new(out[:, ids.shape[1]:].tolist(), tok.eos_token_id)
+        out = model.generate(
+            input_ids=ids,
+            attention_mask=torch.ones_like(ids),
+            max_new_tokens=max_new,
+            do_sample=False,
+            pad_token_id=tok.pad_token_id,
+        )
+        n += count_new(out[:, ids.shape[1] :].tolist(), tok.eos_token_id)
     return n
 
 
@@ -127,8 +132,10 @@ def battery(preset: str, task, n: int) -> None:
     for (name, w, c), (_, w2, c2) in zip(marks, marks[1:]):
         print(f"  {name:12} {w2 - w:7.1f} {c2 - c:7.1f}   {res[name].primary} = {res[name].metrics[res[name].primary]}")
     wall, cpu = marks[-1][1] - t0, marks[-1][2] - c0
-    print(f"  {'total':12} {wall:7.1f} {cpu:7.1f}   generated {r.stats['generated_tokens']:,} tokens, "
-          f"cache hits {r.stats['cache_hits']}, load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"  {'total':12} {wall:7.1f} {cpu:7.1f}   generated {r.stats['generated_tokens']:,} tokens, "
+        f"cache hits {r.stats['cache_hits']}, load average {os.getloadavg()[0]:.1f}"
+    )
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ fresh pairs + as many replayed ones). Rounds alternate GRPO and RARO so that a n
 neighbour slows both; per-step wall times after the first step of each round are pooled
 and the ratio of medians is printed (goal <= 1.5). Tokens per step are printed too.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,18 +50,32 @@ def build(kind: str, base: str, task, opts: dict, steps: int, scratch: str):
         cfg = GRPOOptions.from_any(common)
         ds, _ = prompt_dataset(task, cfg.n, cfg.seed)
         model, tok, dd = load_for_training(base, cfg)
-        trainer = SparringGRPOTrainer(model=model, reward_funcs=[get_reward("correct")],
-                                      args=grpo_config(cfg, budget, scratch, dd), train_dataset=ds,
-                                      processing_class=tok, advantage="group")
+        trainer = SparringGRPOTrainer(
+            model=model,
+            reward_funcs=[get_reward("correct")],
+            args=grpo_config(cfg, budget, scratch, dd),
+            train_dataset=ds,
+            processing_class=tok,
+            advantage="group",
+        )
     else:
         cfg = RAROOptions.from_any({**common, "monitor_every": 0})
         ds, _ = expert_dataset(task, cfg)
         model, tok, dd = load_for_training(base, cfg)
         judge = CriticJudge(cfg.game(), sampler_for(cfg, tok), cfg.critic_generations, seed=cfg.seed)
-        trainer = RAROTrainer(model=model, reward_funcs=[judge], args=grpo_config(cfg, budget, scratch, dd),
-                              train_dataset=ds, processing_class=tok, judge=judge, lambda_p=cfg.lambda_p,
-                              lambda_c=cfg.lambda_c, critic_pairs=cfg.critic_pairs,
-                              replay_ratio=cfg.replay_ratio, replay_capacity=cfg.replay_capacity)
+        trainer = RAROTrainer(
+            model=model,
+            reward_funcs=[judge],
+            args=grpo_config(cfg, budget, scratch, dd),
+            train_dataset=ds,
+            processing_class=tok,
+            judge=judge,
+            lambda_p=cfg.lambda_p,
+            lambda_c=cfg.lambda_c,
+            critic_pairs=cfg.critic_pairs,
+            replay_ratio=cfg.replay_ratio,
+            replay_capacity=cfg.replay_capacity,
+        )
     attach_budget(trainer, budget, warmup_steps=0, min_lr_ratio=1.0, show_progress=False, desc=kind)
     timer = StepTimer()
     trainer.add_callback(timer)
@@ -82,8 +97,13 @@ def main() -> None:
     ap.add_argument("--max-completion-length", type=int, default=48)
     a = ap.parse_args()
     task = get_task("countdown")
-    opts = {"n": 2000, "prompts_per_step": a.prompts_per_step, "num_generations": a.num_generations,
-            "max_completion_length": a.max_completion_length, "learning_rate": 1e-4}
+    opts = {
+        "n": 2000,
+        "prompts_per_step": a.prompts_per_step,
+        "num_generations": a.num_generations,
+        "max_completion_length": a.max_completion_length,
+        "learning_rate": 1e-4,
+    }
     times: dict[str, list[float]] = {"grpo": [], "raro": []}
     tokens: dict[str, list[float]] = {"grpo": [], "raro": []}
     for r in range(a.rounds):
@@ -95,8 +115,10 @@ def main() -> None:
             tokens[kind].append(trainer.state.num_input_tokens_seen / max(1, trainer.state.global_step))
             print(f"round {r + 1} {kind}: " + " ".join(f"{x:.2f}" for x in timer.times) + " s/step", flush=True)
     g, ro = statistics.median(times["grpo"]), statistics.median(times["raro"])
-    print(f"\nbase {a.base}; policy batch {a.prompts_per_step} x {a.num_generations}, "
-          f"max {a.max_completion_length} tokens; {len(times['grpo'])} timed steps each")
+    print(
+        f"\nbase {a.base}; policy batch {a.prompts_per_step} x {a.num_generations}, "
+        f"max {a.max_completion_length} tokens; {len(times['grpo'])} timed steps each"
+    )
     print(f"GRPO median step {g:.3f} s ({statistics.mean(tokens['grpo']):,.0f} tokens/step)")
     print(f"RARO median step {ro:.3f} s ({statistics.mean(tokens['raro']):,.0f} tokens/step, critic included)")
     print(f"RARO step time / GRPO step time = {ro / g:.2f}  (goal <= 1.5)")

@@ -6,6 +6,7 @@ Each figure is the best of 3 timed rounds (the machine is shared; the best round
 least disturbed). Ratios are printed against the cost of parsing alone (a regex pass over
 the same completions), measured in the same run.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,8 +31,9 @@ def rate(fn, items, seconds: float) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=2.0)
-    ap.add_argument("--corpus-rows", type=int, default=20_000,
-                    help="rows of the critique corpus whose build is timed (0: skip)")
+    ap.add_argument(
+        "--corpus-rows", type=int, default=20_000, help="rows of the critique corpus whose build is timed (0: skip)"
+    )
     args = ap.parse_args()
     line = re.compile(r"[0-9]{1,12}[-+*/][0-9]{1,12}=[0-9]{1,12}")
     print(f"{'task':10} {'metric':28} {'per second':>12}")
@@ -48,13 +50,13 @@ def main() -> None:
             "verify gold": rate(lambda x: task.verify(*x), golds, args.seconds),
             "verify flawed": rate(lambda x: task.verify(*x), flaws, args.seconds),
             "verify hostile (10k digits)": rate(lambda x: task.verify(*x), hostile, args.seconds),
-            "regex pass only (gold)": rate(lambda x: [line.fullmatch(s) for s in x[1].split("\n")],
-                                           golds, args.seconds),
+            "regex pass only (gold)": rate(
+                lambda x: [line.fullmatch(s) for s in x[1].split("\n")], golds, args.seconds
+            ),
             "flaws planted": rate(lambda p: task.flaw(p, seed=2), problems[:300], args.seconds),
         }
         if task.has("search"):
-            rows["search traces written"] = rate(lambda p: task.search_trace(p), problems[:200],
-                                                 args.seconds)
+            rows["search traces written"] = rate(lambda p: task.search_trace(p), problems[:200], args.seconds)
             traces = [(p, task.search_trace(p)[0]) for p in problems[:200]]
             rows["search traces verified"] = rate(lambda x: task.verify(*x), traces, args.seconds)
         for k, v in rows.items():

@@ -18,6 +18,7 @@ in one pass. Tokens/s counts non-padding tokens. Model FLOPs
 per token = 6 N + 12 L d T (N parameters, L layers, width d, T mean length; PaLM's MFU
 convention); peak = best of square fp32 matmuls (512..2048) with the same thread count.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -81,8 +82,11 @@ class MatmulShapes(TrainerCallback):
     def on_step_end(self, args, state, control, **kw):
         if self.prof is not None and not self.shapes:
             self.prof.__exit__(None, None, None)
-            self.shapes = [(e.name, [tuple(x) for x in e.input_shapes[:3]]) for e in self.prof.events()
-                           if e.name in ("aten::mm", "aten::addmm", "aten::bmm")]
+            self.shapes = [
+                (e.name, [tuple(x) for x in e.input_shapes[:3]])
+                for e in self.prof.events()
+                if e.name in ("aten::mm", "aten::addmm", "aten::bmm")
+            ]
 
 
 def matmul_time(shapes, rounds: int = 20) -> tuple[float, float]:
@@ -119,27 +123,41 @@ def sft_round(kind: str, base: str, ds_tok, ds_raw, batch: int, steps: int, call
     timer = StepTimer()
     with tempfile.TemporaryDirectory() as tmp:
         if kind.startswith("sparring"):
-            cfg = SFTOptions(batch_size=batch, show_progress=False, logging_steps=1000,
-                             torch_compile=kind == "sparring+compile",
-                             micro_batch_tokens=0 if kind == "sparring one-pass" else -1)
+            cfg = SFTOptions(
+                batch_size=batch,
+                show_progress=False,
+                logging_steps=1000,
+                torch_compile=kind == "sparring+compile",
+                micro_batch_tokens=0 if kind == "sparring one-pass" else -1,
+            )
             budget = Budget(steps=steps + 1)
             mean = statistics.mean(len(x) for x in ds_tok["input_ids"])
-            tr = SparringSFTTrainer(model=model, args=sft_config(cfg, budget, tmp, device_defaults(), mean),
-                                    train_dataset=ds_tok, processing_class=tok)
+            tr = SparringSFTTrainer(
+                model=model,
+                args=sft_config(cfg, budget, tmp, device_defaults(), mean),
+                train_dataset=ds_tok,
+                processing_class=tok,
+            )
             tr.bucket_by_length = cfg.bucket_by_length and kind != "sparring unsorted"
             attach_budget(tr, budget, warmup_steps=1, min_lr_ratio=0.1, show_progress=False)
         else:
-            args = SFTConfig(output_dir=tmp, per_device_train_batch_size=batch, max_steps=steps + 1,
-                             save_strategy="no", report_to="none", logging_steps=1000, disable_tqdm=True,
-                             **_must_have())
+            args = SFTConfig(
+                output_dir=tmp,
+                per_device_train_batch_size=batch,
+                max_steps=steps + 1,
+                save_strategy="no",
+                report_to="none",
+                logging_steps=1000,
+                disable_tqdm=True,
+                **_must_have(),
+            )
             tr = SFTTrainer(model=model, args=args, train_dataset=ds_raw, processing_class=tok)
         for cb in (timer, *callbacks):
             tr.add_callback(cb)
         tr.train()
     dt = statistics.median(timer.times[1:])
     tokens = tr.state.num_input_tokens_seen if kind.startswith("sparring") else None
-    return {"step_s": dt, "tokens": tokens, "steps": len(timer.times),
-            "passes": tr.args.gradient_accumulation_steps}
+    return {"step_s": dt, "tokens": tokens, "steps": len(timer.times), "passes": tr.args.gradient_accumulation_steps}
 
 
 def grpo_round(kind: str, base: str, ds, prompts: int, gens: int, steps: int) -> dict:
@@ -153,23 +171,36 @@ def grpo_round(kind: str, base: str, ds, prompts: int, gens: int, steps: int) ->
     model, tok = load_model(base)
     model.train()
     timer = StepTimer()
-    cfg = GRPOOptions(prompts_per_step=prompts, num_generations=gens, show_progress=False,
-                      logging_steps=1000)
+    cfg = GRPOOptions(prompts_per_step=prompts, num_generations=gens, show_progress=False, logging_steps=1000)
     with tempfile.TemporaryDirectory() as tmp:
         if kind == "sparring":
             budget = Budget(steps=steps + 1)
-            tr = SparringGRPOTrainer(model=model, reward_funcs=[correct_reward],
-                                     args=grpo_config(cfg, budget, tmp, device_defaults()),
-                                     train_dataset=ds, processing_class=tok, advantage="group",
-                                     drop_zero_variance=True)
+            tr = SparringGRPOTrainer(
+                model=model,
+                reward_funcs=[correct_reward],
+                args=grpo_config(cfg, budget, tmp, device_defaults()),
+                train_dataset=ds,
+                processing_class=tok,
+                advantage="group",
+                drop_zero_variance=True,
+            )
             attach_budget(tr, budget, warmup_steps=0, min_lr_ratio=1.0, show_progress=False)
         else:
-            args = GRPOConfig(output_dir=tmp, per_device_train_batch_size=prompts * gens,
-                              num_generations=gens, max_completion_length=cfg.max_completion_length,
-                              max_steps=steps + 1, save_strategy="no", report_to="none",
-                              logging_steps=1000, disable_tqdm=True, **_must_have())
-            tr = GRPOTrainer(model=model, reward_funcs=[correct_reward], args=args, train_dataset=ds,
-                             processing_class=tok)
+            args = GRPOConfig(
+                output_dir=tmp,
+                per_device_train_batch_size=prompts * gens,
+                num_generations=gens,
+                max_completion_length=cfg.max_completion_length,
+                max_steps=steps + 1,
+                save_strategy="no",
+                report_to="none",
+                logging_steps=1000,
+                disable_tqdm=True,
+                **_must_have(),
+            )
+            tr = GRPOTrainer(
+                model=model, reward_funcs=[correct_reward], args=args, train_dataset=ds, processing_class=tok
+            )
         tr.add_callback(timer)
         tr.train()
     return {"step_s": statistics.median(timer.times[1:]), "steps": len(timer.times)}
@@ -185,8 +216,11 @@ def main() -> None:
     ap.add_argument("--prompts", type=int, default=32)
     ap.add_argument("--gens", type=int, default=8)
     ap.add_argument("--skip-trl-default", action="store_true", help="only sparring (quick)")
-    ap.add_argument("--compile", action="store_true",
-                    help="also SFT with torch_compile=True (its first step, the compile, is not timed)")
+    ap.add_argument(
+        "--compile",
+        action="store_true",
+        help="also SFT with torch_compile=True (its first step, the compile, is not timed)",
+    )
     args = ap.parse_args()
     threads = configure_threads(device_defaults())
     base = args.base
@@ -204,8 +238,10 @@ def main() -> None:
     lengths = [len(x) for x in ds_tok["input_ids"]]
     prompts, _ = prompt_dataset(task, args.prompts * (args.grpo_steps + 2), 0)
     kinds = ["sparring"] if args.skip_trl_default else ["sparring", "trl-default"]
-    sft: dict[str, list] = {k: [] for k in kinds + ["sparring unsorted", "sparring one-pass"]
-                            + (["sparring+compile"] if args.compile else [])}
+    sft: dict[str, list] = {
+        k: []
+        for k in kinds + ["sparring unsorted", "sparring one-pass"] + (["sparring+compile"] if args.compile else [])
+    }
     grpo: dict[str, list] = {k: [] for k in kinds}
     peaks = []
     for r in range(args.rounds):
@@ -221,8 +257,10 @@ def main() -> None:
     mean_len = statistics.mean(lengths)
     tok_per_step = mean_len * rows_per_step
     flops_tok = 6 * n_params + 12 * cfgm.num_hidden_layers * cfgm.hidden_size * mean_len
-    print(f"\nmodel {base}: {n_params:,} parameters, {threads} threads, batch {rows_per_step} rows "
-          f"(mean {mean_len:.1f} tokens), fp32 matmul peak {peak / 1e9:.1f} GFLOP/s")
+    print(
+        f"\nmodel {base}: {n_params:,} parameters, {threads} threads, batch {rows_per_step} rows "
+        f"(mean {mean_len:.1f} tokens), fp32 matmul peak {peak / 1e9:.1f} GFLOP/s"
+    )
     print(f"{'run':32} {'s/step':>8} {'vs TRL default':>15} {'tokens/s':>10} {'% of peak':>10}")
     ref = best.get("trl-default")
     for k, b in best.items():
@@ -233,17 +271,23 @@ def main() -> None:
     shapes = MatmulShapes()
     sft_round("sparring", base, ds_tok, raw, args.batch, 3, callbacks=(shapes,))
     mm_s, mm_flops = matmul_time(shapes.shapes)
-    print(f"{'SFT sparring: its matmuls alone':32} {mm_s:8.3f} {'':>15} {tok_per_step / mm_s:10.0f} "
-          f"{100 * flops_tok * tok_per_step / mm_s / peak:9.1f}%   ({len(shapes.shapes)} matmuls of one step "
-          f"at {mm_flops / mm_s / 1e9:.0f} GFLOP/s: the ceiling if every other op were free)")
+    print(
+        f"{'SFT sparring: its matmuls alone':32} {mm_s:8.3f} {'':>15} {tok_per_step / mm_s:10.0f} "
+        f"{100 * flops_tok * tok_per_step / mm_s / peak:9.1f}%   ({len(shapes.shapes)} matmuls of one step "
+        f"at {mm_flops / mm_s / 1e9:.0f} GFLOP/s: the ceiling if every other op were free)"
+    )
     gbest = {k: min(v, key=lambda x: x["step_s"]) for k, v in grpo.items()}
     gref = gbest.get("trl-default")
     for k, b in gbest.items():
         ratio = f"{gref['step_s'] / b['step_s']:.2f}x faster" if gref and k != "trl-default" else ""
         print(f"{'GRPO ' + k + f' ({args.prompts}x{args.gens})':32} {b['step_s']:8.3f} {ratio:>15}")
-    print("all rounds (s/step): SFT " + ", ".join(f"{k}={[round(x['step_s'], 3) for x in v]}" for k, v in sft.items())
-          + "; GRPO " + ", ".join(f"{k}={[round(x['step_s'], 3) for x in v]}" for k, v in grpo.items())
-          + f"; peaks GFLOP/s={[round(p / 1e9, 1) for p in peaks]}")
+    print(
+        "all rounds (s/step): SFT "
+        + ", ".join(f"{k}={[round(x['step_s'], 3) for x in v]}" for k, v in sft.items())
+        + "; GRPO "
+        + ", ".join(f"{k}={[round(x['step_s'], 3) for x in v]}" for k, v in grpo.items())
+        + f"; peaks GFLOP/s={[round(p / 1e9, 1) for p in peaks]}"
+    )
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@
 
 Nothing here downloads: the hubs are offline for every test.
 """
+
 from __future__ import annotations
 
 import os

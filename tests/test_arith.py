@@ -1,5 +1,6 @@
 """Arith: gold verifies on every level, planted flaws are caught at their true first error,
 any valid reduction order is accepted, abstention, splits, parsing and hostile input."""
+
 from __future__ import annotations
 
 import random
@@ -22,8 +23,9 @@ def _fmt(steps) -> str:
     return "\n".join(f"{a}{op}{b}={r}" for a, op, b, r in steps)
 
 
-@pytest.mark.parametrize("config", [{}, {"n_ops": 1}, {"n_ops": 6, "ops": "-/", "min_value": 0},
-                                    {"unsolvable_fraction": 0.3}])
+@pytest.mark.parametrize(
+    "config", [{}, {"n_ops": 1}, {"n_ops": 6, "ops": "-/", "min_value": 0}, {"unsolvable_fraction": 0.3}]
+)
 def test_gold_verifies_on_every_level_and_split(config):
     task = get_task("arith", **config)
     for split in SPLITS:
@@ -32,7 +34,8 @@ def test_gold_verifies_on_every_level_and_split(config):
             assert v.correct and v.answer_correct and v.first_error is None, (split, p, v)
             if p.solvable:
                 assert v.steps_valid and len(v.steps) == task.config.n_ops + (
-                    task.config.ood_extra_ops if split == "ood-long" else 0)
+                    task.config.ood_extra_ops if split == "ood-long" else 0
+                )
                 assert v.answer == task.gold_answer(p)
 
 
@@ -79,9 +82,11 @@ def test_verifier_details():
 def test_any_valid_reduction_order_is_accepted():
     task = get_task("arith")
     p = _p("(3+4)*(5+6)-2*3")
-    for text in ("3+4=7\n5+6=11\n7*11=77\n2*3=6\n77-6=71",
-                 "2*3=6\n5+6=11\n3+4=7\n7*11=77\n77-6=71",
-                 "5+6=11\n3+4=7\n2*3=6\n7*11=77\n77-6=71"):
+    for text in (
+        "3+4=7\n5+6=11\n7*11=77\n2*3=6\n77-6=71",
+        "2*3=6\n5+6=11\n3+4=7\n7*11=77\n77-6=71",
+        "5+6=11\n3+4=7\n2*3=6\n7*11=77\n77-6=71",
+    ):
         assert task.verify(p, text).correct, text
     assert not task.verify(p, "3+4=7\n5+6=11\n77-6=71\n7*11=77\n2*3=6").correct
     # identical sub-expressions: either copy may be reduced first
@@ -239,9 +244,25 @@ def test_parse_render_and_check_problem():
     assert render(parse("2*(3+4)")) == "2*(3+4)" and render(parse("((2))+( 3*4 )")) == "2+3*4"
     q = _p(" (3+4) * 5 - 6 ")
     assert q.data == {"expr": "(3+4)*5-6"} and q.id == _p("(3+4)*5-6").id
-    bad = ["", "3+", "3++4", "(3+4", "3+4)", "3^4", "3+4=7", "1e3+1", "-3+4", "3.5+1",
-           "1" * 13 + "+1", "(" * 40 + "1+1" + ")" * 40, "1+" * 120 + "1", "7",
-           "__import__('os')", "\u0663+\u0664", "99999999*99999999*99999999"]
+    bad = [
+        "",
+        "3+",
+        "3++4",
+        "(3+4",
+        "3+4)",
+        "3^4",
+        "3+4=7",
+        "1e3+1",
+        "-3+4",
+        "3.5+1",
+        "1" * 13 + "+1",
+        "(" * 40 + "1+1" + ")" * 40,
+        "1+" * 120 + "1",
+        "7",
+        "__import__('os')",
+        "\u0663+\u0664",
+        "99999999*99999999*99999999",
+    ]
     for expr in bad:
         with pytest.raises(ValueError, match="problem.data.expr"):
             _p(expr)
@@ -250,11 +271,24 @@ def test_parse_render_and_check_problem():
             load_problem({"task": "arith", "data": data})
 
 
-@pytest.mark.parametrize("field,value", [
-    ("n_ops", 0), ("n_ops", 9), ("min_value", -1), ("max_value", 0), ("ops", "+x"), ("ops", ""),
-    ("ops", "++"), ("max_intermediate", 5), ("unsolvable_fraction", 1.5), ("test_permille", 600),
-    ("ood_extra_ops", 9), ("ood_value_scale", 0), ("n_ops", "3"),
-])
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("n_ops", 0),
+        ("n_ops", 9),
+        ("min_value", -1),
+        ("max_value", 0),
+        ("ops", "+x"),
+        ("ops", ""),
+        ("ops", "++"),
+        ("max_intermediate", 5),
+        ("unsolvable_fraction", 1.5),
+        ("test_permille", 600),
+        ("ood_extra_ops", 9),
+        ("ood_value_scale", 0),
+        ("n_ops", "3"),
+    ],
+)
 def test_bad_config_names_field(field, value):
     with pytest.raises(ValueError, match=field):
         get_task("arith", **{field: value})
@@ -266,11 +300,25 @@ def test_hostile_strings_score_zero_fast():
     task = get_task("arith")
     p = _p("(3+4)*5-6")
     dup = _p("*".join(["(1+1)"] * 33))
-    hostile = ["9" * 10_000, "(" * 5000 + "1" + ")" * 5000, "3+4=7\n" * 100_000,
-               "3+4=7\n" * 500, "1+1=2\n" * 512, "\uff13+\uff14=\uff17", "3+4=7\x00",
-               "__import__('os').system('x')", "eval('3+4')", "-3+-4=-7",
-               "3+4=7\n7*5=35\n35-6=29" + "\u202e",
-               "9" * 12 + "*" + "9" * 12 + "=" + "9" * 12, "35-6=29\n" * 3, "", " \n ", None, 29]
+    hostile = [
+        "9" * 10_000,
+        "(" * 5000 + "1" + ")" * 5000,
+        "3+4=7\n" * 100_000,
+        "3+4=7\n" * 500,
+        "1+1=2\n" * 512,
+        "\uff13+\uff14=\uff17",
+        "3+4=7\x00",
+        "__import__('os').system('x')",
+        "eval('3+4')",
+        "-3+-4=-7",
+        "3+4=7\n7*5=35\n35-6=29" + "\u202e",
+        "9" * 12 + "*" + "9" * 12 + "=" + "9" * 12,
+        "35-6=29\n" * 3,
+        "",
+        " \n ",
+        None,
+        29,
+    ]
     for q in (p, dup):
         for text in hostile:
             t0 = time.perf_counter()

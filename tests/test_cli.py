@@ -1,4 +1,5 @@
 """The command line, as a user runs it (typer's runner, same process)."""
+
 from __future__ import annotations
 
 import ast
@@ -7,10 +8,10 @@ import re
 from pathlib import Path
 
 import pytest
+from test_layers import SRC, imported
 from typer.testing import CliRunner
 
 from sparring.cli import app
-from test_layers import SRC, imported
 
 runner = CliRunner()
 PJ = json.dumps({"numbers": [3, 7, 9], "target": 30})
@@ -20,8 +21,21 @@ def run(*args):
     return runner.invoke(app, list(args))
 
 
-COMMANDS = [[], ["tasks"], ["sample"], ["verify"], ["data"], ["data", "build"], ["data", "recipes"],
-            ["run"], ["report"], ["probe"], ["train"], ["pretrain"], ["rerank"]]
+COMMANDS = [
+    [],
+    ["tasks"],
+    ["sample"],
+    ["verify"],
+    ["data"],
+    ["data", "build"],
+    ["data", "recipes"],
+    ["run"],
+    ["report"],
+    ["probe"],
+    ["train"],
+    ["pretrain"],
+    ["rerank"],
+]
 
 
 def test_help_everywhere():
@@ -39,8 +53,15 @@ def test_tasks_lists_three_tasks_with_capabilities_and_levels(monkeypatch):
     monkeypatch.setattr(sparring.cli.common.console, "width", 200)  # one table row per line
     r = run("tasks")
     assert r.exit_code == 0
-    for part in ("countdown", "arith", "linear", "wrong_answers", "ood-target: OOD: held-out targets",
-                 "ood-both: OOD: x on both sides", "validation_permille=50"):
+    for part in (
+        "countdown",
+        "arith",
+        "linear",
+        "wrong_answers",
+        "ood-target: OOD: held-out targets",
+        "ood-both: OOD: x on both sides",
+        "validation_permille=50",
+    ):
         assert part in r.output, part
     linear_row = next(ln for ln in r.output.splitlines() if ln.startswith("│ linear"))
     assert "steps" not in linear_row and "search" not in linear_row
@@ -147,7 +168,7 @@ def test_old_set_warns_then_behaves_as_before(command, tmp_path):
     assert r.exit_code == 2 and "n_numbers" in r.output, r.output
     assert r.stderr.splitlines()[0] == WARNING.format(command)
     assert r.stderr.count("warning:") == 1
-    assert "--set" not in run(*args[:1 + (command == "data build")], "--help").output  # hidden
+    assert "--set" not in run(*args[: 1 + (command == "data build")], "--help").output  # hidden
 
 
 def test_pretraining_refuses_a_base(tmp_path):

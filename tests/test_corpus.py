@@ -1,4 +1,5 @@
 """Tests for sparring.corpus: recipes, critique format and parser, leak guard, cards."""
+
 from __future__ import annotations
 
 import json
@@ -12,8 +13,21 @@ import pytest
 from datasets import Dataset
 
 from sparring.corpus import (
-    COLUMNS, CRITIQUE_INSTRUCTION, OPTIONS, PERTURB_KINDS, PHRASINGS, RECIPES, build, card,
-    check_no_heldout, content_hash, load, parse_critique, programmatic_critique, recipe_needs, save,
+    COLUMNS,
+    CRITIQUE_INSTRUCTION,
+    OPTIONS,
+    PERTURB_KINDS,
+    PHRASINGS,
+    RECIPES,
+    build,
+    card,
+    check_no_heldout,
+    content_hash,
+    load,
+    parse_critique,
+    programmatic_critique,
+    recipe_needs,
+    save,
 )
 from sparring.tasks import get_task, list_tasks, load_problem
 
@@ -168,13 +182,17 @@ def test_programmatic_critique_examples():
     task = get_task("countdown")
     p = load_problem({"task": "countdown", "data": {"numbers": [3, 7, 9], "target": 30}})
     right = programmatic_critique(task, p, "7*3=21\n21+9=30")
-    assert right == ("Critique:\nStep 1: 7*3=21\nCorrectness: correct\nExplanation: This step is valid.\n"
-                     "Step 2: 21+9=30\nCorrectness: correct\nExplanation: This step is valid.\n"
-                     "Final: 30\nCorrectness: correct\nExplanation: 30 is the required answer.\n"
-                     "Conclusion: right [END]")
+    assert right == (
+        "Critique:\nStep 1: 7*3=21\nCorrectness: correct\nExplanation: This step is valid.\n"
+        "Step 2: 21+9=30\nCorrectness: correct\nExplanation: This step is valid.\n"
+        "Final: 30\nCorrectness: correct\nExplanation: 30 is the required answer.\n"
+        "Conclusion: right [END]"
+    )
     slip = programmatic_critique(task, p, "7*3=21\n21+9=31")
-    assert slip.endswith("Step 2: 21+9=31\nCorrectness: wrong\nExplanation: 21+9 is 30, not 31. "
-                         "The correct step is 21+9=30.\nConclusion: wrong [END]")
+    assert slip.endswith(
+        "Step 2: 21+9=31\nCorrectness: wrong\nExplanation: 21+9 is 30, not 31. "
+        "The correct step is 21+9=30.\nConclusion: wrong [END]"
+    )
     assert parse_critique(slip) == ("wrong", 1)
     unused = programmatic_critique(task, p, "7*3=21")  # valid steps, wrong ending
     assert "Final: 21\nCorrectness: wrong\nExplanation: " in unused
@@ -192,28 +210,64 @@ def test_programmatic_critique_examples():
                 continue
             f = t.flaw(q, seed=i)
             assert parse_critique(programmatic_critique(t, q, f.text, phrasing=i % len(PHRASINGS))) == (
-                "wrong", f.first_error)
+                "wrong",
+                f.first_error,
+            )
             assert parse_critique(programmatic_critique(t, q, t.solve(q))) == ("right", None)
 
 
 HOSTILE = [
-    "", "Conclusion:", "Conclusion: maybe", "conclusion: RIGHT", "Step -1:\nCorrectness: wrong",
-    "Step 99999999999999999999: x\nCorrectness: wrong\nConclusion: wrong", "Final:\nCorrectness: wrong",
-    "Correctness: wrong\nConclusion: wrong [END]", "[END]Conclusion: right", "\x00" * 100,
-    "Step 1: a\n" * 100_000, "(" * 200_000, "Step " + "9" * 5000 + ":", "Correctness: " + " " * 50_000 + "wrong",
+    "",
+    "Conclusion:",
+    "Conclusion: maybe",
+    "conclusion: RIGHT",
+    "Step -1:\nCorrectness: wrong",
+    "Step 99999999999999999999: x\nCorrectness: wrong\nConclusion: wrong",
+    "Final:\nCorrectness: wrong",
+    "Correctness: wrong\nConclusion: wrong [END]",
+    "[END]Conclusion: right",
+    "\x00" * 100,
+    "Step 1: a\n" * 100_000,
+    "(" * 200_000,
+    "Step " + "9" * 5000 + ":",
+    "Correctness: " + " " * 50_000 + "wrong",
     "Critique:\nStep 1: 1+1=2\nCorrectness: correct\nConclusion: right [END]\nConclusion: wrong",
-    "\u00e9\u4e2d\U0001f600 Conclusion: wrong", "Step 2: x\r\nCorrectness: wrong\r\nConclusion: wrong\r\n",
-    "<eos>Conclusion: right", "\n" * 1_000_000, "a" * 2_000_000,
+    "\u00e9\u4e2d\U0001f600 Conclusion: wrong",
+    "Step 2: x\r\nCorrectness: wrong\r\nConclusion: wrong\r\n",
+    "<eos>Conclusion: right",
+    "\n" * 1_000_000,
+    "a" * 2_000_000,
 ]
 
 
 def test_parse_critique_never_raises_on_hostile_text():
     rng = random.Random(0)
-    words = ["Step", "1", "2", ":", "Final", "Correctness", "correct", "wrong", "Conclusion", "right",
-             "[END]", "\n", " ", "incorrect", "Explanation", "\t", "99"]
+    words = [
+        "Step",
+        "1",
+        "2",
+        ":",
+        "Final",
+        "Correctness",
+        "correct",
+        "wrong",
+        "Conclusion",
+        "right",
+        "[END]",
+        "\n",
+        " ",
+        "incorrect",
+        "Explanation",
+        "\t",
+        "99",
+    ]
     fuzz = ["".join(rng.choice(words) for _ in range(rng.randrange(60))) for _ in range(2000)]
-    fuzz += ["".join(chr(rng.randrange(0x110000)) for _ in range(rng.randrange(40))).encode(
-        "utf-8", "replace").decode("utf-8", "replace") for _ in range(300)]
+    fuzz += [
+        "".join(chr(rng.randrange(0x110000)) for _ in range(rng.randrange(40)))
+        .encode("utf-8", "replace")
+        .decode("utf-8", "replace")
+        for _ in range(300)
+    ]
     start = time.perf_counter()
     for text in HOSTILE + fuzz + [None, 3, b"Conclusion: right", ["Conclusion: right"], {"a": 1}]:
         verdict, step = parse_critique(text)
@@ -258,8 +312,11 @@ def test_noisy_and_verified_share_the_pool(task_name):
     ver = build("verified", task, 300, 4)
     flawed = sum(lab.startswith("flawed:") for lab in noisy["label"])
     assert 0.2 < flawed / 300 < 0.4
-    kept = [(r["prompt"], r["completion"]) for r in noisy if task.verify(
-        load_problem(json.loads(r["problem"])), r["completion"]).correct]
+    kept = [
+        (r["prompt"], r["completion"])
+        for r in noisy
+        if task.verify(load_problem(json.loads(r["problem"])), r["completion"]).correct
+    ]
     assert list(zip(ver["prompt"], ver["completion"])) == kept
     clean = build("noisy", task, 50, 4, error_rate=0.0)
     assert set(clean["label"]) <= {"gold", "abstain"}
@@ -314,8 +371,11 @@ def test_pretrain_mix(task_name):
     assert kinds["gold"] > 50 and kinds["flawed"] > 30 and kinds["abstain"] > 20 and not kinds["critique"]
     assert (kinds["search"] > 30) == task.has("search")
     assert len(set(ds["prompt"])) > 250  # several templates
-    assert all(task.verify(load_problem(json.loads(r["problem"])), r["completion"]).abstained
-               for r in ds if r["label"] == "abstain")
+    assert all(
+        task.verify(load_problem(json.loads(r["problem"])), r["completion"]).abstained
+        for r in ds
+        if r["label"] == "abstain"
+    )
 
 
 # ---- registry, errors, cards ------------------------------------------------------------
@@ -325,18 +385,20 @@ def test_build_errors_name_the_field():
         build("nope", task, 5)
     with pytest.raises(ValueError, match=r"unknown option\(s\) \['bogus'\]; allowed"):
         build("imitation", task, 5, bogus=1)
-    bad = [("critique", {"flaw_rate": 2}, "critique.flaw_rate"),
-           ("critique", {"question_style": "x"}, "critique.question_style"),
-           ("critique", {"wrong_critique_rate": -0.1}, "critique.wrong_critique_rate"),
-           ("imitation", {"templates": [99]}, "imitation.templates"),
-           ("imitation", {"templates": []}, "imitation.templates"),
-           ("perturbed", {}, "perturbed.kind"),
-           ("perturbed", {"kind": "shuffle_steps", "digit_rate": 0}, "perturbed.digit_rate"),
-           ("search", {"strategies": ["astar"]}, "search.strategies"),
-           ("search", {"beams": [0]}, "search.beams"),
-           ("pretrain", {"search_fraction": True}, "pretrain.search_fraction"),
-           ("one_shot_critique", {"trim": 0.5}, "one_shot_critique.trim"),
-           ("one_shot_critique", {"problem_id": "0000000000000000"}, "one_shot_critique.problem_id")]
+    bad = [
+        ("critique", {"flaw_rate": 2}, "critique.flaw_rate"),
+        ("critique", {"question_style": "x"}, "critique.question_style"),
+        ("critique", {"wrong_critique_rate": -0.1}, "critique.wrong_critique_rate"),
+        ("imitation", {"templates": [99]}, "imitation.templates"),
+        ("imitation", {"templates": []}, "imitation.templates"),
+        ("perturbed", {}, "perturbed.kind"),
+        ("perturbed", {"kind": "shuffle_steps", "digit_rate": 0}, "perturbed.digit_rate"),
+        ("search", {"strategies": ["astar"]}, "search.strategies"),
+        ("search", {"beams": [0]}, "search.beams"),
+        ("pretrain", {"search_fraction": True}, "pretrain.search_fraction"),
+        ("one_shot_critique", {"trim": 0.5}, "one_shot_critique.trim"),
+        ("one_shot_critique", {"problem_id": "0000000000000000"}, "one_shot_critique.problem_id"),
+    ]
     for recipe, opts, field in bad:
         with pytest.raises(ValueError, match=re.escape(field)):
             build(recipe, task, 5, **opts)
@@ -383,8 +445,11 @@ def test_a_format_1_card_still_loads_and_fingerprints_agree(tmp_path, built):
     old = hashlib.sha256()
     for p, c in zip(ds["prompt"], ds["completion"]):
         old.update(json.dumps([p, c], ensure_ascii=False, separators=(",", ":")).encode() + b"\n")
-    v1 = {**card(ds, "imitation", get_task("countdown"), N, 0, {}), "format": "sparring.corpus/1",
-          "content_hash": old.hexdigest()}
+    v1 = {
+        **card(ds, "imitation", get_task("countdown"), N, 0, {}),
+        "format": "sparring.corpus/1",
+        "content_hash": old.hexdigest(),
+    }
     out = save(ds, tmp_path / "v1", v1)
     assert load(out)[1]["content_hash"] == old.hexdigest()
     with pytest.raises(ValueError, match="content_hash"):

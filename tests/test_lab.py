@@ -1,4 +1,5 @@
 """The lab: spec validation, a resumable run on the `test` preset, and its report."""
+
 from __future__ import annotations
 
 import os
@@ -27,8 +28,11 @@ SPEC = {
         {"name": "base", "method": "none"},
         {"name": "sft", "method": "sft", "config": {"n": 64, "batch_size": 8}},
     ],
-    "probes": {"names": ["accuracy", "validity"], "n": 6,
-               "config": {"max_new_tokens": 12, "levels": ["ood-n"], "n_resamples": 200}},
+    "probes": {
+        "names": ["accuracy", "validity"],
+        "n": 6,
+        "config": {"max_new_tokens": 12, "levels": ["ood-n"], "n_resamples": 200},
+    },
 }
 
 
@@ -38,28 +42,55 @@ def write(tmp_path: Path, spec: dict, name: str = "spec.yaml") -> Path:
     return p
 
 
-@pytest.mark.parametrize("change,needle", [
-    (lambda s: s.update(budgett="3steps"), "budgett"),
-    (lambda s: s["arms"][1].update(method="sftt"), "sftt"),
-    (lambda s: s.update(budget="-5steps"), "budget"),
-    (lambda s: s.update(base="/nonexistent/model"), "base"),
-    (lambda s: s["arms"][1]["config"].update(lr=1), "lr"),
-    (lambda s: s["probes"].update(names=["accuracy", "telepathy"]), "telepathy"),
-    (lambda s: s["task"].update(config={"n_numbers": 17}), "n_numbers"),
-    (lambda s: s["arms"].append({"name": "sft", "method": "cft"}), "unique"),
-    (lambda s: s["arms"][1]["config"].update(budget="9steps"), "equal budgets"),
-    # a capability the task lacks: one line naming arm, recipe or probe, and task
-    (lambda s: s.update(task={"name": "linear"}),
-     "probe 'validity' needs the 'steps' capability, which task 'linear'"),
-    (lambda s: (s.update(task={"name": "linear"}), s["arms"][1]["config"].update(recipe="perturbed", recipe_options={"kind": "shuffle_steps"})),
-     r"arms\[1\] \(sft\): sft \(recipe 'perturbed'\) needs the 'steps' capability, which task 'linear'"),
-    (lambda s: s["arms"].append({"name": "p", "method": "pipeline", "config": {"stages": [
-        {"method": "sft", "config": {"learnin_rate": 0.01}}, {"method": "grpo"}]}}),
-     r"arms\[2\] \(p\): pipeline.stages\[0\]: sft: unknown option\(s\) \['learnin_rate'\]"),
-    (lambda s: (s.update(task={"name": "linear"}), s["arms"].append(
-        {"name": "p", "method": "pipeline", "config": {"stages": [{"method": "sft", "config": {"recipe": "search"}}]}})),
-     r"stages\[0\]: sft \(recipe 'search'\) needs the 'search' capability"),
-])
+@pytest.mark.parametrize(
+    "change,needle",
+    [
+        (lambda s: s.update(budgett="3steps"), "budgett"),
+        (lambda s: s["arms"][1].update(method="sftt"), "sftt"),
+        (lambda s: s.update(budget="-5steps"), "budget"),
+        (lambda s: s.update(base="/nonexistent/model"), "base"),
+        (lambda s: s["arms"][1]["config"].update(lr=1), "lr"),
+        (lambda s: s["probes"].update(names=["accuracy", "telepathy"]), "telepathy"),
+        (lambda s: s["task"].update(config={"n_numbers": 17}), "n_numbers"),
+        (lambda s: s["arms"].append({"name": "sft", "method": "cft"}), "unique"),
+        (lambda s: s["arms"][1]["config"].update(budget="9steps"), "equal budgets"),
+        # a capability the task lacks: one line naming arm, recipe or probe, and task
+        (
+            lambda s: s.update(task={"name": "linear"}),
+            "probe 'validity' needs the 'steps' capability, which task 'linear'",
+        ),
+        (
+            lambda s: (
+                s.update(task={"name": "linear"}),
+                s["arms"][1]["config"].update(recipe="perturbed", recipe_options={"kind": "shuffle_steps"}),
+            ),
+            r"arms\[1\] \(sft\): sft \(recipe 'perturbed'\) needs the 'steps' capability, which task 'linear'",
+        ),
+        (
+            lambda s: s["arms"].append(
+                {
+                    "name": "p",
+                    "method": "pipeline",
+                    "config": {"stages": [{"method": "sft", "config": {"learnin_rate": 0.01}}, {"method": "grpo"}]},
+                }
+            ),
+            r"arms\[2\] \(p\): pipeline.stages\[0\]: sft: unknown option\(s\) \['learnin_rate'\]",
+        ),
+        (
+            lambda s: (
+                s.update(task={"name": "linear"}),
+                s["arms"].append(
+                    {
+                        "name": "p",
+                        "method": "pipeline",
+                        "config": {"stages": [{"method": "sft", "config": {"recipe": "search"}}]},
+                    }
+                ),
+            ),
+            r"stages\[0\]: sft \(recipe 'search'\) needs the 'search' capability",
+        ),
+    ],
+)
 def test_bad_specs_fail_before_training_naming_the_field(tmp_path, change, needle):
     spec = yaml.safe_load(yaml.safe_dump(SPEC))
     change(spec)
@@ -73,9 +104,19 @@ def _screenshot_checks(report: Path, tmp_path: Path) -> None:
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
         return
-    flags = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             f"--user-data-dir={tmp_path / 'chromium-profile'}", "--window-size=1280,2400"]
+    flags = [
+        chromium,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'chromium-profile'}",
+        "--window-size=1280,2400",
+    ]
     url = (report / "report.html").resolve().as_uri()
     dom = subprocess.run(flags + ["--dump-dom", url], capture_output=True, text=True, timeout=120).stdout
     assert "<table>" in dom and "Arms x probes" in dom and "Findings" in dom
@@ -88,8 +129,9 @@ def _screenshot_checks(report: Path, tmp_path: Path) -> None:
 
 def _table(run_dir: Path) -> list[tuple]:
     db = sqlite3.connect(run_dir / "lab.sqlite")
-    rows = db.execute("SELECT arm, seed, probe, metric, value, lo, hi FROM metrics "
-                      "ORDER BY arm, probe, metric").fetchall()
+    rows = db.execute(
+        "SELECT arm, seed, probe, metric, value, lo, hi FROM metrics ORDER BY arm, probe, metric"
+    ).fetchall()
     db.close()
     return rows
 
@@ -120,8 +162,15 @@ def test_run_resume_after_kill_and_report(tmp_path):
 
 def test_run_resume_after_kill_during_probes_and_report(tmp_path):
     # more probe work than SPEC, so that the kill lands inside the sft arm's probe unit
-    spec = {**SPEC, "probes": {**SPEC["probes"], "names": ["accuracy", "validity", "sensitivity"],
-                               "n": 120, "config": {**SPEC["probes"]["config"], "max_new_tokens": 32}}}
+    spec = {
+        **SPEC,
+        "probes": {
+            **SPEC["probes"],
+            "names": ["accuracy", "validity", "sensitivity"],
+            "n": 120,
+            "config": {**SPEC["probes"]["config"], "max_new_tokens": 32},
+        },
+    }
     spec_path = write(tmp_path, spec)
     ref = run(load_spec(spec_path), tmp_path / "ref", quiet=True)
     reference = _table(ref)
@@ -137,8 +186,7 @@ def test_run_resume_after_kill_during_probes_and_report(tmp_path):
     expected = same((write_report(ref) / "report.md").read_text(), ref)
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     cmd = [sys.executable, "-m", "sparring", "report", str(out)]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     time.sleep(1.5)  # inside imports / plotting: the report takes several seconds
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGKILL)
@@ -155,16 +203,16 @@ def _kill_and_resume(spec_path: Path, out: Path, kind: str, reference: list[tupl
     nothing half-written is left, re-run: it finishes and the table equals ``reference``."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     cmd = [sys.executable, "-m", "sparring", "run", str(spec_path), "--out", str(out), "--no-report"]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            start_new_session=True)
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     deadline = time.time() + 240
     while time.time() < deadline and proc.poll() is None:
         db_path = out / "lab.sqlite"
         if db_path.exists():
             try:
                 con = sqlite3.connect(db_path, timeout=1)
-                running = con.execute("SELECT arm FROM units WHERE status='running' AND kind=? "
-                                      "AND arm='sft'", (kind,)).fetchall()
+                running = con.execute(
+                    "SELECT arm FROM units WHERE status='running' AND kind=? AND arm='sft'", (kind,)
+                ).fetchall()
                 con.close()
             except sqlite3.OperationalError:
                 running = []
@@ -185,6 +233,7 @@ def _kill_and_resume(spec_path: Path, out: Path, kind: str, reference: list[tupl
     assert r.returncode == 0, r.stderr[-2000:]
     assert _table(out) == reference
     assert f"{done_before} of 4 units already done" in " ".join(r.stderr.split())
+
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[1] / "examples").glob("*.yaml"))
 
@@ -216,14 +265,17 @@ def test_pipeline_curves_lay_stages_end_to_end():
     from sparring.lab.runner import _curves
     from sparring.models import RunCard
 
-    stages = [{"steps": 20, "log_history": [{"step": 10, "loss": 0.5}, {"step": 20, "loss": 0.4}]},
-              {"steps": 30, "log_history": [{"step": 10, "loss": 0.01, "reward": 0.3},
-                                            {"step": 30, "reward": 0.5}]}]
+    stages = [
+        {"steps": 20, "log_history": [{"step": 10, "loss": 0.5}, {"step": 20, "loss": 0.4}]},
+        {"steps": 30, "log_history": [{"step": 10, "loss": 0.01, "reward": 0.3}, {"step": 30, "reward": 0.5}]},
+    ]
     pts = _curves(RunCard("pipeline", metrics={"train": {"stages": stages}}))
     assert (20.0, "stage_start", 2.0) in pts
     assert [p for p in pts if p[1] == "loss"] == [(10.0, "loss", 0.5), (20.0, "loss", 0.4), (30.0, "loss", 0.01)]
     assert [p for p in pts if p[1] == "reward"] == [(30.0, "reward", 0.3), (50.0, "reward", 0.5)]
-    assert _curves(RunCard("sft", metrics={"train": {"log_history": [{"step": 5, "loss": 1.0}]}})) == [(5.0, "loss", 1.0)]
+    assert _curves(RunCard("sft", metrics={"train": {"log_history": [{"step": 5, "loss": 1.0}]}})) == [
+        (5.0, "loss", 1.0)
+    ]
 
 
 def test_editing_a_spec_redoes_only_what_changed(tmp_path):
@@ -237,8 +289,10 @@ def test_editing_a_spec_redoes_only_what_changed(tmp_path):
     db.execute("UPDATE units SET key=NULL")  # as written by a version without unit keys
     db.commit()
 
-    edited = {**SPEC, "arms": [SPEC["arms"][0], {**SPEC["arms"][1], "config": {**SPEC["arms"][1]["config"],
-                                                                               "learning_rate": 3e-4}}]}
+    edited = {
+        **SPEC,
+        "arms": [SPEC["arms"][0], {**SPEC["arms"][1], "config": {**SPEC["arms"][1]["config"], "learning_rate": 3e-4}}],
+    }
     run(load_spec(write(tmp_path, edited, "edited.yaml")), out, quiet=True)
     now = dict(((a, k), f) for a, k, f in db.execute("SELECT arm, kind, finished FROM units"))
     assert now[("base", "train")] == finished[("base", "train")]
@@ -251,13 +305,17 @@ def test_editing_a_spec_redoes_only_what_changed(tmp_path):
     run(load_spec(write(tmp_path, dropped, "dropped.yaml")), out, quiet=True)
     for table in ("units", "metrics", "curves"):
         assert {r[0] for r in db.execute(f"SELECT DISTINCT arm FROM {table}")} <= {"base"}
-    assert db.execute("SELECT finished FROM units WHERE arm='base' AND kind='probe'").fetchone()[0] == \
-        finished[("base", "probe")]
+    assert (
+        db.execute("SELECT finished FROM units WHERE arm='base' AND kind='probe'").fetchone()[0]
+        == finished[("base", "probe")]
+    )
 
     # --redo: an arm run again although its inputs did not change; a typo is one clear error
     with pytest.raises(ValueError, match="redo: no arm named bsae"):
         run(load_spec(write(tmp_path, dropped, "dropped.yaml")), out, quiet=True, redo=["bsae"])
     run(load_spec(write(tmp_path, dropped, "dropped.yaml")), out, quiet=True, redo=["base"])
-    assert db.execute("SELECT finished FROM units WHERE arm='base' AND kind='probe'").fetchone()[0] > \
-        finished[("base", "probe")]
+    assert (
+        db.execute("SELECT finished FROM units WHERE arm='base' AND kind='probe'").fetchone()[0]
+        > finished[("base", "probe")]
+    )
     db.close()

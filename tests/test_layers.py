@@ -3,6 +3,7 @@ faces or lower ones (tasks, models < corpus, rewards < evaluation < train, probe
 cli), and
 train and probes never import each other. Read from the source with ``ast`` (function-level
 imports count too), so a violation fails even when it is never executed."""
+
 from __future__ import annotations
 
 import ast
@@ -68,13 +69,15 @@ def test_the_checker_sees_violations(tmp_path):
     (pkg / "tasks" / "fam").mkdir(parents=True)
     (pkg / "tasks" / "fam" / "x.py").write_text(
         "def f():\n    from ...train import train\n    import sparring.probes.registry\n"
-        "    from sparring.lab import spec\n")
+        "    from sparring.lab import spec\n"
+    )
     assert imported(pkg / "tasks" / "fam" / "x.py", pkg) == {"train", "probes", "lab"}
 
 
 def module_graph(root: Path = SRC) -> dict[str, set[str]]:
     """module -> the sparring modules it imports (function-level imports too), by dotted
     name below ``root`` (``probes.common``); a package is its ``__init__``."""
+
     def name_of(path: Path) -> str:
         parts = list(path.relative_to(root).with_suffix("").parts)
         return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
@@ -86,9 +89,10 @@ def module_graph(root: Path = SRC) -> dict[str, set[str]]:
         deps: set[str] = set()
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
             if isinstance(node, ast.ImportFrom) and node.level:
-                base = pkg[:len(pkg) - node.level + 1]
-                deps |= ({".".join(base + [node.module])} if node.module
-                         else {".".join(base + [a.name]) for a in node.names})
+                base = pkg[: len(pkg) - node.level + 1]
+                deps |= (
+                    {".".join(base + [node.module])} if node.module else {".".join(base + [a.name]) for a in node.names}
+                )
             elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("sparring."):
                 deps.add(node.module.removeprefix("sparring."))
             elif isinstance(node, ast.Import):
@@ -141,6 +145,11 @@ def test_no_import_circle_inside_a_package():
 
 
 def test_the_circle_finder_sees_one():
-    graph = {"probes.a": {"probes.b"}, "probes.b": {"probes.c"}, "probes.c": {"probes.a"},
-             "probes.d": {"probes.a"}, "probes": {"probes.a"}}
+    graph = {
+        "probes.a": {"probes.b"},
+        "probes.b": {"probes.c"},
+        "probes.c": {"probes.a"},
+        "probes.d": {"probes.a"},
+        "probes": {"probes.a"},
+    }
     assert circles(graph) == [["probes.a", "probes.b", "probes.c"]]

@@ -1,5 +1,6 @@
 """Linear: gold verifies on every split, planted flaws and near misses are wrong, the answer
 tag parser is strict and never raises, abstention, splits, problem checking and config."""
+
 from __future__ import annotations
 
 import json
@@ -26,9 +27,15 @@ def test_registered_with_its_contract():
     task = get_task("linear")
     assert "linear" in list_tasks() and isinstance(task, Linear)
     assert isinstance(task.config, LinearConfig)
-    assert task.config_dict() == {"max_coef": 9, "max_value": 20, "negative": True,
-                                  "unsolvable_fraction": 0.0, "test_permille": 100,
-                                  "validation_permille": 50, "ood_value_scale": 5}
+    assert task.config_dict() == {
+        "max_coef": 9,
+        "max_value": 20,
+        "negative": True,
+        "unsolvable_fraction": 0.0,
+        "test_permille": 100,
+        "validation_permille": 50,
+        "ood_value_scale": 5,
+    }
     assert list(task.levels) == ["id", "ood-both", "ood-big"]
     assert task.split_names() == SPLITS
     assert task.capabilities == {"flaws", "unsolvable", "wrong_answers"}
@@ -36,8 +43,10 @@ def test_registered_with_its_contract():
     assert task.flaw_kinds() == KINDS
 
 
-@pytest.mark.parametrize("config", [{}, {"negative": False}, {"unsolvable_fraction": 0.3},
-                                    {"max_coef": 3, "max_value": 6, "negative": False}])
+@pytest.mark.parametrize(
+    "config",
+    [{}, {"negative": False}, {"unsolvable_fraction": 0.3}, {"max_coef": 3, "max_value": 6, "negative": False}],
+)
 def test_gold_verifies_on_every_split(config):
     task = get_task("linear", **config)
     for split in SPLITS:
@@ -73,8 +82,12 @@ def test_levels_have_their_shapes():
     assert all(task.prompt(p).count("x") == 3 for p in both)  # "Solve for x: ..x.. = ..x.."
     big = task.problems("ood-big", n=200, seed=0)
     assert all(p.data["c"] == 0 for p in big)
-    assert all(abs(p.data["a"]) > cfg.max_coef or abs(p.data["b"]) > cfg.max_value
-               or abs(int(task.gold_answer(p))) > cfg.max_value for p in big)
+    assert all(
+        abs(p.data["a"]) > cfg.max_coef
+        or abs(p.data["b"]) > cfg.max_value
+        or abs(int(task.gold_answer(p))) > cfg.max_value
+        for p in big
+    )
     for p in both + big:  # OOD by content, whatever the label says
         assert task._ood_content(p) and task.partition(p) == "ood"
         relabelled = load_problem({**p.to_dict(), "level": "id"})
@@ -100,16 +113,20 @@ def test_canonical_format_and_examples():
     assert task.solve(_p(1, 0, 5)) == "x = 5\n<answer>5</answer>"
     assert task.solve(_p(-1, 3, 1)) == "-x + 3 = 1\n-x = 1 - 3 = -2\nx = -2 / -1 = 2\n<answer>2</answer>"
     assert task.solve(_p(5, 3, 12, c=2, level="ood-both")) == (
-        "5*x + 3 = 2*x + 12\n5*x - 2*x = 12 - 3\n3*x = 9\nx = 9 / 3 = 3\n<answer>3</answer>")
-    assert task.solve(_p(4, 0, 6, c=-1)) == "4*x = -x + 6\n4*x + x = 6\n5*x = 6\n" \
+        "5*x + 3 = 2*x + 12\n5*x - 2*x = 12 - 3\n3*x = 9\nx = 9 / 3 = 3\n<answer>3</answer>"
+    )
+    assert (
+        task.solve(_p(4, 0, 6, c=-1)) == "4*x = -x + 6\n4*x + x = 6\n5*x = 6\n"
         "6 is not a multiple of 5, so no integer x\n<answer>No solution</answer>"
+    )
     u = _p(3, -7, 15)
-    assert not u.solvable and task.solve(u) == ("3*x - 7 = 15\n3*x = 15 + 7 = 22\n"
-                                                "22 is not a multiple of 3, so no integer x\n"
-                                                "<answer>No solution</answer>")
+    assert not u.solvable and task.solve(u) == (
+        "3*x - 7 = 15\n3*x = 15 + 7 = 22\n22 is not a multiple of 3, so no integer x\n<answer>No solution</answer>"
+    )
     w = _p(3, 5, 9, c=3)
-    assert not w.solvable and task.solve(w) == ("3*x + 5 = 3*x + 9\n3*x - 3*x = 9 - 5\n0*x = 4\n"
-                                                "0*x is 0, never 4, so no x\n<answer>No solution</answer>")
+    assert not w.solvable and task.solve(w) == (
+        "3*x + 5 = 3*x + 9\n3*x - 3*x = 9 - 5\n0*x = 4\n0*x is 0, never 4, so no x\n<answer>No solution</answer>"
+    )
     assert _p(2, 1, 41).difficulty == "medium" and _p(2, 1, 5).difficulty == "easy"
     assert _p(-2, 1, 41).difficulty == "hard" and _p(2, 1, -5).difficulty == "medium"
 
@@ -117,19 +134,38 @@ def test_canonical_format_and_examples():
 def test_verifier_details():
     task = get_task("linear")
     p = _p(3, -7, 14)
-    for ok in ("<answer>7</answer>", "<answer> x = 7 </answer>", "<answer>x=7</answer>",
-               "<answer>+7</answer>", "<answer>7.</answer>", "<answer>007</answer>",
-               "I guess <answer>3</answer> no wait\n<answer>7</answer>", "x = 7\n<answer>\n7\n</answer>\n"):
+    for ok in (
+        "<answer>7</answer>",
+        "<answer> x = 7 </answer>",
+        "<answer>x=7</answer>",
+        "<answer>+7</answer>",
+        "<answer>7.</answer>",
+        "<answer>007</answer>",
+        "I guess <answer>3</answer> no wait\n<answer>7</answer>",
+        "x = 7\n<answer>\n7\n</answer>\n",
+    ):
         v = task.verify(p, ok)
         assert v.correct and v.answer_correct and v.answer == "7" and v.first_error is None, ok
     v = task.verify(p, "3*x = 14 - 7 = 7\n<answer>-7</answer>")
     assert not v.correct and not v.answer_correct and v.answer == "-7" and v.first_error == 0
     assert v.well_formed and "-28 on the left, 14 on the right" in v.reason and v.steps == []
     assert not task.verify(p, "<answer>7</answer> <answer>8</answer>").correct  # last tag wins
-    for bad in ("7", "x = 7", "<answer>7", "<answer>seven</answer>", "<answer>7 or 8</answer>",
-                "<answer>" + "7" * 13 + "</answer>", "<answer>\u0667</answer>", "<answer>\uff17</answer>",
-                "<ANSWER>7</ANSWER>", "<answer>" + " " * 40 + "7</answer>", "<answer>7e0</answer>",
-                "<answer>x = 7 = 7</answer>", "<answer>--7</answer>", "<answer>\u00a07</answer>"):
+    for bad in (
+        "7",
+        "x = 7",
+        "<answer>7",
+        "<answer>seven</answer>",
+        "<answer>7 or 8</answer>",
+        "<answer>" + "7" * 13 + "</answer>",
+        "<answer>\u0667</answer>",
+        "<answer>\uff17</answer>",
+        "<ANSWER>7</ANSWER>",
+        "<answer>" + " " * 40 + "7</answer>",
+        "<answer>7e0</answer>",
+        "<answer>x = 7 = 7</answer>",
+        "<answer>--7</answer>",
+        "<answer>\u00a07</answer>",
+    ):
         v = task.verify(p, bad)
         assert not v.correct and not v.well_formed and v.first_error == 0, bad
     v = task.verify(p, "<answer>" + "9" * 12 + "</answer>")
@@ -185,7 +221,8 @@ def test_flaw_errors_and_variety():
     assert task.flaw(_p(-1, 3, 1), seed=1, kind="division_slip").text in {
         "-x + 3 = 1\n-x = 1 - 3 = -2\n<answer>-2</answer>",
         "-x + 3 = 1\n-x = 1 - 3 = -2\nx = -2 + 1 = -1\n<answer>-1</answer>",
-        "-x + 3 = 1\n-x = 1 - 3 = -2\nx = -1 / -2 = 0\n<answer>0</answer>"}
+        "-x + 3 = 1\n-x = 1 - 3 = -2\nx = -1 / -2 = 0\n<answer>0</answer>",
+    }
     assert len({task.flaw(p, seed=s).text for s in range(30)}) >= 8
     with pytest.raises(ValueError, match="sign_error"):
         task.flaw(p, kind="typo")
@@ -232,15 +269,37 @@ def test_unsolvable_items_want_abstention():
 
 
 HOSTILE = [
-    None, 7, 7.0, b"<answer>7</answer>", ["<answer>7</answer>"], {"answer": 7}, "",
-    "\x00<answer>7</answer>", "<answer>7\x00</answer>", "9" * 100_000, "<answer>" * 5000,
-    "<answer>" + "9" * 10_000 + "</answer>", "</answer>" * 3000 + "<answer>",
-    "<answer><answer>987654</answer></answer>", "<answer>__import__('os')</answer>",
-    "<answer>eval('7')</answer>", "<answer>7**1</answer>", "<answer>21/3</answer>",
-    "<answer>1e308</answer>", "<answer>inf</answer>", "<answer>NaN</answer>", "<answer>-</answer>",
-    "<answer></answer>", "<answer>x</answer>", "<answer>\u202e987654</answer>", "<answer>\u0668</answer>",
-    "\u00a0<answer>\u00a07\u00a0</answer>", "No solution" * 100, "<answer>No solution No</answer>",
-    "x = 987654" * 3000, "<answer>987654</answer>" * 2000,
+    None,
+    7,
+    7.0,
+    b"<answer>7</answer>",
+    ["<answer>7</answer>"],
+    {"answer": 7},
+    "",
+    "\x00<answer>7</answer>",
+    "<answer>7\x00</answer>",
+    "9" * 100_000,
+    "<answer>" * 5000,
+    "<answer>" + "9" * 10_000 + "</answer>",
+    "</answer>" * 3000 + "<answer>",
+    "<answer><answer>987654</answer></answer>",
+    "<answer>__import__('os')</answer>",
+    "<answer>eval('7')</answer>",
+    "<answer>7**1</answer>",
+    "<answer>21/3</answer>",
+    "<answer>1e308</answer>",
+    "<answer>inf</answer>",
+    "<answer>NaN</answer>",
+    "<answer>-</answer>",
+    "<answer></answer>",
+    "<answer>x</answer>",
+    "<answer>\u202e987654</answer>",
+    "<answer>\u0668</answer>",
+    "\u00a0<answer>\u00a07\u00a0</answer>",
+    "No solution" * 100,
+    "<answer>No solution No</answer>",
+    "x = 987654" * 3000,
+    "<answer>987654</answer>" * 2000,
 ]
 
 
@@ -280,16 +339,22 @@ def test_problem_json_round_trip_and_bad_data():
         for p in task.problems(split, n=30, seed=5):
             q = load_problem(json.loads(json.dumps(p.to_dict())))
             assert q == p
-            assert load_problem({**p.to_dict(), "id": "forged", "solvable": not p.solvable,
-                                 "difficulty": "?"}) == p  # recomputed, not trusted
+            assert (
+                load_problem({**p.to_dict(), "id": "forged", "solvable": not p.solvable, "difficulty": "?"}) == p
+            )  # recomputed, not trusted
     assert _p(3, -7, 14) == load_problem({"task": "linear", "data": {"a": 3, "b": -7, "d": 14}})
     good = {"a": 3, "b": -7, "c": 0, "d": 14}
     for data, field in [
-        ({**good, "a": 0}, "problem.data.a"), ({**good, "a": "3"}, "problem.data.a"),
-        ({**good, "b": True}, "problem.data.b"), ({**good, "c": 1.5}, "problem.data.c"),
-        ({"a": 3, "b": 1}, "problem.data.d"), ({**good, "d": 10**10}, "problem.data.d"),
-        ({**good, "e": 1}, "unknown field"), ({"a": 2, "b": 1, "c": 2, "d": 1}, "every x"),
-        ([3, -7, 14], "problem.data"), (None, "problem.data"),
+        ({**good, "a": 0}, "problem.data.a"),
+        ({**good, "a": "3"}, "problem.data.a"),
+        ({**good, "b": True}, "problem.data.b"),
+        ({**good, "c": 1.5}, "problem.data.c"),
+        ({"a": 3, "b": 1}, "problem.data.d"),
+        ({**good, "d": 10**10}, "problem.data.d"),
+        ({**good, "e": 1}, "unknown field"),
+        ({"a": 2, "b": 1, "c": 2, "d": 1}, "every x"),
+        ([3, -7, 14], "problem.data"),
+        (None, "problem.data"),
     ]:
         with pytest.raises(ValueError, match=field):
             load_problem({"task": "linear", "data": data})
@@ -297,12 +362,24 @@ def test_problem_json_round_trip_and_bad_data():
         load_problem({"task": "linear", "data": good, "level": "ood-long"})
 
 
-@pytest.mark.parametrize("field,value", [
-    ("max_coef", 0), ("max_coef", 100), ("max_coef", "9"), ("max_value", 0), ("max_value", 2.5),
-    ("negative", 1), ("unsolvable_fraction", 1.5), ("unsolvable_fraction", -0.1),
-    ("test_permille", 600), ("validation_permille", 450), ("validation_permille", True),
-    ("ood_value_scale", 1), ("ood_value_scale", 50),
-])
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("max_coef", 0),
+        ("max_coef", 100),
+        ("max_coef", "9"),
+        ("max_value", 0),
+        ("max_value", 2.5),
+        ("negative", 1),
+        ("unsolvable_fraction", 1.5),
+        ("unsolvable_fraction", -0.1),
+        ("test_permille", 600),
+        ("validation_permille", 450),
+        ("validation_permille", True),
+        ("ood_value_scale", 1),
+        ("ood_value_scale", 50),
+    ],
+)
 def test_bad_config_names_field(field, value):
     with pytest.raises(ValueError, match=rf"linear\.{field}: .*\(got {value!r}\)"):
         get_task("linear", **{field: value})
@@ -320,8 +397,10 @@ def test_config_combinations_refused():
 
 def test_partitions_disjoint_and_deterministic():
     task = get_task("linear")
-    ids = {s: [p.id for p in task.problems(s, n=n, seed=0)]
-           for s, n in (("train", 2000), ("validation", 200), ("test", 300))}
+    ids = {
+        s: [p.id for p in task.problems(s, n=n, seed=0)]
+        for s, n in (("train", 2000), ("validation", 200), ("test", 300))
+    }
     assert all(len(set(v)) == len(v) for v in ids.values())
     assert set(ids["train"]).isdisjoint(ids["validation"])
     assert set(ids["train"]).isdisjoint(ids["test"]) and set(ids["validation"]).isdisjoint(ids["test"])

@@ -116,9 +116,7 @@ def test_chat_template_concatenates_contents():
 # --- presets -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "preset,low,high", [("test", 40_000, 60_000), ("tiny", 1.0e6, 1.1e6), ("small", 4.1e6, 4.3e6)]
-)
+@pytest.mark.parametrize("preset,low,high", [("test", 40_000, 60_000), ("tiny", 1.0e6, 1.1e6), ("small", 4.1e6, 4.3e6)])
 def test_preset_param_counts(preset, low, high):
     model, tok = make_model(preset)
     assert low <= count_parameters(model) <= high
@@ -181,10 +179,10 @@ def test_generate_left_padded_batch_matches_single(saved):
     for i, p in enumerate(prompts):
         single = tok([p], return_tensors="pt")
         with torch.no_grad():
-            one = model.generate(**single, **kw)[0, single["input_ids"].shape[1]:].tolist()
+            one = model.generate(**single, **kw)[0, single["input_ids"].shape[1] :].tolist()
         row = outs[i, width:].tolist()
         assert row[: len(one)] == one  # same tokens as unpadded generation
-        assert all(t == tok.pad_token_id for t in row[len(one):])  # padded after EOS
+        assert all(t == tok.pad_token_id for t in row[len(one) :])  # padded after EOS
         texts.append(tok.decode(one, skip_special_tokens=True))
     assert texts[0] != texts[1]  # the check above is not vacuous
 

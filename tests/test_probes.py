@@ -1,4 +1,5 @@
 """Probes validated against scripted responders whose answers are known."""
+
 from __future__ import annotations
 
 import json
@@ -196,8 +197,9 @@ def test_infogain_hand_case(task):
     assert m.config["answer_format_used"] == "{final_line}"
     assert m.metrics["infogain"] == pytest.approx(3.0)
     assert m.metrics["ppl[step=0]"] == pytest.approx(10.0) and m.metrics["ppl[step=1]"] == pytest.approx(4.0)
-    answer_line = run_probes(r, None, task, "infogain",
-                             config=ProbeConfig(n=20, answer_format="Answer: {answer}"))["infogain"]
+    answer_line = run_probes(r, None, task, "infogain", config=ProbeConfig(n=20, answer_format="Answer: {answer}"))[
+        "infogain"
+    ]
     assert answer_line.metrics["infogain"] == pytest.approx((10 - 4) / 3)  # N = 2 steps
 
 
@@ -218,13 +220,17 @@ class _Raw:
     junk = ["9" * 20_000, "\x00", "1/0=1\n" * 600, "No solution.\n" * 3, None, 42, "", ["x"]]
 
     def generate(self, prompts, *, n_samples=1, temperature=0.0, max_new_tokens=64, seed=0, stop=()):
-        return [[self.junk[(i + j) % len(self.junk)] for j in range(n_samples)]
-                for i in range(len(prompts))]
+        return [[self.junk[(i + j) % len(self.junk)] for j in range(n_samples)] for i in range(len(prompts))]
 
 
 def test_hostile_outputs_score_zero_and_never_raise(task):
-    res = run_probes(_Raw(), None, task, "accuracy,validity,abstain,passk,critique",
-                     config=ProbeConfig(n=10, passk_samples=4, passk_ks=(1, 4)))
+    res = run_probes(
+        _Raw(),
+        None,
+        task,
+        "accuracy,validity,abstain,passk,critique",
+        config=ProbeConfig(n=10, passk_samples=4, passk_ks=(1, 4)),
+    )
     assert res["accuracy"].metrics["accuracy"] == 0.0
     assert res["critique"].metrics["parse_rate"] == 0.0
 

@@ -1,4 +1,5 @@
 """The shared generator/scorer on real (tiny, random) HF models, loading, and the command."""
+
 from __future__ import annotations
 
 import json
@@ -9,10 +10,8 @@ import typer
 from typer.testing import CliRunner
 
 from sparring.cli.probe import probe_cmd
-from sparring.models import make_model, save_model
+from sparring.models import cut_at_stop, make_model, save_model
 from sparring.probes import PROBES, HFResponder, ProbeConfig, load_for_probes, run_probes
-from sparring.models import cut_at_stop
-
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models lose 10x on shared cores
 
@@ -35,10 +34,15 @@ def prompts(task):
 
 def _one_at_a_time(model, tok, text, max_new):
     ids = torch.tensor([tok(text).input_ids])
-    out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new,
-                         do_sample=False, pad_token_id=tok.pad_token_id)[0, ids.shape[1]:].tolist()
+    out = model.generate(
+        input_ids=ids,
+        attention_mask=torch.ones_like(ids),
+        max_new_tokens=max_new,
+        do_sample=False,
+        pad_token_id=tok.pad_token_id,
+    )[0, ids.shape[1] :].tolist()
     if tok.eos_token_id in out:
-        out = out[:out.index(tok.eos_token_id)]
+        out = out[: out.index(tok.eos_token_id)]
     return tok.decode(out, skip_special_tokens=True)
 
 
@@ -73,8 +77,11 @@ def test_cache_sampling_and_stop_strings(model_tok, prompts):
 
 def test_multi_turn_formatting(model_tok):
     model, tok = model_tok
-    conv = [{"role": "user", "content": "3,7,9:30"}, {"role": "assistant", "content": "7*3=21"},
-            {"role": "user", "content": "That is wrong."}]
+    conv = [
+        {"role": "user", "content": "3,7,9:30"},
+        {"role": "assistant", "content": "7*3=21"},
+        {"role": "user", "content": "That is wrong."},
+    ]
     r = HFResponder(model, tok)
     assert r.format(conv) == ("3,7,9:30\n7*3=21\nThat is wrong.\n", False)
     assert r.format("3,7,9:30\n") == ("3,7,9:30\n", True)
@@ -135,8 +142,9 @@ def test_a_foreign_local_causal_lm_directory(tmp_path, task):
 
     tok = char_tokenizer()
     tok.chat_template = None
-    cfg = GPT2Config(vocab_size=100, n_layer=1, n_embd=32, n_head=2, n_positions=256,
-                     bos_token_id=1, eos_token_id=2, pad_token_id=0)
+    cfg = GPT2Config(
+        vocab_size=100, n_layer=1, n_embd=32, n_head=2, n_positions=256, bos_token_id=1, eos_token_id=2, pad_token_id=0
+    )
     GPT2LMHeadModel(cfg).save_pretrained(tmp_path)
     tok.save_pretrained(tmp_path)
     model, tok2 = load_for_probes(tmp_path)
@@ -156,16 +164,19 @@ def _app():
 def test_command_errors_and_success(tmp_path, model_tok, monkeypatch):
     monkeypatch.setenv("SPARRING_THREADS", "1")  # the command sets torch threads itself
     runner, app = CliRunner(), _app()
-    bad = [["probe", "test", "--probes", "accuracy,nope"], ["probe", "test", "--n", "0"],
-           ["probe", str(tmp_path)], ["probe", "test", "--set", "n_numbers=99"]]
+    bad = [
+        ["probe", "test", "--probes", "accuracy,nope"],
+        ["probe", "test", "--n", "0"],
+        ["probe", str(tmp_path)],
+        ["probe", "test", "--set", "n_numbers=99"],
+    ]
     for args in bad:
         res = runner.invoke(app, args)
         assert res.exit_code == 2 and "error:" in res.output, (args, res.output)
     model, tok = model_tok
     ckpt = save_model(model, tok, tmp_path / "ckpt")  # a checkpoint sparring wrote
     out = tmp_path / "res.json"
-    res = runner.invoke(app, ["probe", str(ckpt), "--probes", "accuracy,validity", "--n", "4",
-                              "--out", str(out)])
+    res = runner.invoke(app, ["probe", str(ckpt), "--probes", "accuracy,validity", "--n", "4", "--out", str(out)])
     assert res.exit_code == 0, res.output
     assert "accuracy[ood-n]" in res.output and "95% CI" in res.output  # brackets not eaten as markup
     data = json.loads(out.read_text())

@@ -1,6 +1,7 @@
 """Tests for RARO (sparring.train.raro*): the verdict parser against hostile critic output,
 the reward matrix, constrained critic decoding, the verifier-free training path, every
 ablation switch, smoke training on the `test` preset, and the tournament reranker."""
+
 from __future__ import annotations
 
 import json
@@ -15,45 +16,80 @@ from sparring.tasks import Countdown
 from sparring.train import METHODS, train
 from sparring.train.raro import RAROOptions
 from sparring.train.raro_game import (
-    PAIRWISE_LABELS, POINTWISE_LABELS, Game, ReplayBuffer, Triple, critic_reward, parse_verdict,
+    PAIRWISE_LABELS,
+    POINTWISE_LABELS,
+    Game,
+    ReplayBuffer,
+    Triple,
+    critic_reward,
+    parse_verdict,
     policy_reward,
 )
-from sparring.train.raro_sampling import CriticSampler
 from sparring.train.raro_judge import CriticJudge
+from sparring.train.raro_sampling import CriticSampler
 from sparring.train.raro_trainer import dr_grpo_advantages
 from sparring.train.rerank import rerank, tournament
 
-FAST = {"n": 16, "prompts_per_step": 2, "num_generations": 4, "max_completion_length": 8,
-        "drop_truncated": False, "reasoning_tokens": 4, "critic_pairs": 4, "eval_problems": 0, "show_progress": False,
-        "logging_steps": 1, "learning_rate": 1e-3}
+FAST = {
+    "n": 16,
+    "prompts_per_step": 2,
+    "num_generations": 4,
+    "max_completion_length": 8,
+    "drop_truncated": False,
+    "reasoning_tokens": 4,
+    "critic_pairs": 4,
+    "eval_problems": 0,
+    "show_progress": False,
+    "logging_steps": 1,
+    "learning_rate": 1e-3,
+}
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py
 
 
 # ---- the verdict parser ----------------------------------------------------------------
-@pytest.mark.parametrize("text,label", [
-    ("Verdict: 1", "1"), ("Verdict: 2", "2"), ("Verdict: tie", "tie"), ("Verdict:tie", "tie"),
-    ("answer 2 skips a number\nVerdict: 1", "1"), ("thinking\n\nVerdict: 2\n\n", "2"),
-    ("  Verdict: TIE  ", "tie"), ("answer 1 and answer 2 differ\nVerdict: 2", "2"),
-])
+@pytest.mark.parametrize(
+    "text,label",
+    [
+        ("Verdict: 1", "1"),
+        ("Verdict: 2", "2"),
+        ("Verdict: tie", "tie"),
+        ("Verdict:tie", "tie"),
+        ("answer 2 skips a number\nVerdict: 1", "1"),
+        ("thinking\n\nVerdict: 2\n\n", "2"),
+        ("  Verdict: TIE  ", "tie"),
+        ("answer 1 and answer 2 differ\nVerdict: 2", "2"),
+    ],
+)
 def test_parse_accepts_one_final_verdict_line(text, label):
     assert parse_verdict(text) == label
 
 
-@pytest.mark.parametrize("text", [
-    "answer 1 ... answer 2 ... Verdict: tie",  # verdict not alone on its line
-    "answer 1 is right",  # no verdict
-    "",
-    "Verdict: 1\nVerdict: 2",  # two verdict lines
-    "Verdict: 2\nVerdict: 2",
-    "Verdict: 1\nbut on reflection answer 2",  # verdict in the middle
-    "the verdict: 1 looks right\nVerdict: 1",  # a second verdict mention
-    "Verdict: 3", "Verdict: 1 or 2", "Verdict: 1.", "Verdict: answer 1", "verdict: 1",
-    "Verdict: expert",  # a pointwise label to a pairwise critic
-    "Verdict: \n1", "x" * 10_000 + "\nVerdict: 1", "Verdict: 1\x00",
-    None, 7, ["Verdict: 1"],
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "answer 1 ... answer 2 ... Verdict: tie",  # verdict not alone on its line
+        "answer 1 is right",  # no verdict
+        "",
+        "Verdict: 1\nVerdict: 2",  # two verdict lines
+        "Verdict: 2\nVerdict: 2",
+        "Verdict: 1\nbut on reflection answer 2",  # verdict in the middle
+        "the verdict: 1 looks right\nVerdict: 1",  # a second verdict mention
+        "Verdict: 3",
+        "Verdict: 1 or 2",
+        "Verdict: 1.",
+        "Verdict: answer 1",
+        "verdict: 1",
+        "Verdict: expert",  # a pointwise label to a pairwise critic
+        "Verdict: \n1",
+        "x" * 10_000 + "\nVerdict: 1",
+        "Verdict: 1\x00",
+        None,
+        7,
+        ["Verdict: 1"],
+    ],
+)
 def test_parse_rejects_hostile_critic_output(text):
     assert parse_verdict(text) is None
 
@@ -115,8 +151,9 @@ def test_model(tiny_model):
 
 def _prompts(n=6):
     g, rng = Game(), random.Random(1)
-    return [g.judgement(Triple(f"{i},7,9:30\n", "7*3=21\n21+9=30", "9*3=27\n27+7=34"), rng).prompt
-            for i in range(1, n + 1)]
+    return [
+        g.judgement(Triple(f"{i},7,9:30\n", "7*3=21\n21+9=30", "9*3=27\n27+7=34"), rng).prompt for i in range(1, n + 1)
+    ]
 
 
 @pytest.mark.parametrize("reasoning,prefill_rows", [(0, 512), (5, 512), (5, 3)])
@@ -159,6 +196,7 @@ def test_judge_drops_truncated_answers_and_shares_duplicate_verdicts(test_model)
 
     class Stub:  # what CriticJudge reads from its trainer
         eos_token_ids, processing_class, critic_model = [tok.eos_token_id], tok, None
+
     Stub.model = model
     eos = tok.eos_token_id
     judge = CriticJudge(Game(), CriticSampler(tok, PAIRWISE_LABELS, 2), k=2)
@@ -203,8 +241,13 @@ def test_smoke_training_changes_weights_and_logs_every_step(default_run, base_we
     assert _changed(base_weights, _weights(load_model(ck)[0]))
     hist = card["metrics"]["train"]["history"]
     assert [h["step"] for h in hist] == [1, 2, 3]
-    for key in ("raro/critic_accuracy", "raro/tie_rate", "raro/policy_win_rate", "raro/unparseable_rate",
-                "monitor/verified_accuracy"):
+    for key in (
+        "raro/critic_accuracy",
+        "raro/tie_rate",
+        "raro/policy_win_rate",
+        "raro/unparseable_rate",
+        "monitor/verified_accuracy",
+    ):
         assert all(0.0 <= h[key] <= 1.0 for h in hist), key
     assert hist[-1]["raro/replay_size"] > 0 and card["metrics"]["train"]["tokens"] > 0
 
@@ -216,8 +259,14 @@ class NeverVerify(Countdown):
         raise AssertionError("the verifier was called")
 
 
-REWARD_PATH = {"_generate_and_score_completions", "_calculate_rewards", "compute_loss", "_compute_loss",
-               "training_step", "_critic_rows"}
+REWARD_PATH = {
+    "_generate_and_score_completions",
+    "_calculate_rewards",
+    "compute_loss",
+    "_compute_loss",
+    "training_step",
+    "_critic_rows",
+}
 
 
 class GuardedVerify(Countdown):
@@ -286,26 +335,32 @@ def test_separate_critic_switch(tmp_path, base_weights):
     assert _changed(base_weights, policy) and _changed(base_weights, critic) and _changed(policy, critic)
     assert card["raro"]["shared_critic"] is False
     # a faster separate critic (critic_learning_rate) moves further from the base in the same steps
-    ck2, _ = _run(tmp_path, "separate-fast", shared_critic=False,
-                  critic_learning_rate=10 * RAROOptions.from_any(FAST).learning_rate)
+    ck2, _ = _run(
+        tmp_path,
+        "separate-fast",
+        shared_critic=False,
+        critic_learning_rate=10 * RAROOptions.from_any(FAST).learning_rate,
+    )
     fast = _weights(load_model(ck2 / "critic")[0])
 
     def moved(w):
         return sum((w[k] - base_weights[k]).abs().sum().item() for k in w)
+
     assert moved(fast) > 3 * moved(critic)
     with pytest.raises(ValueError, match="raro.critic_learning_rate: needs shared_critic: false"):
         RAROOptions.from_any({"critic_learning_rate": 1e-3})
 
 
 def test_critic_warmup_trains_the_critic_before_the_game(tmp_path, base_weights):
-    ck, card = _run(tmp_path, "warmup", shared_critic=False, critic_warmup_steps=3, task=NeverVerify(),
-                    monitor_every=0)
+    ck, card = _run(tmp_path, "warmup", shared_critic=False, critic_warmup_steps=3, task=NeverVerify(), monitor_every=0)
     hist = card["metrics"]["train"]["history"]
     assert hist[0]["step"] == 0 and hist[0]["raro/warmup_pairs"] > 0 and len(hist) == 3  # warm-up + 2 steps
     assert 0.0 <= hist[0]["raro/warmup_accuracy_after"] <= 1.0
     plain, _ = _run(tmp_path, "no-warmup", shared_critic=False)
-    moved = [sum((w[k] - base_weights[k]).abs().sum().item() for k in w)
-             for w in (_weights(load_model(ck / "critic")[0]), _weights(load_model(plain / "critic")[0]))]
+    moved = [
+        sum((w[k] - base_weights[k]).abs().sum().item() for k in w)
+        for w in (_weights(load_model(ck / "critic")[0]), _weights(load_model(plain / "critic")[0]))
+    ]
     assert moved[0] > 1.3 * moved[1]  # 3 warm-up steps on top of the same 2 game steps
     with pytest.raises(ValueError, match="raro.critic_warmup_steps"):
         RAROOptions.from_any({"critic_warmup_steps": 2, "verdict_decoding": "free"})
@@ -350,8 +405,8 @@ def test_tournament_returns_the_judges_favourite():
 
 
 def test_rerank_end_to_end(default_run):
-    from typer.testing import CliRunner
     import typer
+    from typer.testing import CliRunner
 
     from sparring.cli.train import rerank_cmd
 
@@ -361,8 +416,9 @@ def test_rerank_end_to_end(default_run):
         assert 0.0 <= res[key] <= 1.0 and len(res[f"{key}_ci"]) == 2
     app = typer.Typer()
     app.command()(rerank_cmd)
-    out = CliRunner().invoke(app, [str(ck), "--task", "countdown", "--k", "2", "--n", "2",
-                                   "--max-new-tokens", "8", "--json"])
+    out = CliRunner().invoke(
+        app, [str(ck), "--task", "countdown", "--k", "2", "--n", "2", "--max-new-tokens", "8", "--json"]
+    )
     assert out.exit_code == 0, out.output
     assert json.loads(out.stdout)["k"] == 2
     bad = CliRunner().invoke(app, [str(ck), "--k", "1"])
@@ -375,8 +431,10 @@ def test_pointwise_critic_batch_shows_as_many_expert_as_policy_answers():
     from sparring.train.raro_trainer import RAROTrainer
 
     game = Game(pointwise=True)
-    fresh = [game.judgement(Triple(f"{i % 3},7,9:30\n", "7*3=21\n21+9=30", f"9+7=1{i}", None), random.Random(i))
-             for i in range(10)]
+    fresh = [
+        game.judgement(Triple(f"{i % 3},7,9:30\n", "7*3=21\n21+9=30", f"9+7=1{i}", None), random.Random(i))
+        for i in range(10)
+    ]
     replay = ReplayBuffer(64, seed=0)
     replay.add(Triple(f"{i},2,9:30\n", "2*9=18\n18+12=30", f"2+9=1{i}", None) for i in range(20))
     fake = SimpleNamespace(game=game, critic_pairs=6, replay_ratio=0.5, replay=replay, rng=random.Random(0))
@@ -384,4 +442,4 @@ def test_pointwise_critic_batch_shows_as_many_expert_as_policy_answers():
     truths = [fresh[n].truth for n in chosen] + [j.truth for j in extra]
     assert len(chosen) == 6 and fake._n_replayed == 6
     assert truths.count("expert") == truths.count("policy") == 12
-    assert all(j.truth == "policy" for j in extra[-fake._n_replayed:])  # replayed rows come last
+    assert all(j.truth == "policy" for j in extra[-fake._n_replayed :])  # replayed rows come last

@@ -1,6 +1,6 @@
 """GRPO success replay: all-failed groups get the prompt's earlier success back."""
-from __future__ import annotations
 
+from __future__ import annotations
 
 import pytest
 import torch
@@ -16,8 +16,8 @@ def _batch(rows: list[list[int]], width: int):
     ids = torch.zeros(len(rows), width, dtype=torch.long)
     mask = torch.zeros(len(rows), width, dtype=torch.long)
     for i, r in enumerate(rows):
-        ids[i, :len(r)] = torch.tensor(r)
-        mask[i, :len(r)] = 1
+        ids[i, : len(r)] = torch.tensor(r)
+        mask[i, : len(r)] = 1
     return ids, mask
 
 
@@ -54,9 +54,19 @@ def _first_is_digit(completions, **_):
 
 
 def test_grpo_with_replay_trains_with_kl_and_several_iterations(tmp_path):
-    cfg = {**TINY, "n": 4, "prompts_per_step": 4, "num_generations": 4, "max_completion_length": 6,
-           "learning_rate": 1e-2, "rewards": ["_test_first_is_digit"], "replay_successes": True,
-           "beta": 0.1, "num_iterations": 2, "temperature": 1.5}
+    cfg = {
+        **TINY,
+        "n": 4,
+        "prompts_per_step": 4,
+        "num_generations": 4,
+        "max_completion_length": 6,
+        "learning_rate": 1e-2,
+        "rewards": ["_test_first_is_digit"],
+        "replay_successes": True,
+        "beta": 0.1,
+        "num_iterations": 2,
+        "temperature": 1.5,
+    }
     card = train("grpo", "test", "countdown", cfg, tmp_path / "g", "6steps").to_dict()
     assert card["config"]["replay_successes"] is True
     train_m = card["metrics"]["train"]

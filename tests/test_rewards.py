@@ -1,4 +1,5 @@
 """sparring.rewards: verifier-based reward functions in TRL's signature."""
+
 from __future__ import annotations
 
 import json
@@ -7,8 +8,14 @@ import pytest
 import torch
 
 from sparring.rewards import (
-    REWARDS, answer_reward, compute_score, correct_reward, format_reward, get_reward,
-    step_similarity_reward, step_validity_reward,
+    REWARDS,
+    answer_reward,
+    compute_score,
+    correct_reward,
+    format_reward,
+    get_reward,
+    step_similarity_reward,
+    step_validity_reward,
 )
 from sparring.tasks import get_task
 
@@ -68,8 +75,7 @@ def test_rewards_run_inside_vanilla_trl_grpo(tmp_path):
     from sparring.models import make_model, trl_args_overrides
 
     problems = TASK.problems("train", n=4, seed=0)
-    ds = Dataset.from_list([{"prompt": TASK.prompt(p), "problem": json.dumps(p.to_dict())}
-                            for p in problems])
+    ds = Dataset.from_list([{"prompt": TASK.prompt(p), "problem": json.dumps(p.to_dict())} for p in problems])
     model, tok = make_model("test", seed=0)
     seen = []
 
@@ -77,12 +83,19 @@ def test_rewards_run_inside_vanilla_trl_grpo(tmp_path):
         seen.append((len(completions), len(problem)))
         return [0.0] * len(completions)
 
-    args = GRPOConfig(output_dir=str(tmp_path), max_steps=1, per_device_train_batch_size=4,
-                      num_generations=2, max_completion_length=8, logging_steps=1,
-                      save_strategy="no", disable_tqdm=True, **trl_args_overrides())
+    args = GRPOConfig(
+        output_dir=str(tmp_path),
+        max_steps=1,
+        per_device_train_batch_size=4,
+        num_generations=2,
+        max_completion_length=8,
+        logging_steps=1,
+        save_strategy="no",
+        disable_tqdm=True,
+        **trl_args_overrides(),
+    )
     funcs = [REWARDS[name] for name in ("correct", "answer", "format", "step_validity")] + [spy]
-    trainer = GRPOTrainer(model=model, reward_funcs=funcs, args=args, train_dataset=ds,
-                          processing_class=tok)
+    trainer = GRPOTrainer(model=model, reward_funcs=funcs, args=args, train_dataset=ds, processing_class=tok)
     trainer.train()
     logged = {k for h in trainer.state.log_history for k in h}
     assert "rewards/correct_reward/mean" in logged and "rewards/format_reward/mean" in logged

@@ -1,4 +1,5 @@
 """The one bootstrap (sparring.stats): seeded, shaped by its inputs, paired differences."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -7,6 +7,7 @@ rebuilds to the hashes in their cards.
 
 The validation partition is new: with ``validation_permille=0`` the train partition is the
 old one; with the default only train changes (validation comes out of it)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -24,9 +25,14 @@ ZOO = Path(__file__).resolve().parents[1] / "src" / "sparring" / "zoo"
 
 def fingerprints(extra: dict) -> dict[str, str]:
     configs = [
-        ("countdown", {}), ("countdown", {"unsolvable_fraction": 0.3}), ("countdown", {"n_numbers": 4}),
-        ("arith", {}), ("arith", {"unsolvable_fraction": 0.3}), ("arith", {"n_ops": 5, "ops": "+-*"}),
+        ("countdown", {}),
+        ("countdown", {"unsolvable_fraction": 0.3}),
+        ("countdown", {"n_numbers": 4}),
+        ("arith", {}),
+        ("arith", {"unsolvable_fraction": 0.3}),
+        ("arith", {"n_ops": 5, "ops": "+-*"}),
     ]
+
     def safe(f):
         try:
             r = f()
@@ -45,9 +51,16 @@ def fingerprints(extra: dict) -> dict[str, str]:
             for seed in (0, 3):
                 ps = t.problems(split, n=n, seed=seed)
                 for i, p in enumerate(ps):
-                    row = [p.to_dict(), [t.prompt(p, k) for k in range(len(t.templates))], t.question(p),
-                           t.solve(p), t.solutions(p, limit=4), t.gold_answer(p), t.heldout(p),
-                           load_problem(p.to_dict()).to_dict()]
+                    row = [
+                        p.to_dict(),
+                        [t.prompt(p, k) for k in range(len(t.templates))],
+                        t.question(p),
+                        t.solve(p),
+                        t.solutions(p, limit=4),
+                        t.gold_answer(p),
+                        t.heldout(p),
+                        load_problem(p.to_dict()).to_dict(),
+                    ]
                     if i % 3 == 0:
                         row.append([safe(lambda s=s: t.flaw(p, seed=s)) for s in range(3)])
                         row.append([safe(lambda k=k: t.flaw(p, seed=1, kind=k)) for k in kinds])
@@ -67,7 +80,9 @@ def fingerprints(extra: dict) -> dict[str, str]:
     t = get_task("countdown")
     p = t.problems("test", n=3)[0]
     junk = ["", "1+1=2", "No solution", "x" * 20000, "3+4=7\n7*5=35\nfoo", "Current State: 3:[1, 2]", "\x00"]
-    out["junk-countdown"] = hashlib.sha256(json.dumps([t.verify(p, j).to_dict() for j in junk]).encode()).hexdigest()[:16]
+    out["junk-countdown"] = hashlib.sha256(json.dumps([t.verify(p, j).to_dict() for j in junk]).encode()).hexdigest()[
+        :16
+    ]
     t = get_task("arith")
     p = t.problems("test", n=3)[0]
     out["junk-arith"] = hashlib.sha256(json.dumps([t.verify(p, j).to_dict() for j in junk]).encode()).hexdigest()[:16]

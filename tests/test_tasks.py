@@ -1,6 +1,7 @@
 """Registry-wide task tests: every task's gold verifies, every planted flaw is caught (at
 its true first error where the task has steps), splits are deterministic and disjoint,
 capabilities are declared and enforced, bad config is refused."""
+
 from __future__ import annotations
 
 import json
@@ -98,8 +99,10 @@ def test_same_seed_same_problems_and_disjoint_partitions(name):
     b = get_task(name).problems("train", n=200, seed=7)
     assert [p.to_dict() for p in a] == [p.to_dict() for p in b]
     assert [p.id for p in task.problems("train", n=200, seed=8)] != [p.id for p in a]
-    ids = {split: {p.id for p in task.problems(split, n=n, seed=0)}
-           for split, n in (("train", 2000), ("validation", 100), ("test", 200))}
+    ids = {
+        split: {p.id for p in task.problems(split, n=n, seed=0)}
+        for split, n in (("train", 2000), ("validation", 100), ("test", 200))
+    }
     assert ids["train"].isdisjoint(ids["test"]) and ids["train"].isdisjoint(ids["validation"])
     assert ids["validation"].isdisjoint(ids["test"])
     for split in _splits(task)[1:]:
@@ -185,10 +188,17 @@ def test_countdown_trace_checker_rejects_tampering():
     assert not task.check_trace(p, trace + "\nMoving to Node #0,0").well_formed
 
 
-@pytest.mark.parametrize("field,value", [
-    ("n_numbers", 9), ("n_numbers", 1), ("max_number", 0), ("unsolvable_fraction", 2.0),
-    ("test_permille", -1), ("min_target", 0),
-])
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("n_numbers", 9),
+        ("n_numbers", 1),
+        ("max_number", 0),
+        ("unsolvable_fraction", 2.0),
+        ("test_permille", -1),
+        ("min_target", 0),
+    ],
+)
 def test_countdown_bad_config_names_field(field, value):
     with pytest.raises(ValueError, match=field):
         get_task("countdown", **{field: value})

@@ -1,4 +1,5 @@
 """sparring.train: every method trains on the `test` preset, bad input fails clearly."""
+
 from __future__ import annotations
 
 import json
@@ -11,8 +12,15 @@ from sparring.rewards import register_reward
 from sparring.train import METHODS, Budget, train
 
 TINY = {"eval_problems": 4, "eval_max_new_tokens": 8, "show_progress": False, "logging_steps": 1}
-RL = {**TINY, "n": 8, "prompts_per_step": 2, "num_generations": 4, "max_completion_length": 8,
-      "learning_rate": 1e-2, "rewards": ["_test_digits"]}
+RL = {
+    **TINY,
+    "n": 8,
+    "prompts_per_step": 2,
+    "num_generations": 4,
+    "max_completion_length": 8,
+    "learning_rate": 1e-2,
+    "rewards": ["_test_digits"],
+}
 CASES = {
     "sft": {**TINY, "n": 32, "learning_rate": 1e-2, "batch_size": 8},
     "cft": {**TINY, "n": 16, "learning_rate": 1e-2, "batch_size": 4, "max_length": 256},
@@ -20,8 +28,15 @@ CASES = {
     "grpo": {**RL, "loss": "grpo", "beta": 0.1},
     "grpo-roc": {**RL, "num_generations": 2},
     "srl": {**RL, "rewards": ["step_similarity"], "min_group_std": 0.0},
-    "pretrain": {**TINY, "preset": "test", "n": 32, "batch_size": 8, "warmup_steps": 1,
-                 "pass_problems": 2, "pass_k": 2},
+    "pretrain": {
+        **TINY,
+        "preset": "test",
+        "n": 32,
+        "batch_size": 8,
+        "warmup_steps": 1,
+        "pass_problems": 2,
+        "pass_k": 2,
+    },
 }
 
 
@@ -29,8 +44,6 @@ CASES = {
 def _digits(completions, **_):
     """A dense reward a random model gets variance on (the task rewards are all 0 for it)."""
     return [sum(c.isdigit() for c in t) / max(1, len(t)) for t in completions]
-
-
 
 
 def _check_checkpoint(path, init_weights, method):
@@ -53,7 +66,9 @@ def test_method_trains_and_saves(method, tmp_path, init_weights):
     returned = train(method, "test", "countdown", CASES[method], tmp_path / method, "2steps")
     path = returned.path
     card = _check_checkpoint(path, init_weights, method)
-    assert json.loads(returned.to_json()) == card and card["format"] == "sparring.run/2"  # train() returns what it wrote
+    assert (
+        json.loads(returned.to_json()) == card and card["format"] == "sparring.run/2"
+    )  # train() returns what it wrote
     assert card["metrics"]["train"]["steps"] == 2
     assert card["metrics"]["after"]["n"] == 4
     if method in ("cft", "one-shot-cft"):
@@ -68,8 +83,7 @@ def test_the_methods_of_this_layer_are_registered():
 
 
 def test_pipeline_skips_finished_stages(tmp_path, init_weights):
-    cfg = {**TINY, "stages": [{"method": "sft", "config": CASES["sft"]},
-                              {"method": "grpo", "config": {**RL, "n": 4}}]}
+    cfg = {**TINY, "stages": [{"method": "sft", "config": CASES["sft"]}, {"method": "grpo", "config": {**RL, "n": 4}}]}
     out = tmp_path / "pipe"
     path = train("pipeline", "test", "countdown", cfg, out, "2steps").path
     card = _check_checkpoint(path, init_weights, "pipeline")
@@ -85,8 +99,14 @@ def test_pipeline_skips_finished_stages(tmp_path, init_weights):
 
 
 def test_wall_seconds_budget_stops_training(tmp_path):
-    card = train("sft", "test", "countdown", {**CASES["sft"], "eval_problems": 0}, tmp_path / "s",
-                 Budget(seconds=1.0, steps=10_000))
+    card = train(
+        "sft",
+        "test",
+        "countdown",
+        {**CASES["sft"], "eval_problems": 0},
+        tmp_path / "s",
+        Budget(seconds=1.0, steps=10_000),
+    )
     m = card.metrics["train"]
     assert 1 <= m["steps"] < 10_000 and m["seconds"] < 60
 
@@ -103,19 +123,22 @@ def test_budget_parsing():
             Budget.parse(bad)
 
 
-@pytest.mark.parametrize("args, match", [
-    (("nope", "test", "countdown", {}, "x", "1steps"), "unknown method 'nope'"),
-    (("sft", "test", "countdown", {"lr": 1}, "x", "1steps"), r"unknown option\(s\) \['lr'\]"),
-    (("sft", "test", "countdown", {"learning_rate": -1}, "x", "1steps"), "sft.learning_rate"),
-    (("grpo", "test", "countdown", {"loss": "ppo"}, "x", "1steps"), "grpo.loss"),
-    (("grpo", "test", "countdown", {"rewards": ["nope"]}, "x", "1steps"), "unknown reward 'nope'"),
-    (("sft", "/no/such/model", "countdown", {}, "x", "1steps"), "model path does not exist"),
-    (("sft", "test", "countdown", {}, "x", "0steps"), "budget.steps"),
-    (("sft", "test", "countdown", {}, "x", "-3s"), "budget"),
-    (("sft", "test", "nope", {}, "x", "1steps"), "unknown task"),
-    (("sft", "test", "countdown", {"recipe": "nope"}, "x", "1steps"), "unknown recipe"),
-    (("pipeline", "test", "countdown", {"stages": [{"method": "nope"}]}, "x", "1steps"), "unknown method"),
-])
+@pytest.mark.parametrize(
+    "args, match",
+    [
+        (("nope", "test", "countdown", {}, "x", "1steps"), "unknown method 'nope'"),
+        (("sft", "test", "countdown", {"lr": 1}, "x", "1steps"), r"unknown option\(s\) \['lr'\]"),
+        (("sft", "test", "countdown", {"learning_rate": -1}, "x", "1steps"), "sft.learning_rate"),
+        (("grpo", "test", "countdown", {"loss": "ppo"}, "x", "1steps"), "grpo.loss"),
+        (("grpo", "test", "countdown", {"rewards": ["nope"]}, "x", "1steps"), "unknown reward 'nope'"),
+        (("sft", "/no/such/model", "countdown", {}, "x", "1steps"), "model path does not exist"),
+        (("sft", "test", "countdown", {}, "x", "0steps"), "budget.steps"),
+        (("sft", "test", "countdown", {}, "x", "-3s"), "budget"),
+        (("sft", "test", "nope", {}, "x", "1steps"), "unknown task"),
+        (("sft", "test", "countdown", {"recipe": "nope"}, "x", "1steps"), "unknown recipe"),
+        (("pipeline", "test", "countdown", {"stages": [{"method": "nope"}]}, "x", "1steps"), "unknown method"),
+    ],
+)
 def test_bad_input_is_one_clear_error(args, match, tmp_path):
     method, base, task, cfg, out, budget = args
     with pytest.raises(ValueError, match=match):
@@ -209,7 +232,7 @@ def test_bucket_sampler_orders_each_step_shortest_first():
     sampler = BucketBatchSampler(lengths, batch_size=16, seed=3)
     order = list(sampler)
     assert sorted(order) == list(range(len(lengths)))
-    steps = [order[i:i + 16] for i in range(0, len(order), 16)]
+    steps = [order[i : i + 16] for i in range(0, len(order), 16)]
     for step in steps:
         lens = [lengths[i] for i in step]
         assert lens == sorted(lens)
@@ -230,8 +253,9 @@ def test_sft_accumulation_passes_give_the_one_pass_update(tmp_path):
     cfg = {**CASES["sft"], "eval_problems": 0, "warmup_steps": 0, "logging_steps": 1}
     weights = {}
     for micro in (0, 40):  # 8 rows of ~30 tokens: one pass, or four passes of 2 rows
-        path = train("sft", "test", "countdown", {**cfg, "micro_batch_tokens": micro}, tmp_path / str(micro),
-                     "2steps").path
+        path = train(
+            "sft", "test", "countdown", {**cfg, "micro_batch_tokens": micro}, tmp_path / str(micro), "2steps"
+        ).path
         weights[micro] = AutoModelForCausalLM.from_pretrained(path, local_files_only=True).state_dict()
     for k, v in weights[0].items():
         # fp32 summation order differs between the passes; Adam's per-element normalisation

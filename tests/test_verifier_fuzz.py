@@ -1,4 +1,5 @@
 """Hostile completions against every verifier: none raises, none is accepted, each is fast."""
+
 from __future__ import annotations
 
 import random

@@ -3,4 +3,5 @@
 Layers (each imports only those before it): tasks -> corpus -> models -> train -> probes
 -> lab -> cli.
 """
+
 __version__ = "0.1.0"

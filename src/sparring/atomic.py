@@ -4,6 +4,7 @@
 place and moves it in with one rename; ``write_text_atomic`` does the same for one file.
 A reader never sees a half-written result, and a failure leaves the old one as it was.
 """
+
 from __future__ import annotations
 
 import contextlib

@@ -18,6 +18,7 @@ Cards written before the format field existed (``/1``: the same keys, no ``forma
 zoo ``card.json`` files (``name``, ``preset``, ``command``; no ``method``: they are
 pretraining cards) read as well; unknown keys are kept in ``extra`` and written back.
 """
+
 from __future__ import annotations
 
 import json
@@ -32,8 +33,7 @@ RUN_CARD = "run.json"
 ZOO_CARD = "card.json"
 FORMAT = "sparring.run/2"
 READABLE = ("sparring.run/1", FORMAT)
-_FIELDS = ("method", "config", "budget", "base", "task", "data", "versions", "metrics",
-           "created", "argv")
+_FIELDS = ("method", "config", "budget", "base", "task", "data", "versions", "metrics", "created", "argv")
 
 
 @dataclass

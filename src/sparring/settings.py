@@ -1,4 +1,5 @@
 """Command-line ``KEY=VALUE`` settings, shared by every layer's commands."""
+
 from __future__ import annotations
 
 import json

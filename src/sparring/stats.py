@@ -5,6 +5,7 @@ is ``numpy.random.default_rng([seed, crc32(name)])``: reproducible, and two stat
 with different names are not correlated by construction. A paired difference is the
 bootstrap of the per-item differences (``paired_difference``).
 """
+
 from __future__ import annotations
 
 import zlib
@@ -60,8 +61,9 @@ def ratio_stat(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     return num.sum(axis=1) / den.sum(axis=1)
 
 
-def paired_difference(a: Sequence[float], b: Sequence[float], *, n_resamples: int = 2000,
-                      seed: int = 0, name: str = "paired") -> tuple[float, Interval] | None:
+def paired_difference(
+    a: Sequence[float], b: Sequence[float], *, n_resamples: int = 2000, seed: int = 0, name: str = "paired"
+) -> tuple[float, Interval] | None:
     """mean(a - b) over paired items and its percentile interval (None for no data)."""
     x = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
     ci = bootstrap_ci(x, n_resamples=n_resamples, seed=seed, name=name)

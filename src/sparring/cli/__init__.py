@@ -3,6 +3,7 @@
 All typer/rich code of sparring lives in this package (one module per group of commands;
 ``common`` holds what they share); the library below it never imports it.
 """
+
 from __future__ import annotations
 
 import typer
@@ -12,8 +13,11 @@ from .probe import probe_cmd
 from .tasks import data_build_cmd, data_recipes_cmd, sample_cmd, tasks_cmd, verify_cmd
 from .train import pretrain_cmd, rerank_cmd, train_cmd
 
-app = typer.Typer(no_args_is_help=True, add_completion=False,
-                  help="Train language models against a sparring partner, and measure what they learned.")
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    help="Train language models against a sparring partner, and measure what they learned.",
+)
 data_app = typer.Typer(no_args_is_help=True, help="Build datasets (corpus recipes).")
 app.add_typer(data_app, name="data")
 

@@ -1,4 +1,5 @@
 """What every command shares: the consoles, one-line errors, ``KEY=VALUE`` options, tasks."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -13,8 +14,7 @@ from sparring.settings import parse_settings
 console = Console()
 err_console = Console(stderr=True)
 
-TASK_SET = typer.Option(None, "--task-set",
-                        help="Task config KEY=VALUE (repeatable), e.g. --task-set n_numbers=4")
+TASK_SET = typer.Option(None, "--task-set", help="Task config KEY=VALUE (repeatable), e.g. --task-set n_numbers=4")
 # the old spelling on the commands whose --set meant task options (train's --set is method options)
 OLD_TASK_SET = typer.Option(None, "--set", "-s", hidden=True, help="Deprecated: use --task-set.")
 
@@ -24,21 +24,20 @@ def _fail(err: Exception | str, out: Console = console) -> None:
     raise typer.Exit(code=2)
 
 
-def task_settings(task_set: list[str] | None, old_set: list[str] | None = None,
-                  command: str = "") -> dict:
+def task_settings(task_set: list[str] | None, old_set: list[str] | None = None, command: str = "") -> dict:
     """The task config of ``--task-set`` (and of the deprecated ``--set``, with a warning
     line on stderr; ``--task-set`` wins where both set a key). Raises ValueError."""
     out = {}
     if old_set:
-        typer.echo(f"warning: --set on 'sparring {command}' sets task options and is deprecated; "
-                   f"use --task-set", err=True)
+        typer.echo(
+            f"warning: --set on 'sparring {command}' sets task options and is deprecated; use --task-set", err=True
+        )
         out.update(parse_settings(old_set, "--set"))
     out.update(parse_settings(task_set, "--task-set"))
     return out
 
 
-def get_task(name: str, task_set: list[str] | None, old_set: list[str] | None = None,
-             command: str = ""):
+def get_task(name: str, task_set: list[str] | None, old_set: list[str] | None = None, command: str = ""):
     """The task NAME with its ``--task-set`` config, or a one-line error (exit 2)."""
     from sparring.tasks import get_task as lookup
 

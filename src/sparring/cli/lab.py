@@ -1,4 +1,5 @@
 """``sparring run`` (a study, resumable) and ``sparring report``."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,13 +11,19 @@ from rich.table import Table
 from .common import _fail, console
 
 
-def run_cmd(spec: Path = typer.Argument(..., help="Experiment spec (YAML), e.g. examples/quick.yaml."),
-            out: Optional[Path] = typer.Option(None, help="Run folder (default: runs/<spec name>)."),
-            restart: bool = typer.Option(False, help="Discard every result already in --out (by default a "
-                                         "re-run keeps each finished unit whose inputs are unchanged)."),
-            redo: list[str] = typer.Option([], help="Arm to run again even if finished (repeatable), e.g. "
-                                                   "after changing sparring itself."),
-            report: bool = typer.Option(True, help="Write the report when the run is complete.")) -> None:
+def run_cmd(
+    spec: Path = typer.Argument(..., help="Experiment spec (YAML), e.g. examples/quick.yaml."),
+    out: Optional[Path] = typer.Option(None, help="Run folder (default: runs/<spec name>)."),
+    restart: bool = typer.Option(
+        False,
+        help="Discard every result already in --out (by default a "
+        "re-run keeps each finished unit whose inputs are unchanged).",
+    ),
+    redo: list[str] = typer.Option(
+        [], help="Arm to run again even if finished (repeatable), e.g. after changing sparring itself."
+    ),
+    report: bool = typer.Option(True, help="Write the report when the run is complete."),
+) -> None:
     """Run (or resume) a study: arms x seeds, each arm at the spec's budget, then every probe.
 
     Results go to OUT/lab.sqlite as each unit finishes; re-running the same command after
@@ -69,6 +76,11 @@ def _print_summary(d: dict) -> None:
         for col in ("#", "claim", "comparison", "effect", "verdict"):
             ft.add_column(col)
         for f in tested:
-            ft.add_row(f["id"], f["statement"], f["comparison"],
-                       f"{f['effect']:+.3f} [{f['lo']:+.3f}, {f['hi']:+.3f}]", f["verdict"])
+            ft.add_row(
+                f["id"],
+                f["statement"],
+                f["comparison"],
+                f"{f['effect']:+.3f} [{f['lo']:+.3f}, {f['hi']:+.3f}]",
+                f["verdict"],
+            )
         console.print(ft)

@@ -3,6 +3,7 @@
 Every input error (unknown probe, ``--n`` <= 0, bad ``--task-set``, a checkpoint that is
 not a model) is reported as one line and exits with code 2 before any model work.
 """
+
 from __future__ import annotations
 
 import json
@@ -26,17 +27,27 @@ def _fmt(v: float | None) -> str:
 
 def results_table(results: dict, title: str) -> Table:
     table = Table(title=title)
-    for col, kw in (("probe", {}), ("metric", {}), ("value", {"justify": "right"}),
-                    ("95% CI", {"justify": "right"}), ("n", {"justify": "right"})):
+    for col, kw in (
+        ("probe", {}),
+        ("metric", {}),
+        ("value", {"justify": "right"}),
+        ("95% CI", {"justify": "right"}),
+        ("n", {"justify": "right"}),
+    ):
         table.add_column(col, **kw)
     for name, r in results.items():
         first = True
         for metric, value in r.metrics.items():
             ci = r.ci.get(metric)
             style = "bold" if metric == r.primary else None
-            table.add_row(name if first else "", escape(metric), _fmt(value),
-                          escape(f"[{_fmt(ci[0])}, {_fmt(ci[1])}]") if ci else "",
-                          str(r.n) if first else "", style=style)
+            table.add_row(
+                name if first else "",
+                escape(metric),
+                _fmt(value),
+                escape(f"[{_fmt(ci[0])}, {_fmt(ci[1])}]") if ci else "",
+                str(r.n) if first else "",
+                style=style,
+            )
             first = False
         table.add_section()
     return table
@@ -49,8 +60,9 @@ def write_json(path: Path, payload: dict) -> None:
 
 
 def probe_cmd(
-    checkpoint: str = typer.Argument(..., help="A preset (test, tiny, small), zoo:NAME, or a local "
-                                               "Hugging Face causal-LM directory."),
+    checkpoint: str = typer.Argument(
+        ..., help="A preset (test, tiny, small), zoo:NAME, or a local Hugging Face causal-LM directory."
+    ),
     task: str = typer.Option("countdown", "--task", help="Task name (see `sparring tasks`)."),
     probes: str = typer.Option("all", "--probes", help="Comma-separated probe names, or 'all'."),
     n: int = typer.Option(500, "--n", help="Problems per probe (per level / template)."),
@@ -58,8 +70,9 @@ def probe_cmd(
     out: Optional[Path] = typer.Option(None, "--out", help="Write all results (with per-item records) as JSON."),
     task_set: Optional[list[str]] = TASK_SET,
     old_set: Optional[list[str]] = OLD_TASK_SET,
-    max_new_tokens: Optional[int] = typer.Option(None, "--max-new-tokens",
-                                                 help="Fixed generation cap (default: from the gold)."),
+    max_new_tokens: Optional[int] = typer.Option(
+        None, "--max-new-tokens", help="Fixed generation cap (default: from the gold)."
+    ),
     traces: bool = typer.Option(False, "--traces", help="The model writes search traces (longer caps)."),
     chat: bool = typer.Option(False, "--chat", help="Send prompts through the chat template."),
     device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda, cuda:N, mps (default: auto)."),
@@ -82,8 +95,9 @@ def probe_cmd(
     t0 = time.perf_counter()
     with console.status("probing") as status:
         try:
-            results = run_probes(model, tok, the_task, names, config=cfg,
-                                 progress=lambda name: status.update(f"probe {name} ..."))
+            results = run_probes(
+                model, tok, the_task, names, config=cfg, progress=lambda name: status.update(f"probe {name} ...")
+            )
         except ValueError as err:
             _fail(err)
     seconds = time.perf_counter() - t0
@@ -92,11 +106,20 @@ def probe_cmd(
         import torch
         import transformers
 
-        payload = {"checkpoint": str(checkpoint), "task": the_task.name,
-                   "task_config": the_task.config_dict(), "n": n, "seed": seed,
-                   "probe_config": cfg.to_dict(), "seconds": seconds,
-                   "versions": {"python": platform.python_version(), "torch": torch.__version__,
-                                "transformers": transformers.__version__},
-                   "probes": {k: r.to_dict() for k, r in results.items()}}
+        payload = {
+            "checkpoint": str(checkpoint),
+            "task": the_task.name,
+            "task_config": the_task.config_dict(),
+            "n": n,
+            "seed": seed,
+            "probe_config": cfg.to_dict(),
+            "seconds": seconds,
+            "versions": {
+                "python": platform.python_version(),
+                "torch": torch.__version__,
+                "transformers": transformers.__version__,
+            },
+            "probes": {k: r.to_dict() for k, r in results.items()},
+        }
         write_json(out, payload)
         console.print(f"wrote {escape(str(out))}")

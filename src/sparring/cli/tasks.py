@@ -1,4 +1,5 @@
 """``sparring tasks``, ``sample``, ``verify`` and ``data build`` / ``data recipes``."""
+
 from __future__ import annotations
 
 import json
@@ -31,11 +32,13 @@ def tasks_cmd() -> None:
     console.print("capabilities: " + "; ".join(f"[bold]{k}[/]: {v}" for k, v in CAPABILITIES.items()))
 
 
-def sample_cmd(task: str = typer.Argument(..., help="Task name (see `sparring tasks`)."),
-               split: str = typer.Option("test", help="train, validation, test or an OOD level."),
-               seed: int = typer.Option(0, help="Which problem to draw."),
-               task_set: Optional[list[str]] = TASK_SET,
-               old_set: Optional[list[str]] = OLD_TASK_SET) -> None:
+def sample_cmd(
+    task: str = typer.Argument(..., help="Task name (see `sparring tasks`)."),
+    split: str = typer.Option("test", help="train, validation, test or an OOD level."),
+    seed: int = typer.Option(0, help="Which problem to draw."),
+    task_set: Optional[list[str]] = TASK_SET,
+    old_set: Optional[list[str]] = OLD_TASK_SET,
+) -> None:
     """Show a problem, its gold solution, a flawed solution with its critique, a search trace."""
     from sparring.corpus import programmatic_critique
 
@@ -59,11 +62,13 @@ def sample_cmd(task: str = typer.Argument(..., help="Task name (see `sparring ta
         console.print(f"[bold]search trace[/] (dfs, sum, beam 3; goal reached: {found}):\n{trace}")
 
 
-def verify_cmd(task: str = typer.Argument(...),
-               problem_json: str = typer.Option(..., help="Problem as JSON (as `sparring sample` prints) or @file."),
-               completion: str = typer.Option(..., help="The completion text (\\n for newlines) or @file."),
-               task_set: Optional[list[str]] = TASK_SET,
-               old_set: Optional[list[str]] = OLD_TASK_SET) -> None:
+def verify_cmd(
+    task: str = typer.Argument(...),
+    problem_json: str = typer.Option(..., help="Problem as JSON (as `sparring sample` prints) or @file."),
+    completion: str = typer.Option(..., help="The completion text (\\n for newlines) or @file."),
+    task_set: Optional[list[str]] = TASK_SET,
+    old_set: Optional[list[str]] = OLD_TASK_SET,
+) -> None:
     """Verify one completion against one problem and print the per-step verdicts."""
     from sparring.tasks import load_problem
 
@@ -81,30 +86,34 @@ def verify_cmd(task: str = typer.Argument(...),
         _fail(f"--problem-json: {err}")
     text = read(completion).replace("\\n", "\n")
     v = t.verify(p, text)
-    table = Table(title=f"verdict: {'CORRECT' if v.correct else 'WRONG'}  "
-                        f"(answer {'right' if v.answer_correct else 'wrong'})")
+    table = Table(
+        title=f"verdict: {'CORRECT' if v.correct else 'WRONG'}  (answer {'right' if v.answer_correct else 'wrong'})"
+    )
     for col in ("step", "text", "ok", "why"):
         table.add_column(col, overflow="fold")
     for s in v.steps:
         table.add_row(str(s.index + 1), s.text, "yes" if s.ok else "NO", s.reason)
     console.print(table)
     if v.first_error is not None:
-        console.print(f"first error: step {v.first_error + 1}" +
-                      (" (the conclusion)" if v.first_error == len(v.steps) else "") +
-                      f" - {v.reason}")
+        console.print(
+            f"first error: step {v.first_error + 1}"
+            + (" (the conclusion)" if v.first_error == len(v.steps) else "")
+            + f" - {v.reason}"
+        )
     raise typer.Exit(code=0 if v.correct else 1)
 
 
-def data_build_cmd(recipe: str = typer.Argument(..., help="Recipe name (see `sparring data recipes`)."),
-                   task: str = typer.Option("countdown", help="Task name."),
-                   n: int = typer.Option(1000, help="Rows (or problems) wanted."),
-                   seed: int = typer.Option(0),
-                   out: Path = typer.Option(..., help="Output directory (written atomically)."),
-                   overwrite: bool = typer.Option(False, help="Replace an existing output directory."),
-                   option: Optional[list[str]] = typer.Option(None, "--option", "-o",
-                                                              help="Recipe option KEY=VALUE (repeatable)."),
-                   task_set: Optional[list[str]] = TASK_SET,
-                   old_set: Optional[list[str]] = OLD_TASK_SET) -> None:
+def data_build_cmd(
+    recipe: str = typer.Argument(..., help="Recipe name (see `sparring data recipes`)."),
+    task: str = typer.Option("countdown", help="Task name."),
+    n: int = typer.Option(1000, help="Rows (or problems) wanted."),
+    seed: int = typer.Option(0),
+    out: Path = typer.Option(..., help="Output directory (written atomically)."),
+    overwrite: bool = typer.Option(False, help="Replace an existing output directory."),
+    option: Optional[list[str]] = typer.Option(None, "--option", "-o", help="Recipe option KEY=VALUE (repeatable)."),
+    task_set: Optional[list[str]] = TASK_SET,
+    old_set: Optional[list[str]] = OLD_TASK_SET,
+) -> None:
     """Build a dataset with a recipe and write it plus card.json (config, counts, content hash)."""
     from sparring import corpus
 
@@ -121,8 +130,9 @@ def data_build_cmd(recipe: str = typer.Argument(..., help="Recipe name (see `spa
     except ValueError as err:
         _fail(err)
     console.print(f"wrote {len(ds)} rows to {out} (content hash {card['content_hash']})")
-    console.print_json(json.dumps({k: card[k] for k in ("recipe", "task", "rows", "labels",
-                                                        "distinct_problems")}, default=str))
+    console.print_json(
+        json.dumps({k: card[k] for k in ("recipe", "task", "rows", "labels", "distinct_problems")}, default=str)
+    )
 
 
 def data_recipes_cmd() -> None:

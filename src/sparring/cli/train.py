@@ -4,6 +4,7 @@ Every input error (unknown method or option, bad value, missing base, bad budget
 line on stderr and exit code 2; nothing is written. Importing this module is light (no
 torch): TRL is imported when training starts.
 """
+
 from __future__ import annotations
 
 import json
@@ -30,8 +31,7 @@ def methods_help() -> str:
     from sparring.train import METHODS, MethodConfig
 
     shared = {name for name, _, _ in MethodConfig.options()}
-    paras = ["Options every method takes: " + ", ".join(
-        f"{k}={_fmt(v)}" for k, v, _ in MethodConfig.options()) + "."]
+    paras = ["Options every method takes: " + ", ".join(f"{k}={_fmt(v)}" for k, v, _ in MethodConfig.options()) + "."]
     for name in sorted(METHODS):
         m = METHODS[name]
         own = [f"{k}={_fmt(v)}" for k, v, _ in m.config_cls.options() if k not in shared]
@@ -57,26 +57,33 @@ def _given(ctx: typer.Context, name: str) -> bool:
     return getattr(ctx.get_parameter_source(name), "name", "DEFAULT") not in ("DEFAULT", "DEFAULT_MAP")
 
 
-NO_BASE = ("--base: pretraining always starts from a fresh preset, never from a base; "
-           "choose it with --set preset=NAME (test, tiny, small)")
+NO_BASE = (
+    "--base: pretraining always starts from a fresh preset, never from a base; "
+    "choose it with --set preset=NAME (test, tiny, small)"
+)
 
 
 def train_cmd(
     ctx: typer.Context,
     method: str = typer.Argument(..., help="Training method (listed below with its options)."),
-    base: str = typer.Option("zoo:countdown-base", "--base",
-                             help="Start from: a preset (tiny), zoo:NAME or a checkpoint directory."),
+    base: str = typer.Option(
+        "zoo:countdown-base", "--base", help="Start from: a preset (tiny), zoo:NAME or a checkpoint directory."
+    ),
     task: str = typer.Option("countdown", "--task", help="Task name (see `sparring tasks`)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Checkpoint directory (written aside, then renamed)."),
-    budget: str = typer.Option("300s", "--budget",
-                               help="Training budget: '300s', '5min', '200steps', '2Mtokens' "
-                                    "(several with commas: first reached stops)."),
+    budget: str = typer.Option(
+        "300s",
+        "--budget",
+        help="Training budget: '300s', '5min', '200steps', '2Mtokens' (several with commas: first reached stops).",
+    ),
     config: Optional[Path] = typer.Option(None, "--config", help="YAML/JSON file of method options."),
-    settings: Optional[list[str]] = typer.Option(None, "--set", "-s",
-                                                 help="Method option KEY=VALUE (repeatable; JSON values)."),
+    settings: Optional[list[str]] = typer.Option(
+        None, "--set", "-s", help="Method option KEY=VALUE (repeatable; JSON values)."
+    ),
     task_set: Optional[list[str]] = TASK_SET,
-    show_options: bool = typer.Option(False, "--options", help="List METHOD's options, defaults and meaning; "
-                                                               "train nothing."),
+    show_options: bool = typer.Option(
+        False, "--options", help="List METHOD's options, defaults and meaning; train nothing."
+    ),
 ) -> None:
     """Train a model with METHOD and write a checkpoint (save_pretrained dir + run.json)."""
     from sparring.tasks import get_task
@@ -130,12 +137,14 @@ def _report(card) -> None:
 
 def pretrain_cmd(
     task: str = typer.Option("countdown", "--task", help="Task name (see `sparring tasks`)."),
-    out: Path = typer.Option(..., "--out", help="Where the base checkpoint goes, e.g. "
-                                                "src/sparring/zoo/countdown-base."),
+    out: Path = typer.Option(
+        ..., "--out", help="Where the base checkpoint goes, e.g. src/sparring/zoo/countdown-base."
+    ),
     budget: str = typer.Option("3000steps", "--budget", help="Training budget ('3000steps', '600s', ...)."),
     config: Optional[Path] = typer.Option(None, "--config", help="YAML/JSON file of pretrain options."),
-    settings: Optional[list[str]] = typer.Option(None, "--set", "-s",
-                                                 help="Pretrain option KEY=VALUE (repeatable; JSON values)."),
+    settings: Optional[list[str]] = typer.Option(
+        None, "--set", "-s", help="Pretrain option KEY=VALUE (repeatable; JSON values)."
+    ),
     task_set: Optional[list[str]] = TASK_SET,
     base: Optional[str] = typer.Option(None, "--base", hidden=True, help="Refused: " + NO_BASE),
 ) -> None:
@@ -164,8 +173,10 @@ def pretrain_cmd(
     card = RunCard.read(run.path / ZOO_CARD)  # the zoo card beside run.json: how to rebuild it
     for key, sampled in run.metrics.items():
         if key.startswith("sampled_t"):
-            console.print(f"pass@{sampled['k']} (T={sampled['temperature']:g}, {sampled['n']} problems): "
-                          f"{sampled['pass_at_k']:.1%}")
+            console.print(
+                f"pass@{sampled['k']} (T={sampled['temperature']:g}, {sampled['n']} problems): "
+                f"{sampled['pass_at_k']:.1%}"
+            )
     console.print(f"rebuild with: {card.get('command')}")
 
 
@@ -190,8 +201,18 @@ def rerank_cmd(
 
     try:
         t = get_task(task, **task_settings(task_set))
-        res = rerank(checkpoint, t, k=k, n=n, split=split, seed=seed, temperature=temperature,
-                     max_new_tokens=max_new_tokens, both_orders=both_orders, device=device)
+        res = rerank(
+            checkpoint,
+            t,
+            k=k,
+            n=n,
+            split=split,
+            seed=seed,
+            temperature=temperature,
+            max_new_tokens=max_new_tokens,
+            both_orders=both_orders,
+            device=device,
+        )
     except ValueError as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(code=2) from None

@@ -17,6 +17,7 @@ task's train split only, and every recipe runs ``check_no_heldout`` before retur
 Recipes (options and defaults in each ``*Options`` dataclass; see ``OPTIONS``):
 imitation, noisy, verified, critique, one_shot_critique, search, perturbed, pretrain.
 """
+
 from __future__ import annotations
 
 from typing import Callable
@@ -28,12 +29,23 @@ from .card import card, content_hash, fingerprint, load, save
 from .common import COLUMNS, Options, check_no_heldout, select_problems
 from .critique import CritiqueOptions, OneShotOptions, critique, one_shot_critique
 from .critique_format import (
-    CRITIQUE_INSTRUCTION, PHRASINGS, critique_prompt, parse_critique, programmatic_critique,
+    CRITIQUE_INSTRUCTION,
+    PHRASINGS,
+    critique_prompt,
+    parse_critique,
+    programmatic_critique,
 )
 from .perturbed import KINDS as PERTURB_KINDS
 from .perturbed import PerturbedOptions, perturbed
 from .recipes import (
-    ImitationOptions, NoisyOptions, PretrainOptions, VerifiedOptions, imitation, noisy, pretrain, verified,
+    ImitationOptions,
+    NoisyOptions,
+    PretrainOptions,
+    VerifiedOptions,
+    imitation,
+    noisy,
+    pretrain,
+    verified,
 )
 from .search import SearchOptions, search
 
@@ -76,8 +88,30 @@ def build(recipe_name: str, task: Task, n: int, seed: int = 0, **options) -> Dat
 
 
 __all__ = [
-    "COLUMNS", "CRITIQUE_INSTRUCTION", "OPTIONS", "PERTURB_KINDS", "PHRASINGS", "RECIPES",
-    "build", "card", "check_no_heldout", "content_hash", "critique", "critique_prompt", "fingerprint", "imitation",
-    "load", "noisy", "one_shot_critique", "parse_critique", "perturbed", "pretrain",
-    "programmatic_critique", "recipe_needs", "save", "search", "select_problems", "verified",
+    "COLUMNS",
+    "CRITIQUE_INSTRUCTION",
+    "OPTIONS",
+    "PERTURB_KINDS",
+    "PHRASINGS",
+    "RECIPES",
+    "build",
+    "card",
+    "check_no_heldout",
+    "content_hash",
+    "critique",
+    "critique_prompt",
+    "fingerprint",
+    "imitation",
+    "load",
+    "noisy",
+    "one_shot_critique",
+    "parse_critique",
+    "perturbed",
+    "pretrain",
+    "programmatic_critique",
+    "recipe_needs",
+    "save",
+    "search",
+    "select_problems",
+    "verified",
 ]

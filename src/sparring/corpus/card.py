@@ -11,6 +11,7 @@ A saved corpus directory::
     out_dir/
       card.json  sample.jsonl  dataset_info.json  state.json  data-00000-of-00001.arrow
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -40,7 +41,7 @@ def fingerprint(dataset: Any, columns: tuple[str, ...] = ("prompt", "completion"
     h.update(json.dumps(cols).encode())
     batch = 4096
     for i in range(0, len(dataset), batch):
-        part = dataset[i:i + batch]
+        part = dataset[i : i + batch]
         for row in zip(*(part[c] for c in cols)):
             h.update(json.dumps(row, sort_keys=True, default=str).encode())
             h.update(b"\n")

@@ -3,6 +3,7 @@
 Rows are collected in plain Python lists and turned into one ``datasets.Dataset`` at the
 end (``Dataset.from_dict``): per-row appends to a Dataset are orders of magnitude slower.
 """
+
 from __future__ import annotations
 
 import json
@@ -38,16 +39,18 @@ def is_rate(x: Any) -> bool:
 
 def int_tuple(value: Any, where: str, name: str, lo: int, hi: int | None = None) -> tuple[int, ...]:
     """A non-empty list/tuple of integers in ``lo..hi`` as a tuple (``ValueError`` otherwise)."""
-    ok = isinstance(value, (list, tuple)) and len(value) > 0 and all(
-        is_int(v) and v >= lo and (hi is None or v <= hi) for v in value)
+    ok = (
+        isinstance(value, (list, tuple))
+        and len(value) > 0
+        and all(is_int(v) and v >= lo and (hi is None or v <= hi) for v in value)
+    )
     rng = f"{lo}..{hi}" if hi is not None else f">= {lo}"
     need(ok, where, name, f"must be a non-empty list of integers in {rng}", value)
     return tuple(value)
 
 
 def str_tuple(value: Any, where: str, name: str) -> tuple[str, ...]:
-    ok = isinstance(value, (list, tuple)) and len(value) > 0 and all(
-        isinstance(v, str) and v for v in value)
+    ok = isinstance(value, (list, tuple)) and len(value) > 0 and all(isinstance(v, str) and v for v in value)
     need(ok, where, name, "must be a non-empty list of strings", value)
     return tuple(value)
 
@@ -93,8 +96,7 @@ def check_templates(task: Task, recipe: str, templates: tuple[int, ...] | None) 
     if templates is None:
         return tuple(range(len(task.templates)))
     bad = [t for t in templates if t >= len(task.templates)]
-    need(not bad, recipe, "templates", f"{task.name} has templates 0..{len(task.templates) - 1}",
-         list(templates))
+    need(not bad, recipe, "templates", f"{task.name} has templates 0..{len(task.templates) - 1}", list(templates))
     return templates
 
 
@@ -231,11 +233,12 @@ def check_no_heldout(task: Task, dataset: Any) -> None:
         if part is None:
             part = _HELDOUT_CACHE[ck] = task.partition(p)
         if part != "train":
-            raise ValueError(f"problem_id {pid!r} (row {row}) is a held-out problem "
-                             f"({part} partition); a training corpus must not contain it")
+            raise ValueError(
+                f"problem_id {pid!r} (row {row}) is a held-out problem "
+                f"({part} partition); a training corpus must not contain it"
+            )
     if len(_HELDOUT_CACHE) > 2_000_000:
         _HELDOUT_CACHE.clear()
 
 
-__all__ = ["ABSTAIN_TEXT", "COLUMNS", "FEATURES", "Options", "Rows", "candidate", "check_no_heldout",
-           "select_problems"]
+__all__ = ["ABSTAIN_TEXT", "COLUMNS", "FEATURES", "Options", "Rows", "candidate", "check_no_heldout", "select_problems"]

@@ -4,6 +4,7 @@ Both use the published CFT prompt/target (see ``critique_format``) and the progr
 teacher, which is exact: it reads the task verifier's per-step verdicts, so with
 ``wrong_critique_rate=0`` every critique's verdict and first-error step are the truth.
 """
+
 from __future__ import annotations
 
 import json
@@ -15,7 +16,16 @@ from datasets import Dataset
 from ..tasks import load_problem
 from ..tasks.base import Problem, Task
 from .common import (
-    Options, Rows, candidate, check_args, int_tuple, is_int, is_rate, need, recipe_rng, select_problems,
+    Options,
+    Rows,
+    candidate,
+    check_args,
+    int_tuple,
+    is_int,
+    is_rate,
+    need,
+    recipe_rng,
+    select_problems,
 )
 from .critique_format import PHRASINGS, PUBLISHED_PHRASINGS, critique_prompt, mis_blocks, render, teacher_blocks
 
@@ -52,8 +62,13 @@ class CritiqueOptions(Options):
     def validate(self) -> None:
         _check_style(self.recipe, self.question_style)
         need(is_rate(self.flaw_rate), self.recipe, "flaw_rate", "must be a number in [0, 1]", self.flaw_rate)
-        need(is_rate(self.wrong_critique_rate), self.recipe, "wrong_critique_rate",
-             "must be a number in [0, 1]", self.wrong_critique_rate)
+        need(
+            is_rate(self.wrong_critique_rate),
+            self.recipe,
+            "wrong_critique_rate",
+            "must be a number in [0, 1]",
+            self.wrong_critique_rate,
+        )
         self.phrasings = int_tuple(self.phrasings, self.recipe, "phrasings", 0, len(PHRASINGS) - 1)
 
 
@@ -122,24 +137,64 @@ class OneShotOptions(Options):
 
     def validate(self) -> None:
         r = self.recipe
-        need(is_int(self.problem_index) and 0 <= self.problem_index <= 100_000, r, "problem_index",
-             "must be an integer in 0..100000", self.problem_index)
-        need(self.problem_id is None or (isinstance(self.problem_id, str) and 0 < len(self.problem_id) <= 64),
-             r, "problem_id", "must be None or a problem id string", self.problem_id)
-        need(self.problem is None or isinstance(self.problem, (str, dict)), r, "problem",
-             "must be None, a problem dict or its JSON string", type(self.problem).__name__)
-        need(self.difficulty is None or isinstance(self.difficulty, str), r, "difficulty",
-             "must be None or a difficulty name such as 'medium'", self.difficulty)
-        need(is_int(self.flaw_seeds) and 1 <= self.flaw_seeds <= 10_000, r, "flaw_seeds",
-             "must be an integer in 1..10000", self.flaw_seeds)
-        need(is_int(self.max_solutions) and 1 <= self.max_solutions <= 10_000, r, "max_solutions",
-             "must be an integer in 1..10000", self.max_solutions)
+        need(
+            is_int(self.problem_index) and 0 <= self.problem_index <= 100_000,
+            r,
+            "problem_index",
+            "must be an integer in 0..100000",
+            self.problem_index,
+        )
+        need(
+            self.problem_id is None or (isinstance(self.problem_id, str) and 0 < len(self.problem_id) <= 64),
+            r,
+            "problem_id",
+            "must be None or a problem id string",
+            self.problem_id,
+        )
+        need(
+            self.problem is None or isinstance(self.problem, (str, dict)),
+            r,
+            "problem",
+            "must be None, a problem dict or its JSON string",
+            type(self.problem).__name__,
+        )
+        need(
+            self.difficulty is None or isinstance(self.difficulty, str),
+            r,
+            "difficulty",
+            "must be None or a difficulty name such as 'medium'",
+            self.difficulty,
+        )
+        need(
+            is_int(self.flaw_seeds) and 1 <= self.flaw_seeds <= 10_000,
+            r,
+            "flaw_seeds",
+            "must be an integer in 1..10000",
+            self.flaw_seeds,
+        )
+        need(
+            is_int(self.max_solutions) and 1 <= self.max_solutions <= 10_000,
+            r,
+            "max_solutions",
+            "must be an integer in 1..10000",
+            self.max_solutions,
+        )
         self.phrasings = int_tuple(self.phrasings, r, "phrasings", 0, len(PHRASINGS) - 1)
         _check_style(r, self.question_style)
-        need(self.right_share is None or is_rate(self.right_share), r, "right_share",
-             "must be None (pool proportions) or a number in [0, 1]", self.right_share)
-        need(isinstance(self.trim, (int, float)) and not isinstance(self.trim, bool) and 0 <= self.trim < 0.5,
-             r, "trim", "must be a number in [0, 0.5)", self.trim)
+        need(
+            self.right_share is None or is_rate(self.right_share),
+            r,
+            "right_share",
+            "must be None (pool proportions) or a number in [0, 1]",
+            self.right_share,
+        )
+        need(
+            isinstance(self.trim, (int, float)) and not isinstance(self.trim, bool) and 0 <= self.trim < 0.5,
+            r,
+            "trim",
+            "must be a number in [0, 0.5)",
+            self.trim,
+        )
 
 
 def _seed_problem(task: Task, o: OneShotOptions, seed: int) -> Problem:
@@ -157,8 +212,10 @@ def _seed_problem(task: Task, o: OneShotOptions, seed: int) -> Problem:
         for p in select_problems(task, ID_SCAN, seed):
             if p.id == o.problem_id:
                 return p
-        raise ValueError(f"{r}.problem_id: {o.problem_id!r} is not among the first {ID_SCAN} train problems "
-                         f"of seed {seed} (held-out problems never are); pass the problem itself as `problem`")
+        raise ValueError(
+            f"{r}.problem_id: {o.problem_id!r} is not among the first {ID_SCAN} train problems "
+            f"of seed {seed} (held-out problems never are); pass the problem itself as `problem`"
+        )
     stream = task.iter_problems("train", seed)
     if o.difficulty is None:
         return task.problems("train", o.problem_index + 1, seed)[o.problem_index]
@@ -168,15 +225,17 @@ def _seed_problem(task: Task, o: OneShotOptions, seed: int) -> Problem:
             seen.add(p.id)
             if len(seen) == o.problem_index + 1:
                 return p
-    raise ValueError(f"{r}.difficulty: found only {len(seen)} train problems of difficulty "
-                     f"{o.difficulty!r}, need problem_index + 1 = {o.problem_index + 1}")
+    raise ValueError(
+        f"{r}.difficulty: found only {len(seen)} train problems of difficulty "
+        f"{o.difficulty!r}, need problem_index + 1 = {o.problem_index + 1}"
+    )
 
 
 def _trim(items: list, trim: float) -> list:
     """Drop the ``trim`` fraction of longest and of shortest completions (ties: stable)."""
     items = sorted(items, key=lambda kv: len(kv[0][1]))
     cut = int(len(items) * trim)
-    return items[cut:len(items) - cut] if cut and len(items) > 2 * cut else items
+    return items[cut : len(items) - cut] if cut and len(items) > 2 * cut else items
 
 
 def _draw(items: list, k: int, rng) -> list:
@@ -220,8 +279,10 @@ def one_shot_critique(task: Task, n: int, seed: int = 0, **options) -> Dataset:
     o.require(task)
     p = _seed_problem(task, o, seed)
     if not p.solvable:
-        raise ValueError(f"{o.recipe}.problem_index: seed problem {p.id} is unsolvable; "
-                         f"one-shot CFT needs a solvable seed (pick another index)")
+        raise ValueError(
+            f"{o.recipe}.problem_index: seed problem {p.id} is unsolvable; "
+            f"one-shot CFT needs a solvable seed (pick another index)"
+        )
     question = _question(task, p, o.question_style)
     pool: dict[tuple[str, str], str] = {}
     for y in one_shot_candidates(task, p, o.flaw_seeds, o.max_solutions):
@@ -231,8 +292,9 @@ def one_shot_critique(task: Task, n: int, seed: int = 0, **options) -> Dataset:
         for ph in o.phrasings:
             pool.setdefault((prompt, render(teacher_blocks(task, p, verdict, ph), verdict.correct, ph)), label)
     rng = recipe_rng(o.recipe, task, seed)
-    groups = {lab: _trim([kv for kv in pool.items() if kv[1] == lab], o.trim)
-              for lab in ("critique:right", "critique:wrong")}
+    groups = {
+        lab: _trim([kv for kv in pool.items() if kv[1] == lab], o.trim) for lab in ("critique:right", "critique:wrong")
+    }
     if o.right_share is None or not all(groups.values()):
         chosen = _draw(groups["critique:right"] + groups["critique:wrong"], n, rng)
     else:

@@ -33,6 +33,7 @@ before ``Correctness`` and a valid step's explanation shows its computation (``7
 21.``; a wrong one already reads ``21+9 is 30, not 31.``), so the model computes before it
 judges. The parser reads both layouts.
 """
+
 from __future__ import annotations
 
 import random
@@ -45,20 +46,44 @@ CRITIQUE_INSTRUCTION = "Please critique whether the following solution to the qu
 END = "[END]"
 
 PHRASINGS: tuple[dict[str, str], ...] = (
-    {"ok": "This step is valid.", "wrong": "{reason}.", "expected": " The correct step is {expected}.",
-     "final_ok": "{answer} is the required answer.", "final_wrong": "{reason}."},
-    {"ok": "Checked: this step follows from what is available.", "wrong": "This step is wrong: {reason}.",
-     "expected": " It should read {expected}.",
-     "final_ok": "The final result {answer} answers the question.", "final_wrong": "The ending fails: {reason}."},
-    {"ok": "Correct, nothing wrong here.", "wrong": "Error: {reason}.", "expected": " Expected {expected} instead.",
-     "final_ok": "Yes, {answer} is right.", "final_wrong": "Wrong ending: {reason}."},
-    {"ok": "Verified; the step holds.", "wrong": "Incorrect because {reason}.",
-     "expected": " A right step would be {expected}.",
-     "final_ok": "Reaching {answer} is exactly what was asked.", "final_wrong": "Incorrect result: {reason}."},
+    {
+        "ok": "This step is valid.",
+        "wrong": "{reason}.",
+        "expected": " The correct step is {expected}.",
+        "final_ok": "{answer} is the required answer.",
+        "final_wrong": "{reason}.",
+    },
+    {
+        "ok": "Checked: this step follows from what is available.",
+        "wrong": "This step is wrong: {reason}.",
+        "expected": " It should read {expected}.",
+        "final_ok": "The final result {answer} answers the question.",
+        "final_wrong": "The ending fails: {reason}.",
+    },
+    {
+        "ok": "Correct, nothing wrong here.",
+        "wrong": "Error: {reason}.",
+        "expected": " Expected {expected} instead.",
+        "final_ok": "Yes, {answer} is right.",
+        "final_wrong": "Wrong ending: {reason}.",
+    },
+    {
+        "ok": "Verified; the step holds.",
+        "wrong": "Incorrect because {reason}.",
+        "expected": " A right step would be {expected}.",
+        "final_ok": "Reaching {answer} is exactly what was asked.",
+        "final_wrong": "Incorrect result: {reason}.",
+    },
     # work first (not the published layout): each block shows the step's computation before
     # its Correctness line, so a critic decides after computing instead of before
-    {"ok": "{lhs} is {rhs}.", "wrong": "{reason}.", "expected": " The correct step is {expected}.",
-     "final_ok": "{answer} is the required answer.", "final_wrong": "{reason}.", "work_first": "yes"},
+    {
+        "ok": "{lhs} is {rhs}.",
+        "wrong": "{reason}.",
+        "expected": " The correct step is {expected}.",
+        "final_ok": "{answer} is the required answer.",
+        "final_wrong": "{reason}.",
+        "work_first": "yes",
+    },
 )
 # the wordings in the published layout (Correctness before Explanation)
 PUBLISHED_PHRASINGS = tuple(i for i, ph in enumerate(PHRASINGS) if not ph.get("work_first"))
@@ -105,8 +130,9 @@ def true_first_error(verdict: Verdict) -> int | None:
 
 
 def _final_header(task: Task, problem: Problem, verdict: Verdict) -> tuple[str, str]:
-    answer = verdict.answer if verdict.answer is not None else (
-        task.gold_answer(problem) if verdict.correct else "none")
+    answer = (
+        verdict.answer if verdict.answer is not None else (task.gold_answer(problem) if verdict.correct else "none")
+    )
     answer = _one_line(answer, 80) or "none"
     return f"Final: {answer}", answer
 
@@ -129,13 +155,19 @@ def teacher_blocks(task: Task, problem: Problem, verdict: Verdict, phrasing: int
     if fe is None:
         blocks.append((header, True, ph["final_ok"].format(answer=answer)))
     else:
-        blocks.append((header, False, ph["final_wrong"].format(
-            reason=_one_line(verdict.reason) or "the result is not the required answer")))
+        blocks.append(
+            (
+                header,
+                False,
+                ph["final_wrong"].format(reason=_one_line(verdict.reason) or "the result is not the required answer"),
+            )
+        )
     return blocks
 
 
-def mis_blocks(task: Task, problem: Problem, verdict: Verdict, rng: random.Random,
-               phrasing: int = 0) -> tuple[list[Block], bool, str]:
+def mis_blocks(
+    task: Task, problem: Problem, verdict: Verdict, rng: random.Random, phrasing: int = 0
+) -> tuple[list[Block], bool, str]:
     """A deliberately wrong critique (imperfect teacher): ``(blocks, says_right, how)``.
 
     For a right solution it flags a random valid step (or the ending) as wrong
@@ -164,8 +196,9 @@ def mis_blocks(task: Task, problem: Problem, verdict: Verdict, rng: random.Rando
         blocks.append((header, True, ph["final_ok"].format(answer=answer)))
         return blocks, True, how
     if k < len(steps):
-        blocks.append((f"Step {k + 1}: {_one_line(steps[k].text, 120)}", False,
-                       _wrong_text(ph, FAKE_STEP_REASON, None)))
+        blocks.append(
+            (f"Step {k + 1}: {_one_line(steps[k].text, 120)}", False, _wrong_text(ph, FAKE_STEP_REASON, None))
+        )
     else:
         blocks.append((header, False, ph["final_wrong"].format(reason=FAKE_FINAL_REASON)))
     return blocks, False, how
@@ -175,11 +208,13 @@ def render(blocks: list[Block], right: bool, phrasing: int = 0) -> str:
     """``Critique:\\n{blocks}\\nConclusion: right|wrong [END]``; the block layout is the
     published one unless ``PHRASINGS[phrasing]`` is the work-first wording."""
     if PHRASINGS[phrasing].get("work_first"):
-        body = "\n".join(f"{h}\nExplanation: {why}\nCorrectness: {'correct' if ok else 'wrong'}"
-                         for h, ok, why in blocks)
+        body = "\n".join(
+            f"{h}\nExplanation: {why}\nCorrectness: {'correct' if ok else 'wrong'}" for h, ok, why in blocks
+        )
     else:
-        body = "\n".join(f"{h}\nCorrectness: {'correct' if ok else 'wrong'}\nExplanation: {why}"
-                         for h, ok, why in blocks)
+        body = "\n".join(
+            f"{h}\nCorrectness: {'correct' if ok else 'wrong'}\nExplanation: {why}" for h, ok, why in blocks
+        )
     return f"Critique:\n{body}\nConclusion: {'right' if right else 'wrong'} {END}"
 
 
@@ -216,7 +251,7 @@ def parse_critique(text: Any) -> tuple[str | None, int | None]:
     text = text[:MAX_COMPLETION_CHARS]
     end = text.find(END)
     if end >= 0:
-        text = text[:end + len(END)]
+        text = text[: end + len(END)]
     verdict: str | None = None
     first: int | None = None
     current: int | None = None  # position of the block being read

@@ -16,6 +16,7 @@ A chosen row that the perturbation cannot change (a one-line solution cannot be
 shuffled, ``No solution`` has no digits, a swap that lands on an identical text) stays
 gold and keeps its ``gold``/``abstain`` label; changed rows are ``perturbed:<kind>``.
 """
+
 from __future__ import annotations
 
 import random
@@ -26,7 +27,16 @@ from datasets import Dataset
 
 from ..tasks.base import Problem, Task, steps_of
 from .common import (
-    Options, Rows, check_args, check_templates, gold_label, int_tuple, is_rate, need, recipe_rng, select_problems,
+    Options,
+    Rows,
+    check_args,
+    check_templates,
+    gold_label,
+    int_tuple,
+    is_rate,
+    need,
+    recipe_rng,
+    select_problems,
 )
 
 KINDS = ("shuffle_steps", "corrupt_digits", "wrong_answer", "swap_traces")
@@ -51,8 +61,13 @@ class PerturbedOptions(Options):
         r = self.recipe
         need(self.kind in KINDS, r, "kind", f"must be one of {list(KINDS)}", self.kind)
         need(is_rate(self.rate), r, "rate", "must be a number in [0, 1]", self.rate)
-        need(is_rate(self.digit_rate) and self.digit_rate > 0, r, "digit_rate", "must be a number in (0, 1]",
-             self.digit_rate)
+        need(
+            is_rate(self.digit_rate) and self.digit_rate > 0,
+            r,
+            "digit_rate",
+            "must be a number in (0, 1]",
+            self.digit_rate,
+        )
         self.templates = int_tuple(self.templates, r, "templates", 0)
 
 
@@ -96,7 +111,7 @@ def wrong_answer(task: Task, problem: Problem, text: str, rng: random.Random) ->
     for d in deltas:
         if value + d < 0:
             continue
-        new = text[: last.start()] + str(value + d) + text[last.end():]
+        new = text[: last.start()] + str(value + d) + text[last.end() :]
         if not task.verify(problem, new).answer_correct:
             return new
     return text

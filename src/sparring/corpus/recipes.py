@@ -3,6 +3,7 @@
 All are prompt = ``task.prompt(p, template)``, completion = a solution text (never the EOS
 token: the trainer appends it).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -11,7 +12,16 @@ from datasets import Dataset
 
 from ..tasks.base import Task
 from .common import (
-    Options, Rows, candidate, check_args, check_templates, gold_label, int_tuple, is_rate, need, recipe_rng,
+    Options,
+    Rows,
+    candidate,
+    check_args,
+    check_templates,
+    gold_label,
+    int_tuple,
+    is_rate,
+    need,
+    recipe_rng,
     select_problems,
 )
 from .search import check_search, trace_for

@@ -3,6 +3,7 @@
 Only for tasks with the ``search`` capability (they provide
 ``task.search_trace(problem, strategy, heuristic, beam) -> (trace, solved)``).
 """
+
 from __future__ import annotations
 
 import random
@@ -13,7 +14,15 @@ from datasets import Dataset
 
 from ..tasks.base import MAX_COMPLETION_CHARS, Problem, Task
 from .common import (
-    Options, Rows, check_args, check_templates, int_tuple, more_problems, need, recipe_rng, select_problems,
+    Options,
+    Rows,
+    check_args,
+    check_templates,
+    int_tuple,
+    more_problems,
+    need,
+    recipe_rng,
+    select_problems,
     str_tuple,
 )
 
@@ -59,8 +68,9 @@ def check_search(task: Task, recipe: str, strategies, heuristics, beams, probe: 
     return list(product(strategies, heuristics, beams))
 
 
-def trace_for(task: Task, problem: Problem, rng: random.Random, combos: list[Combo],
-              only_solved: bool) -> tuple[str, str] | None:
+def trace_for(
+    task: Task, problem: Problem, rng: random.Random, combos: list[Combo], only_solved: bool
+) -> tuple[str, str] | None:
     """``(trace, label)`` for one problem with a drawn setting, or None if unusable.
 
     Label ``search:{strategy}-{heuristic}-{beam}``, with ``:failed`` appended for a
@@ -94,8 +104,10 @@ def search(task: Task, n: int, seed: int = 0, **options) -> Dataset:
         if len(rows) >= n:
             break
         if tried >= budget:
-            raise ValueError(f"{o.recipe}.only_solved: only {len(rows)} of {n} traces reached the goal in "
-                             f"{budget} problems; widen beams or set only_solved=False")
+            raise ValueError(
+                f"{o.recipe}.only_solved: only {len(rows)} of {n} traces reached the goal in "
+                f"{budget} problems; widen beams or set only_solved=False"
+            )
         got = trace_for(task, p, rng, combos, o.only_solved)
         if got is not None:
             rows.add(p, task.prompt(p, rng.choice(templates)), got[0], got[1])

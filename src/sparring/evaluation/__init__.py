@@ -12,13 +12,30 @@ gets the same numbers from ``sparring train`` and ``sparring probe``:
     critique_fractions(task, outcomes) -> {metric: (hits, of)}
     critique_metrics(task, outcomes) -> {metric: value}
 """
+
 from .answers import accuracy, answers
-from .critique import (CRITIQUE_STOP, QUESTION_STYLES, CritiqueItem, CritiqueOutcome,
-                       critique_fractions, critique_items, critique_metrics, critique_question,
-                       run_critiques)
+from .critique import (
+    CRITIQUE_STOP,
+    QUESTION_STYLES,
+    CritiqueItem,
+    CritiqueOutcome,
+    critique_fractions,
+    critique_items,
+    critique_metrics,
+    critique_question,
+    run_critiques,
+)
 
 __all__ = [
-    "CRITIQUE_STOP", "QUESTION_STYLES", "CritiqueItem", "CritiqueOutcome", "accuracy", "answers",
-    "critique_fractions", "critique_items", "critique_metrics", "critique_question",
+    "CRITIQUE_STOP",
+    "QUESTION_STYLES",
+    "CritiqueItem",
+    "CritiqueOutcome",
+    "accuracy",
+    "answers",
+    "critique_fractions",
+    "critique_items",
+    "critique_metrics",
+    "critique_question",
     "run_critiques",
 ]

@@ -1,4 +1,5 @@
 """Answers to task prompts from any Responder, judged by the task's verifier."""
+
 from __future__ import annotations
 
 from typing import Any, Sequence
@@ -7,10 +8,19 @@ from sparring.models import Prompt, Responder
 from sparring.tasks import Problem, Task
 
 
-def answers(responder: Responder, task: Task, problems: Sequence[Problem], *,
-            max_new_tokens: int, prompts: Sequence[Prompt] | None = None, samples: int = 1,
-            temperature: float = 0.0, seed: int = 0, stop: Sequence[str] = (),
-            label: str = "answers") -> list[list[str]]:
+def answers(
+    responder: Responder,
+    task: Task,
+    problems: Sequence[Problem],
+    *,
+    max_new_tokens: int,
+    prompts: Sequence[Prompt] | None = None,
+    samples: int = 1,
+    temperature: float = 0.0,
+    seed: int = 0,
+    stop: Sequence[str] = (),
+    label: str = "answers",
+) -> list[list[str]]:
     """``samples`` completions per problem (greedy when ``temperature == 0``); the prompts
     default to the task's canonical ones. Anything a responder returns that is not text
     becomes ``""`` (model output is untrusted; the verifier scores it 0). ``label`` names
@@ -18,8 +28,9 @@ def answers(responder: Responder, task: Task, problems: Sequence[Problem], *,
     prompts = [task.prompt(p) for p in problems] if prompts is None else list(prompts)
     if len(prompts) != len(problems):
         raise ValueError(f"{label}: {len(prompts)} prompts for {len(problems)} problems")
-    outs = responder.generate(prompts, n_samples=samples, temperature=temperature,
-                              max_new_tokens=max_new_tokens, seed=seed, stop=tuple(stop))
+    outs = responder.generate(
+        prompts, n_samples=samples, temperature=temperature, max_new_tokens=max_new_tokens, seed=seed, stop=tuple(stop)
+    )
     if not isinstance(outs, (list, tuple)) or len(outs) != len(prompts):
         got = len(outs) if isinstance(outs, (list, tuple)) else type(outs).__name__
         raise ValueError(f"{label}: responder returned {got} outputs for {len(prompts)} prompts")
@@ -30,9 +41,16 @@ def answers(responder: Responder, task: Task, problems: Sequence[Problem], *,
     return texts
 
 
-def accuracy(responder: Responder, task: Task, problems: Sequence[Problem], *,
-             max_new_tokens: int = 96, samples: int = 1, temperature: float = 1.0,
-             seed: int = 0) -> dict[str, Any]:
+def accuracy(
+    responder: Responder,
+    task: Task,
+    problems: Sequence[Problem],
+    *,
+    max_new_tokens: int = 96,
+    samples: int = 1,
+    temperature: float = 1.0,
+    seed: int = 0,
+) -> dict[str, Any]:
     """Greedy (``samples=1``) accuracy, or sampled accuracy and pass@``samples``.
 
     Returns ``accuracy`` (strict: right answer through valid steps), ``answer_accuracy``
@@ -40,8 +58,15 @@ def accuracy(responder: Responder, task: Task, problems: Sequence[Problem], *,
     ``temperature``; accuracies are shares of all completions, pass@k of problems.
     """
     sampled = samples > 1
-    texts = answers(responder, task, problems, max_new_tokens=max_new_tokens, samples=samples,
-                    temperature=temperature if sampled else 0.0, seed=seed)
+    texts = answers(
+        responder,
+        task,
+        problems,
+        max_new_tokens=max_new_tokens,
+        samples=samples,
+        temperature=temperature if sampled else 0.0,
+        seed=seed,
+    )
     correct = answer = total = solved = 0
     for p, row in zip(problems, texts):
         verdicts = [task.verify(p, t) for t in row]
@@ -49,8 +74,11 @@ def accuracy(responder: Responder, task: Task, problems: Sequence[Problem], *,
         answer += sum(v.answer_correct for v in verdicts)
         total += len(verdicts)
         solved += any(v.correct for v in verdicts)
-    out: dict[str, Any] = {"accuracy": correct / max(1, total),
-                           "answer_accuracy": answer / max(1, total), "n": len(problems)}
+    out: dict[str, Any] = {
+        "accuracy": correct / max(1, total),
+        "answer_accuracy": answer / max(1, total),
+        "n": len(problems),
+    }
     if sampled:
         out.update(pass_at_k=solved / max(1, len(problems)), k=samples, temperature=temperature)
     return out

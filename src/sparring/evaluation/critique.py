@@ -21,6 +21,7 @@ right step; tasks with steps only), ``flaw_recall``, ``right_recall``, ``parse_r
 and per flaw kind ``first_error_accuracy[kind]`` (``verdict_accuracy[kind]`` without
 steps).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -75,8 +76,9 @@ def critique_question(task: Task, problem: Problem, style: str) -> str:
     return task.prompt(problem, 0).strip() if style == "prompt" else task.question(problem)
 
 
-def critique_items(task: Task, problems: Sequence[Problem], *, seed: int = 0,
-                   flawed_fraction: float = 0.5) -> list[CritiqueItem]:
+def critique_items(
+    task: Task, problems: Sequence[Problem], *, seed: int = 0, flawed_fraction: float = 0.5
+) -> list[CritiqueItem]:
     """One item per problem (see the module doc); a solution where nothing can be planted
     is shown as its gold."""
     out = []
@@ -93,22 +95,40 @@ def critique_items(task: Task, problems: Sequence[Problem], *, seed: int = 0,
     return out
 
 
-def critique_cap(task: Task, items: Sequence[CritiqueItem], count: Callable[[str], int],
-                 cap_limit: int) -> int:
-    longest = max((count(programmatic_critique(task, it.problem, it.shown, phrasing=k))
-                   for it in items for k in range(len(PHRASINGS))), default=0)
+def critique_cap(task: Task, items: Sequence[CritiqueItem], count: Callable[[str], int], cap_limit: int) -> int:
+    longest = max(
+        (
+            count(programmatic_critique(task, it.problem, it.shown, phrasing=k))
+            for it in items
+            for k in range(len(PHRASINGS))
+        ),
+        default=0,
+    )
     return min(cap_limit, longest + 24)
 
 
-def run_critiques(responder: Responder, task: Task, items: Sequence[CritiqueItem], *,
-                  question: str = "prompt", max_new_tokens: int | None = None,
-                  cap_limit: int = 1024, seed: int = 0) -> tuple[list[CritiqueOutcome], int]:
+def run_critiques(
+    responder: Responder,
+    task: Task,
+    items: Sequence[CritiqueItem],
+    *,
+    question: str = "prompt",
+    max_new_tokens: int | None = None,
+    cap_limit: int = 1024,
+    seed: int = 0,
+) -> tuple[list[CritiqueOutcome], int]:
     """The greedy critique of every item, read; and the length cap used."""
     cap = max_new_tokens or critique_cap(task, items, token_counter(responder), cap_limit)
-    prompts = [critique_prompt(critique_question(task, it.problem, question), it.shown)
-               for it in items]
-    texts = answers(responder, task, [it.problem for it in items], prompts=prompts,
-                    max_new_tokens=cap, seed=seed, stop=CRITIQUE_STOP)
+    prompts = [critique_prompt(critique_question(task, it.problem, question), it.shown) for it in items]
+    texts = answers(
+        responder,
+        task,
+        [it.problem for it in items],
+        prompts=prompts,
+        max_new_tokens=cap,
+        seed=seed,
+        stop=CRITIQUE_STOP,
+    )
     out = []
     for it, row in zip(items, texts):
         verdict, step = parse_critique(row[0])  # never raises on any input
@@ -116,8 +136,9 @@ def run_critiques(responder: Responder, task: Task, items: Sequence[CritiqueItem
     return out, cap
 
 
-def critique_fractions(task: Task, outcomes: Sequence[CritiqueOutcome]
-                       ) -> dict[str, tuple[list[float], list[float] | None]]:
+def critique_fractions(
+    task: Task, outcomes: Sequence[CritiqueOutcome]
+) -> dict[str, tuple[list[float], list[float] | None]]:
     """metric -> (per-item hits, per-item denominators; None: every item counts once)."""
     hit = [float(o.verdict_right) for o in outcomes]
     flawed = [float(o.flawed) for o in outcomes]

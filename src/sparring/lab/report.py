@@ -4,6 +4,7 @@ Every number in the report is read from ``lab.sqlite`` (nothing is recomputed fr
 checkpoints), and the folder is written aside and renamed into place, so a report is
 either the previous one or the complete new one.
 """
+
 from __future__ import annotations
 
 import html
@@ -45,8 +46,9 @@ def ood_metrics(task_name: str | None, table: dict) -> list[tuple[str, str, str,
     from sparring.tasks import list_tasks, task_class
 
     levels = dict(task_class(task_name).levels) if task_name in list_tasks() else {}
-    measured = sorted({k[2][len("accuracy["):-1] for k in table
-                       if k[1] == "accuracy" and k[2].startswith("accuracy[")})
+    measured = sorted(
+        {k[2][len("accuracy[") : -1] for k in table if k[1] == "accuracy" and k[2].startswith("accuracy[")}
+    )
     names = [lv for lv in levels if lv != "id"] + [lv for lv in measured if lv not in levels]
     return [("accuracy", f"accuracy[{lv}]", f"accuracy ({levels.get(lv, lv)})", True) for lv in names]
 
@@ -112,8 +114,7 @@ def _plots(store: Store, spec: dict, table: dict, cols: list, out: Path) -> list
                     ax.plot(xs, [float(np.mean(by_step[x])) for x in xs], label=arm, lw=1.4, color=colour[arm])
                     for x in sorted(stage_starts.get(arm, ())):  # a pipeline's next stage begins
                         ax.axvline(x, color=colour[arm], ls=":", lw=1)
-            ax.set_title(f"training {key}" + (" (dotted: a pipeline's next stage)" if stage_starts else ""),
-                         fontsize=9)
+            ax.set_title(f"training {key}" + (" (dotted: a pipeline's next stage)" if stage_starts else ""), fontsize=9)
             ax.set_xlabel("step" + (f" (mean of {len(spec['seeds'])} seeds)" if len(spec["seeds"]) > 1 else ""))
             ax.legend(fontsize=7)
         fig.tight_layout()
@@ -123,9 +124,14 @@ def _plots(store: Store, spec: dict, table: dict, cols: list, out: Path) -> list
     if cols:
         ncols = min(len(arms), 5)  # wrapped: a 13-arm study is 3 rows of 5, not one 4,000-pixel strip
         nrows = -(-len(arms) // ncols)
-        fig, axes = plt.subplots(nrows, ncols, figsize=(3.0 * ncols + 1.5, (0.32 * len(cols) + 1.2) * nrows + 0.4),
-                                 sharey=True, squeeze=False)
-        for ax in axes.flat[len(arms):]:
+        fig, axes = plt.subplots(
+            nrows,
+            ncols,
+            figsize=(3.0 * ncols + 1.5, (0.32 * len(cols) + 1.2) * nrows + 0.4),
+            sharey=True,
+            squeeze=False,
+        )
+        for ax in axes.flat[len(arms) :]:
             ax.set_visible(False)
         # one 0..1 scale for every panel; a metric that can exceed 1 (information gain) is
         # drawn as a share of its largest arm value, with the raw number written beside it
@@ -133,13 +139,18 @@ def _plots(store: Store, spec: dict, table: dict, cols: list, out: Path) -> list
         for c in cols:
             top = max((abs(v[0]) for a in arms if (v := table.get((a, c[0], c[1])))), default=0.0)
             scale.append(top if top > 1.0 else 1.0)
-        labels = [c[2] + ("" if c[3] else " (lower=better)") + (" (/ max arm)" if k > 1.0 else "")
-                  for c, k in zip(cols, scale)]
+        labels = [
+            c[2] + ("" if c[3] else " (lower=better)") + (" (/ max arm)" if k > 1.0 else "")
+            for c, k in zip(cols, scale)
+        ]
         for ax, arm in zip(axes.flat, arms):
             vals = [table.get((arm, c[0], c[1])) for c in cols]
             y = np.arange(len(cols))
-            ax.barh(y, [v[0] / k if v else 0 for v, k in zip(vals, scale)],
-                    color=["#4c72b0" if c[3] else "#dd8452" for c in cols])
+            ax.barh(
+                y,
+                [v[0] / k if v else 0 for v, k in zip(vals, scale)],
+                color=["#4c72b0" if c[3] else "#dd8452" for c in cols],
+            )
             for i, (v, k) in enumerate(zip(vals, scale)):
                 if v and v[1] is not None:
                     ax.plot([v[1] / k, v[2] / k], [i, i], color="black", lw=1)
@@ -167,47 +178,82 @@ def build(run_dir: str | Path) -> dict[str, Any]:
         table = _table(store)
         cols = [c for c in key_metrics(spec.get("task"), table) if any(k[1:] == c[:2] for k in table)]
         roles = {a["role"] or a["name"]: a["name"] for a in spec["arms"]}
-        return {"spec": spec, "table": table, "cols": cols, "units": store.units(),
-                "findings": findings.evaluate(store, roles) if spec.get("findings", True) else [],
-                "all_metrics": sorted(table.items())}
+        return {
+            "spec": spec,
+            "table": table,
+            "cols": cols,
+            "units": store.units(),
+            "findings": findings.evaluate(store, roles) if spec.get("findings", True) else [],
+            "all_metrics": sorted(table.items()),
+        }
     finally:
         store.close()
 
 
 def _markdown(d: dict, images: list[str]) -> str:
     spec, table, cols = d["spec"], d["table"], d["cols"]
-    lines = [f"# sparring report: {spec['name']}", "",
-             f"Task `{spec['task']}` {spec['task_config'] or ''}, base `{spec['base']}`, budget "
-             f"**{spec['budget']} per arm** (equal for every arm), seeds {spec['seeds']}, "
-             f"probes on n={spec['probe_n']} problems per level.", "",
-             "## Arms x probes (mean [95% CI])", "",
-             "| arm | " + " | ".join(c[2] for c in cols) + " |",
-             "|---|" + "---|" * len(cols)]
+    lines = [
+        f"# sparring report: {spec['name']}",
+        "",
+        f"Task `{spec['task']}` {spec['task_config'] or ''}, base `{spec['base']}`, budget "
+        f"**{spec['budget']} per arm** (equal for every arm), seeds {spec['seeds']}, "
+        f"probes on n={spec['probe_n']} problems per level.",
+        "",
+        "## Arms x probes (mean [95% CI])",
+        "",
+        "| arm | " + " | ".join(c[2] for c in cols) + " |",
+        "|---|" + "---|" * len(cols),
+    ]
     for a in spec["arms"]:
         lines.append(f"| {a['name']} | " + " | ".join(fmt_ci(table.get((a["name"], c[0], c[1]))) for c in cols) + " |")
-    lines += ["", *[f"![{img}]({img})" for img in images], "", "## Findings (METHODS.md section 3)", "",
-              f"Rule: {findings.RULE}", "",
-              "| # | claim | published | comparison | metric | effect [95% CI] | verdict |",
-              "|---|---|---|---|---|---|---|"]
+    lines += [
+        "",
+        *[f"![{img}]({img})" for img in images],
+        "",
+        "## Findings (METHODS.md section 3)",
+        "",
+        f"Rule: {findings.RULE}",
+        "",
+        "| # | claim | published | comparison | metric | effect [95% CI] | verdict |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for f in d["findings"]:
         eff = "–" if f["effect"] is None else f"{f['effect']:+.3f} [{f['lo']:+.3f}, {f['hi']:+.3f}]"
-        lines.append(f"| {f['id']} | {f['statement']} | {f['published']} | {f['comparison']} | "
-                     f"{f['metric']} | {eff} | {f['verdict']} |")
+        lines.append(
+            f"| {f['id']} | {f['statement']} | {f['published']} | {f['comparison']} | "
+            f"{f['metric']} | {eff} | {f['verdict']} |"
+        )
     lines += ["", "## Training", "", "| arm | seed | steps | tokens | seconds |", "|---|---|---|---|---|"]
     for u in d["units"]:
         if u["kind"] == "train" and u["status"] == "done":
             metrics = json.loads(u["detail"] or "{}").get("metrics") or {}
             m = metrics.get("train") or {}
             stages = m.get("stages") or []  # a pipeline: per stage, shown as a sum "a + b"
-            steps, tokens = (m.get("steps", "–"), m.get("tokens", "–")) if not stages else (
-                " + ".join(str(st.get("steps", "–")) for st in stages),
-                " + ".join(str(st.get("tokens", "–")) for st in stages))
+            steps, tokens = (
+                (m.get("steps", "–"), m.get("tokens", "–"))
+                if not stages
+                else (
+                    " + ".join(str(st.get("steps", "–")) for st in stages),
+                    " + ".join(str(st.get("tokens", "–")) for st in stages),
+                )
+            )
             lines.append(f"| {u['arm']} | {u['seed']} | {steps} | {tokens} | {u['seconds']:.0f} |")
     lines += ["", "## All metrics", "", "| arm | probe | metric | value [95% CI] | seeds |", "|---|---|---|---|---|"]
     for (arm, probe, metric), v in d["all_metrics"]:
         lines.append(f"| {arm} | {probe} | {metric} | {fmt_ci(v)} | {v[3]} |")
-    lines += ["", "## Resolved spec", "", "```yaml", yaml.safe_dump(spec, sort_keys=False).strip(), "```",
-              "", "## Versions", "", *[f"- {k}: {v}" for k, v in _versions().items()], ""]
+    lines += [
+        "",
+        "## Resolved spec",
+        "",
+        "```yaml",
+        yaml.safe_dump(spec, sort_keys=False).strip(),
+        "```",
+        "",
+        "## Versions",
+        "",
+        *[f"- {k}: {v}" for k, v in _versions().items()],
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -240,12 +286,16 @@ def _html(md_text: str, d: dict) -> str:
         else:
             if rows:
                 head, *body = rows
-                blocks.append("<table><tr>" + "".join(f"<th>{c}</th>" for c in head) + "</tr>" + "".join(
-                    "<tr>" + "".join(f"<td class='{_cls(c)}'>{c}</td>" for c in r) + "</tr>" for r in body)
-                    + "</table>")
+                blocks.append(
+                    "<table><tr>"
+                    + "".join(f"<th>{c}</th>" for c in head)
+                    + "</tr>"
+                    + "".join("<tr>" + "".join(f"<td class='{_cls(c)}'>{c}</td>" for c in r) + "</tr>" for r in body)
+                    + "</table>"
+                )
                 rows = []
             if line.startswith("!["):
-                src = line[line.index("(") + 1:-1]
+                src = line[line.index("(") + 1 : -1]
                 blocks.append(f"<img src='{html.escape(src)}' alt='{html.escape(src)}'>")
             elif line.startswith("#"):
                 level = len(line) - len(line.lstrip("#"))

@@ -12,6 +12,7 @@ transaction that stores its results, and checkpoints appear only when complete, 
 ``kill -9`` the same command skips what finished and redoes only the unit in flight.
 With step or token budgets on CPU the re-run's numbers equal an uninterrupted run's.
 """
+
 from __future__ import annotations
 
 import time
@@ -75,10 +76,17 @@ def _prepare(store: Store, spec: Spec, restart: bool) -> None:
         try:
             previous = Spec.from_dict(old)
         except (TypeError, KeyError) as e:
-            raise ValueError(f"{store.path}: its stored spec is unreadable ({e}); pass --restart "
-                             f"to discard the folder's results") from None
-        store.set_keys({(a.name, seed, kind): previous.unit_key(a, seed, kind)
-                        for a in previous.arms for seed in previous.seeds for kind in ("train", "probe")})
+            raise ValueError(
+                f"{store.path}: its stored spec is unreadable ({e}); pass --restart to discard the folder's results"
+            ) from None
+        store.set_keys(
+            {
+                (a.name, seed, kind): previous.unit_key(a, seed, kind)
+                for a in previous.arms
+                for seed in previous.seeds
+                for kind in ("train", "probe")
+            }
+        )
     wanted = {(a.name, seed) for a in spec.arms for seed in spec.seeds}
     store.discard(lambda arm, seed: (arm, seed) not in wanted)
 
@@ -104,20 +112,28 @@ def probe_unit(spec: Spec, path: str, seed: int, progress: Callable[[str], None]
     from sparring.tasks import get_task
 
     task = get_task(spec.task, **spec.task_config)
-    return run_probes(path, None, task, spec.probes, n=spec.probe_n, seed=seed,
-                      config=dict(spec.probe_config), progress=progress)
+    return run_probes(
+        path, None, task, spec.probes, n=spec.probe_n, seed=seed, config=dict(spec.probe_config), progress=progress
+    )
 
 
-def run(spec_or_path: Spec | str | Path, out: str | Path, *, restart: bool = False,
-        quiet: bool = False, redo: tuple[str, ...] | list[str] = ()) -> Path:
+def run(
+    spec_or_path: Spec | str | Path,
+    out: str | Path,
+    *,
+    restart: bool = False,
+    quiet: bool = False,
+    redo: tuple[str, ...] | list[str] = (),
+) -> Path:
     """Run (or resume) a study; returns the run folder. ``redo``: arms whose finished units
     are discarded and run again (e.g. after a change to sparring itself, which unit keys
     do not see)."""
     spec = spec_or_path if isinstance(spec_or_path, Spec) else load_spec(spec_or_path)
     unknown = sorted(set(redo) - {a.name for a in spec.arms})
     if unknown:
-        raise ValueError(f"redo: no arm named {', '.join(unknown)} in the spec; arms: "
-                         f"{', '.join(a.name for a in spec.arms)}")
+        raise ValueError(
+            f"redo: no arm named {', '.join(unknown)} in the spec; arms: {', '.join(a.name for a in spec.arms)}"
+        )
     run_dir = Path(out)
     run_dir.mkdir(parents=True, exist_ok=True)
     store = Store(run_dir)
@@ -126,15 +142,22 @@ def run(spec_or_path: Spec | str | Path, out: str | Path, *, restart: bool = Fal
         store.discard(lambda arm, seed: arm in redo)
         store.set_meta("spec", spec.to_dict())
         _write_text(run_dir / "spec.yaml", yaml.safe_dump(spec.to_dict(), sort_keys=False))
-        units = [(arm, seed, kind) for seed in spec.seeds for arm in spec.arms
-                 for kind in ("train", "probe")]
+        units = [(arm, seed, kind) for seed in spec.seeds for arm in spec.arms for kind in ("train", "probe")]
         todo = [u for u in units if not store.done(u[0].name, u[1], u[2], spec.unit_key(*u))]
         if not quiet:
-            console.print(f"[bold]{spec.name}[/]: {len(spec.arms)} arms x {len(spec.seeds)} seeds, "
-                          f"budget {spec.budget} per arm; {len(units) - len(todo)} of {len(units)} "
-                          f"units already done")
-        columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                   TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn())
+            console.print(
+                f"[bold]{spec.name}[/]: {len(spec.arms)} arms x {len(spec.seeds)} seeds, "
+                f"budget {spec.budget} per arm; {len(units) - len(todo)} of {len(units)} "
+                f"units already done"
+            )
+        columns = (
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+        )
         with Progress(*columns, console=console, disable=quiet, transient=False) as bar:
             job = bar.add_task("study", total=len(units), completed=len(units) - len(todo))
             for arm, seed, kind in todo:
@@ -147,8 +170,7 @@ def run(spec_or_path: Spec | str | Path, out: str | Path, *, restart: bool = Fal
                     store.finish_train(arm.name, seed, path, time.perf_counter() - t0, detail, curves)
                 else:
                     path = store.unit(arm.name, seed, "train")["path"]
-                    results = probe_unit(spec, path, seed,
-                                         lambda name: bar.update(job, description=f"{label}: {name}"))
+                    results = probe_unit(spec, path, seed, lambda name: bar.update(job, description=f"{label}: {name}"))
                     store.finish_probes(arm.name, seed, results, time.perf_counter() - t0)
                 bar.advance(job)
     finally:
@@ -158,5 +180,3 @@ def run(spec_or_path: Spec | str | Path, out: str | Path, *, restart: bool = Fal
 
 def _write_text(path: Path, text: str) -> None:
     write_text_atomic(path, text)
-
-

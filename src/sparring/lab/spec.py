@@ -15,6 +15,7 @@ Equal budgets are the point of a study, so an arm cannot set its own budget. Eve
 that can be checked before training is checked at load time: fields, task config, that the
 base exists, each method and its options, the probe names and config.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -68,13 +69,23 @@ class Spec:
         the arm's method and config, the seed. A probe unit: its train unit's key and the
         probe settings. A resumed run keeps every finished unit whose key is unchanged, so
         editing one arm (or the probes) of a study redoes only what the edit touches."""
-        d: dict[str, Any] = {"task": self.task, "task_config": self.task_config, "base": self.base,
-                             "seed": seed, "method": arm.method, "config": arm.config}
+        d: dict[str, Any] = {
+            "task": self.task,
+            "task_config": self.task_config,
+            "base": self.base,
+            "seed": seed,
+            "method": arm.method,
+            "config": arm.config,
+        }
         if arm.trains:
             d["budget"] = self.budget
         if kind == "probe":
-            d = {"train": self.unit_key(arm, seed, "train"), "probes": self.probes,
-                 "n": self.probe_n, "config": self.probe_config}
+            d = {
+                "train": self.unit_key(arm, seed, "train"),
+                "probes": self.probes,
+                "n": self.probe_n,
+                "config": self.probe_config,
+            }
         return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
     @classmethod
@@ -94,8 +105,7 @@ def _need(cond: bool, where: str, msg: str) -> None:
 def _known(d: dict, allowed: tuple[str, ...], where: str) -> None:
     unknown = sorted(set(d) - set(allowed))
     if unknown:
-        raise ValueError(f"spec{'.' + where if where else ''}: unknown field(s) {unknown}; "
-                         f"allowed: {list(allowed)}")
+        raise ValueError(f"spec{'.' + where if where else ''}: unknown field(s) {unknown}; allowed: {list(allowed)}")
 
 
 def parse_spec(raw: Any, source: str = "spec") -> Spec:
@@ -105,8 +115,11 @@ def parse_spec(raw: Any, source: str = "spec") -> Spec:
     for f in ("task", "base", "budget", "arms"):
         _need(f in raw, f, "is required")
     name = raw.get("name", Path(source).stem)
-    _need(isinstance(name, str) and bool(_NAME_RE.match(name)), "name",
-          f"must be letters, digits, '-', '_', '.' or '+' (got {name!r})")
+    _need(
+        isinstance(name, str) and bool(_NAME_RE.match(name)),
+        "name",
+        f"must be letters, digits, '-', '_', '.' or '+' (got {name!r})",
+    )
 
     task = raw["task"]
     if isinstance(task, str):
@@ -120,13 +133,20 @@ def parse_spec(raw: Any, source: str = "spec") -> Spec:
     _need(isinstance(base, str) and base.strip() != "", "base", "must be a preset, zoo:NAME or a path")
 
     budget = raw["budget"]
-    _need(isinstance(budget, (str, int)) and not isinstance(budget, bool), "budget",
-          "must be like '300steps', '2Mtokens' or '300s'")
+    _need(
+        isinstance(budget, (str, int)) and not isinstance(budget, bool),
+        "budget",
+        "must be like '300steps', '2Mtokens' or '300s'",
+    )
 
     seeds = raw.get("seeds", [0])
-    _need(isinstance(seeds, list) and seeds != [] and all(isinstance(s, int) and not isinstance(s, bool)
-                                                          and s >= 0 for s in seeds),
-          "seeds", f"must be a non-empty list of integers >= 0 (got {seeds!r})")
+    _need(
+        isinstance(seeds, list)
+        and seeds != []
+        and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds),
+        "seeds",
+        f"must be a non-empty list of integers >= 0 (got {seeds!r})",
+    )
     _need(len(set(seeds)) == len(seeds), "seeds", "must not repeat")
 
     arms_raw = raw["arms"]
@@ -137,12 +157,14 @@ def parse_spec(raw: Any, source: str = "spec") -> Spec:
         _need(isinstance(a, dict), where, "must be a mapping with name and method")
         _known(a, ARM_FIELDS, where)
         _need("name" in a and "method" in a, where, "needs a name and a method")
-        _need(isinstance(a["name"], str) and bool(_NAME_RE.match(a["name"])), f"{where}.name",
-              f"must be letters, digits, '-', '_', '.' or '+' (got {a['name']!r})")
+        _need(
+            isinstance(a["name"], str) and bool(_NAME_RE.match(a["name"])),
+            f"{where}.name",
+            f"must be letters, digits, '-', '_', '.' or '+' (got {a['name']!r})",
+        )
         cfg = a.get("config") or {}
         _need(isinstance(cfg, dict), f"{where}.config", "must be a mapping of method options")
-        _need("budget" not in cfg, f"{where}.config.budget",
-              "arms share the spec's budget (equal budgets); remove it")
+        _need("budget" not in cfg, f"{where}.config.budget", "arms share the spec's budget (equal budgets); remove it")
         arms.append(Arm(a["name"], str(a["method"]), cfg, str(a.get("role") or a["name"])))
     names = [a.name for a in arms]
     dup = sorted({n for n in names if names.count(n) > 1})
@@ -154,17 +176,35 @@ def parse_spec(raw: Any, source: str = "spec") -> Spec:
     pnames = probes.get("names", "all")
     if isinstance(pnames, str):
         pnames = [p.strip() for p in pnames.split(",") if p.strip()]
-    _need(isinstance(pnames, list) and all(isinstance(p, str) for p in pnames), "probes.names",
-          "must be 'all' or a list of probe names")
+    _need(
+        isinstance(pnames, list) and all(isinstance(p, str) for p in pnames),
+        "probes.names",
+        "must be 'all' or a list of probe names",
+    )
     pn = probes.get("n", 200)
-    _need(isinstance(pn, int) and not isinstance(pn, bool) and pn > 0, "probes.n",
-          f"must be a positive integer (got {pn!r})")
+    _need(
+        isinstance(pn, int) and not isinstance(pn, bool) and pn > 0,
+        "probes.n",
+        f"must be a positive integer (got {pn!r})",
+    )
     pconf = probes.get("config") or {}
     _need(isinstance(pconf, dict), "probes.config", "must be a mapping")
     findings = raw.get("findings", True)
     _need(isinstance(findings, bool), "findings", "must be true or false")
-    return Spec(name, str(task.get("name")), task_config, base.strip(), str(budget), seeds, arms,
-                pnames, pn, pconf, str(raw.get("description", "")), findings)
+    return Spec(
+        name,
+        str(task.get("name")),
+        task_config,
+        base.strip(),
+        str(budget),
+        seeds,
+        arms,
+        pnames,
+        pn,
+        pconf,
+        str(raw.get("description", "")),
+        findings,
+    )
 
 
 def check_spec(spec: Spec, spec_dir: Path | None = None) -> Spec:

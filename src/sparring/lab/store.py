@@ -11,6 +11,7 @@ Tables:
 A unit's results and its ``done`` mark are written in one transaction, so a run killed at
 any moment leaves either all of a unit or none of it.
 """
+
 from __future__ import annotations
 
 import json
@@ -76,12 +77,17 @@ class Store:
     # ---- units --------------------------------------------------------------------------
     def unit(self, arm: str, seed: int, kind: str) -> dict | None:
         row = self.db.execute(
-            "SELECT status, path, seconds, detail, key FROM units WHERE arm=? AND seed=? AND kind=?",
-            (arm, seed, kind)).fetchone()
+            "SELECT status, path, seconds, detail, key FROM units WHERE arm=? AND seed=? AND kind=?", (arm, seed, kind)
+        ).fetchone()
         if row is None:
             return None
-        return {"status": row[0], "path": row[1], "seconds": row[2],
-                "detail": json.loads(row[3]) if row[3] else {}, "key": row[4]}
+        return {
+            "status": row[0],
+            "path": row[1],
+            "seconds": row[2],
+            "detail": json.loads(row[3]) if row[3] else {},
+            "key": row[4],
+        }
 
     def done(self, arm: str, seed: int, kind: str, key: str) -> bool:
         """Finished, with that unit key."""
@@ -90,14 +96,19 @@ class Store:
 
     def start(self, arm: str, seed: int, kind: str, key: str | None = None) -> None:
         with self.transaction() as db:
-            db.execute("INSERT OR REPLACE INTO units (arm, seed, kind, status, started, key) "
-                       "VALUES (?, ?, ?, 'running', ?, ?)", (arm, seed, kind, time.time(), key))
+            db.execute(
+                "INSERT OR REPLACE INTO units (arm, seed, kind, status, started, key) "
+                "VALUES (?, ?, ?, 'running', ?, ?)",
+                (arm, seed, kind, time.time(), key),
+            )
 
     def set_keys(self, keys: dict[tuple[str, int, str], str]) -> None:
         """Record the unit keys of units that have none (written before keys existed)."""
         with self.transaction() as db:
-            db.executemany("UPDATE units SET key=? WHERE arm=? AND seed=? AND kind=? AND key IS NULL",
-                           [(k, *u) for u, k in keys.items()])
+            db.executemany(
+                "UPDATE units SET key=? WHERE arm=? AND seed=? AND kind=? AND key IS NULL",
+                [(k, *u) for u, k in keys.items()],
+            )
 
     def discard(self, drop: Callable[[str, int], bool]) -> None:
         """Delete every result (unit marks, metrics, records, curves) of the (arm, seed) pairs
@@ -107,12 +118,14 @@ class Store:
                 pairs = [tuple(r) for r in db.execute(f"SELECT DISTINCT arm, seed FROM {table}") if drop(*r)]
                 db.executemany(f"DELETE FROM {table} WHERE arm=? AND seed=?", pairs)
 
-    def finish_train(self, arm: str, seed: int, path: str, seconds: float, detail: dict,
-                     curves: list[tuple[float, str, float]]) -> None:
+    def finish_train(
+        self, arm: str, seed: int, path: str, seconds: float, detail: dict, curves: list[tuple[float, str, float]]
+    ) -> None:
         with self.transaction() as db:
             db.execute("DELETE FROM curves WHERE arm=? AND seed=?", (arm, seed))
-            db.executemany("INSERT OR REPLACE INTO curves VALUES (?, ?, ?, ?, ?)",
-                           [(arm, seed, s, k, v) for s, k, v in curves])
+            db.executemany(
+                "INSERT OR REPLACE INTO curves VALUES (?, ?, ?, ?, ?)", [(arm, seed, s, k, v) for s, k, v in curves]
+            )
             self._mark(db, arm, seed, "train", path, seconds, detail)
 
     def finish_probes(self, arm: str, seed: int, results: dict, seconds: float) -> None:
@@ -121,12 +134,14 @@ class Store:
             for table in ("metrics", "records"):
                 db.execute(f"DELETE FROM {table} WHERE arm=? AND seed=?", (arm, seed))
             for name, r in results.items():
-                db.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [
-                    (arm, seed, name, m, v, *(r.ci.get(m) or (None, None)), r.n)
-                    for m, v in r.metrics.items()])
-                db.executemany("INSERT INTO records VALUES (?, ?, ?, ?, ?)", [
-                    (arm, seed, name, i, json.dumps(rec, sort_keys=True))
-                    for i, rec in enumerate(r.records)])
+                db.executemany(
+                    "INSERT INTO metrics VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [(arm, seed, name, m, v, *(r.ci.get(m) or (None, None)), r.n) for m, v in r.metrics.items()],
+                )
+                db.executemany(
+                    "INSERT INTO records VALUES (?, ?, ?, ?, ?)",
+                    [(arm, seed, name, i, json.dumps(rec, sort_keys=True)) for i, rec in enumerate(r.records)],
+                )
             primaries = {name: r.primary for name, r in results.items()}
             self._mark(db, arm, seed, "probe", None, seconds, {"primary": primaries})
 
@@ -134,16 +149,22 @@ class Store:
     def _mark(db, arm, seed, kind, path, seconds, detail) -> None:
         """Mark a unit done, keeping the start time and unit key that ``start`` recorded."""
         values = (path, time.time(), seconds, json.dumps(detail, sort_keys=True, default=str), arm, seed, kind)
-        cur = db.execute("UPDATE units SET status='done', path=?, finished=?, seconds=?, detail=? "
-                         "WHERE arm=? AND seed=? AND kind=?", values)
+        cur = db.execute(
+            "UPDATE units SET status='done', path=?, finished=?, seconds=?, detail=? WHERE arm=? AND seed=? AND kind=?",
+            values,
+        )
         if cur.rowcount == 0:  # finished without a recorded start
-            db.execute("INSERT INTO units (path, finished, seconds, detail, arm, seed, kind, status) "
-                       "VALUES (?, ?, ?, ?, ?, ?, ?, 'done')", values)
+            db.execute(
+                "INSERT INTO units (path, finished, seconds, detail, arm, seed, kind, status) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, 'done')",
+                values,
+            )
 
     # ---- reading ------------------------------------------------------------------------
     def metrics(self) -> list[dict]:
-        cur = self.db.execute("SELECT arm, seed, probe, metric, value, lo, hi, n FROM metrics "
-                              "ORDER BY arm, seed, probe, metric")
+        cur = self.db.execute(
+            "SELECT arm, seed, probe, metric, value, lo, hi, n FROM metrics ORDER BY arm, seed, probe, metric"
+        )
         cols = [c[0] for c in cur.description]
         return [dict(zip(cols, row)) for row in cur.fetchall()]
 
@@ -151,17 +172,17 @@ class Store:
         """Per-item records of one arm and probe, by seed."""
         out: dict[int, list[dict]] = {}
         for seed, rec in self.db.execute(
-                "SELECT seed, record FROM records WHERE arm=? AND probe=? ORDER BY seed, idx",
-                (arm, probe)):
+            "SELECT seed, record FROM records WHERE arm=? AND probe=? ORDER BY seed, idx", (arm, probe)
+        ):
             out.setdefault(seed, []).append(json.loads(rec))
         return out
 
     def curves(self) -> list[tuple[str, int, float, str, float]]:
-        return list(self.db.execute("SELECT arm, seed, step, key, value FROM curves "
-                                    "ORDER BY arm, seed, key, step"))
+        return list(self.db.execute("SELECT arm, seed, step, key, value FROM curves ORDER BY arm, seed, key, step"))
 
     def units(self) -> list[dict]:
-        cur = self.db.execute("SELECT arm, seed, kind, status, path, seconds, detail, key FROM units "
-                              "ORDER BY arm, seed, kind")
+        cur = self.db.execute(
+            "SELECT arm, seed, kind, status, path, seconds, detail, key FROM units ORDER BY arm, seed, kind"
+        )
         cols = [c[0] for c in cur.description]
         return [dict(zip(cols, row)) for row in cur.fetchall()]

@@ -76,9 +76,7 @@ def _resolve_device(device: str | torch.device | None) -> torch.device:
     try:
         dev = torch.device(device)
     except (RuntimeError, TypeError) as exc:
-        raise ValueError(
-            f"device must be 'cpu', 'cuda', 'cuda:N' or 'mps', got {device!r}"
-        ) from exc
+        raise ValueError(f"device must be 'cpu', 'cuda', 'cuda:N' or 'mps', got {device!r}") from exc
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device={device!r} requested but CUDA is not available")
     if dev.type == "mps" and not torch.backends.mps.is_available():
@@ -88,9 +86,7 @@ def _resolve_device(device: str | torch.device | None) -> torch.device:
     return dev
 
 
-def device_defaults(
-    device: str | torch.device | None = None, *, n_params: int | None = None
-) -> DeviceDefaults:
+def device_defaults(device: str | torch.device | None = None, *, n_params: int | None = None) -> DeviceDefaults:
     """Resolve fast defaults for ``device`` (``None``: CUDA if available, else CPU).
 
     Args:

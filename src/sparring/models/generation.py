@@ -37,6 +37,7 @@ server or a vLLM backend can plug in later):
 right-padded forward pass per bucket (log-softmax over the vocabulary, summed over the
 continuation's tokens; buckets are sized so the logits stay under ~0.4 GB).
 """
+
 from __future__ import annotations
 
 import os
@@ -55,8 +56,9 @@ from .tokenizer import VOCAB
 
 def _is_char_tokenizer(tokenizer: Any) -> bool:
     try:
-        return len(tokenizer) == len(VOCAB) and list(
-            tokenizer.convert_ids_to_tokens(list(range(len(VOCAB))))) == list(VOCAB)
+        return len(tokenizer) == len(VOCAB) and list(tokenizer.convert_ids_to_tokens(list(range(len(VOCAB))))) == list(
+            VOCAB
+        )
     except Exception:  # any foreign tokenizer: not ours
         return False
 
@@ -95,9 +97,17 @@ def cut_at_stop(text: str, stop: Sequence[str]) -> str:
 class HFResponder:
     """Responder over ``(model, tokenizer)``; see the module docstring."""
 
-    def __init__(self, model: Any, tokenizer: Any, *, batch_size: int = 512,
-                 max_batch_tokens: int | None = None, chat: bool = False, cache: bool = True,
-                 cache_implementation: str | None = "static"):
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        *,
+        batch_size: int = 512,
+        max_batch_tokens: int | None = None,
+        chat: bool = False,
+        cache: bool = True,
+        cache_implementation: str | None = "static",
+    ):
         max_batch_tokens = max_batch_tokens or default_token_budget(model)
         if batch_size < 1 or max_batch_tokens < 1:
             raise ValueError("batch_size and max_batch_tokens must be positive")
@@ -123,8 +133,7 @@ class HFResponder:
             return prompt, True
         messages = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else prompt
         if getattr(self.tokenizer, "chat_template", None):
-            text = self.tokenizer.apply_chat_template(messages, tokenize=False,
-                                                      add_generation_prompt=True)
+            text = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
             return text, False
         return "".join(f"{m['content']}\n" for m in messages), True
 
@@ -138,8 +147,16 @@ class HFResponder:
 
     # ---- generation -----------------------------------------------------------------
     @torch.no_grad()
-    def generate(self, prompts: Sequence[Prompt], *, n_samples: int = 1, temperature: float = 0.0,
-                 max_new_tokens: int = 64, seed: int = 0, stop: Sequence[str] = ()) -> list[list[str]]:
+    def generate(
+        self,
+        prompts: Sequence[Prompt],
+        *,
+        n_samples: int = 1,
+        temperature: float = 0.0,
+        max_new_tokens: int = 64,
+        seed: int = 0,
+        stop: Sequence[str] = (),
+    ) -> list[list[str]]:
         if n_samples < 1 or max_new_tokens < 1:
             raise ValueError("n_samples and max_new_tokens must be positive")
         stop = tuple(s for s in stop if s)
@@ -159,8 +176,9 @@ class HFResponder:
             return [list(self._cache[k]) for k in keys]
         return [list(results[k]) for k in keys]
 
-    def _buckets(self, lengths: list[int], rows_per_item: int, extra: int,
-                 budget: int | None = None) -> list[list[int]]:
+    def _buckets(
+        self, lengths: list[int], rows_per_item: int, extra: int, budget: int | None = None
+    ) -> list[list[int]]:
         """Indices sorted by length, cut into batches of <= batch_size items whose padded
         size (items x rows_per_item x (longest + extra)) stays within the token budget."""
         budget = self.max_batch_tokens if budget is None else budget
@@ -168,8 +186,7 @@ class HFResponder:
         buckets, cur = [], []
         for i in order:
             width = lengths[i] + extra
-            if cur and (len(cur) >= self.batch_size
-                        or (len(cur) + 1) * rows_per_item * width > budget):
+            if cur and (len(cur) >= self.batch_size or (len(cur) + 1) * rows_per_item * width > budget):
                 buckets.append(cur)
                 cur = []
             cur.append(i)
@@ -177,8 +194,9 @@ class HFResponder:
             buckets.append(cur)
         return buckets
 
-    def _run(self, keys: list[tuple], n_samples: int, temperature: float, max_new: int,
-             seed: int, stop: tuple[str, ...]) -> dict[tuple, list[str]]:
+    def _run(
+        self, keys: list[tuple], n_samples: int, temperature: float, max_new: int, seed: int, stop: tuple[str, ...]
+    ) -> dict[tuple, list[str]]:
         if not keys:
             return {}
         t0 = time.perf_counter()
@@ -186,10 +204,15 @@ class HFResponder:
         expand = n_samples if sample else 1
         encoded = [self._encode(k[0], k[1], max_new) for k in keys]
         gc = GenerationConfig(
-            max_new_tokens=max_new, do_sample=sample, num_return_sequences=expand,
-            temperature=float(temperature) if sample else None, top_k=0 if sample else None,
-            top_p=1.0 if sample else None, pad_token_id=self.pad_id,
-            eos_token_id=self.eos_ids or None, stop_strings=list(stop) or None,
+            max_new_tokens=max_new,
+            do_sample=sample,
+            num_return_sequences=expand,
+            temperature=float(temperature) if sample else None,
+            top_k=0 if sample else None,
+            top_p=1.0 if sample else None,
+            pad_token_id=self.pad_id,
+            eos_token_id=self.eos_ids or None,
+            stop_strings=list(stop) or None,
             disable_compile=True,  # bucket shapes vary: compiling (auto on CUDA) would recompile
         )
         extra = {"tokenizer": self.tokenizer} if stop else {}
@@ -200,28 +223,26 @@ class HFResponder:
             mask = torch.zeros((len(bucket), width), dtype=torch.long)
             for r, i in enumerate(bucket):
                 e = encoded[i]
-                ids[r, width - len(e):] = torch.tensor(e, dtype=torch.long)
-                mask[r, width - len(e):] = 1
+                ids[r, width - len(e) :] = torch.tensor(e, dtype=torch.long)
+                mask[r, width - len(e) :] = 1
             with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
                 torch.manual_seed((seed * 1_000_003 + b) % (2**63))
                 gen = self._generate(ids, mask, gc, extra)
             texts = self._decode(gen[:, width:].tolist(), stop)
             for r, i in enumerate(bucket):
-                row = texts[r * expand:(r + 1) * expand]
+                row = texts[r * expand : (r + 1) * expand]
                 out[keys[i]] = row if sample else row * n_samples
         self.stats["generate_seconds"] += time.perf_counter() - t0
         return out
 
-    def _generate(self, ids: torch.Tensor, mask: torch.Tensor, gc: GenerationConfig,
-                  extra: dict) -> torch.Tensor:
+    def _generate(self, ids: torch.Tensor, mask: torch.Tensor, gc: GenerationConfig, extra: dict) -> torch.Tensor:
         ids, mask = ids.to(self.device), mask.to(self.device)
         if self.cache_implementation is not None:
             gc.cache_implementation = self.cache_implementation
             # transformers sizes a static cache to the largest call so far; size it to this one
             self.model.__dict__.pop("_previous_max_cache_length", None)
             try:
-                return self.model.generate(input_ids=ids, attention_mask=mask,
-                                           generation_config=gc, **extra)
+                return self.model.generate(input_ids=ids, attention_mask=mask, generation_config=gc, **extra)
             except (ValueError, TypeError, NotImplementedError, AttributeError):
                 self.cache_implementation = None  # this model has no static cache: go dynamic
                 gc.cache_implementation = None
@@ -254,7 +275,7 @@ class HFResponder:
             if not c and t:  # nothing to condition on: the first token cannot be scored
                 c, t = t[:1], t[1:]
             t = t[: self.max_positions - 1]
-            c = c[-max(1, self.max_positions - len(t)):]
+            c = c[-max(1, self.max_positions - len(t)) :]
             items.append((c, t))
         results: list[tuple[float, int]] = [(0.0, 0)] * len(items)
         lengths = [len(c) + len(t) for c, t in items]
@@ -264,16 +285,15 @@ class HFResponder:
             mask = torch.zeros_like(ids)
             for r, i in enumerate(bucket):
                 c, t = items[i]
-                ids[r, :len(c) + len(t)] = torch.tensor(c + t, dtype=torch.long)
-                mask[r, :len(c) + len(t)] = 1
-            logits = self.model(input_ids=ids.to(self.device),
-                                attention_mask=mask.to(self.device)).logits.float()
+                ids[r, : len(c) + len(t)] = torch.tensor(c + t, dtype=torch.long)
+                mask[r, : len(c) + len(t)] = 1
+            logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device)).logits.float()
             logp = torch.log_softmax(logits[:, :-1], dim=-1)
             tok_lp = logp.gather(-1, ids[:, 1:].to(self.device).unsqueeze(-1)).squeeze(-1).cpu()
             for r, i in enumerate(bucket):
                 c, t = items[i]
                 if t:
-                    results[i] = (float(tok_lp[r, len(c) - 1:len(c) - 1 + len(t)].sum()), len(t))
+                    results[i] = (float(tok_lp[r, len(c) - 1 : len(c) - 1 + len(t)].sum()), len(t))
         return results
 
 
@@ -299,8 +319,9 @@ def load_for_inference(source: str | os.PathLike, device: str | None = None) -> 
     except ValueError as err:
         raise ValueError(f"checkpoint {source}: {err}") from err
     except Exception as err:  # transformers raises OSError/KeyError/... on foreign dirs
-        raise ValueError(f"checkpoint {source}: not a loadable causal LM with a tokenizer "
-                         f"({type(err).__name__}: {err})") from err
+        raise ValueError(
+            f"checkpoint {source}: not a loadable causal LM with a tokenizer ({type(err).__name__}: {err})"
+        ) from err
 
 
 def as_responder(model: Any, tokenizer: Any = None, **kwargs: Any) -> Responder:

@@ -53,9 +53,7 @@ def _zoo_path(name: str) -> Path:
     available = list_zoo()
     if name not in available:
         listed = ", ".join(available) if available else "none are installed"
-        raise ValueError(
-            f"unknown zoo model {ZOO_PREFIX}{name!s}: available zoo models: {listed}"
-        )
+        raise ValueError(f"unknown zoo model {ZOO_PREFIX}{name!s}: available zoo models: {listed}")
     return _zoo_root() / name
 
 
@@ -78,7 +76,7 @@ def resolve_model_source(preset_or_path: str | os.PathLike) -> tuple[str, str | 
         if preset_or_path in PRESETS:
             return "preset", preset_or_path
         if preset_or_path.startswith(ZOO_PREFIX):
-            return "dir", _zoo_path(preset_or_path[len(ZOO_PREFIX):])
+            return "dir", _zoo_path(preset_or_path[len(ZOO_PREFIX) :])
         looks_like_path = os.sep in preset_or_path or "/" in preset_or_path
         if not looks_like_path and not Path(preset_or_path).exists():
             raise ValueError(
@@ -87,9 +85,7 @@ def resolve_model_source(preset_or_path: str | os.PathLike) -> tuple[str, str | 
                 f"path: {Path(preset_or_path)}"
             )
     elif not isinstance(preset_or_path, os.PathLike):
-        raise ValueError(
-            f"preset_or_path must be a str or path, got {type(preset_or_path).__name__}"
-        )
+        raise ValueError(f"preset_or_path must be a str or path, got {type(preset_or_path).__name__}")
     return "dir", _model_dir(Path(preset_or_path).expanduser())
 
 

@@ -50,9 +50,7 @@ PRESETS: dict[str, Preset] = {
 
 def _check_preset(preset: str) -> Preset:
     if preset not in PRESETS:
-        raise ValueError(
-            f"unknown preset {preset!r}: presets are {', '.join(sorted(PRESETS))}"
-        )
+        raise ValueError(f"unknown preset {preset!r}: presets are {', '.join(sorted(PRESETS))}")
     return PRESETS[preset]
 
 

@@ -14,6 +14,7 @@ A prompt is either a string (raw text; the completion follows it directly, as in
 sparring's training data) or a conversation: a list of ``{"role", "content"}`` dicts,
 formatted by the responder (chat template where the tokenizer has one).
 """
+
 from __future__ import annotations
 
 from typing import Callable, Protocol, Sequence, Union, runtime_checkable
@@ -49,8 +50,7 @@ class Responder(Protocol):
         max_new_tokens: int = 64,
         seed: int = 0,
         stop: Sequence[str] = (),
-    ) -> list[list[str]]:
-        ...
+    ) -> list[list[str]]: ...
 
 
 def token_counter(responder: Responder) -> Callable[[str], int]:

@@ -73,9 +73,7 @@ def _backend() -> Tokenizer:
     return backend
 
 
-def char_tokenizer(
-    padding_side: str = "right", model_max_length: int = 1024
-) -> PreTrainedTokenizerFast:
+def char_tokenizer(padding_side: str = "right", model_max_length: int = 1024) -> PreTrainedTokenizerFast:
     """Return a fresh character-level tokenizer (see the module docstring).
 
     Args:
@@ -84,13 +82,9 @@ def char_tokenizer(
             1024 matches ``max_position_embeddings`` of the presets.
     """
     if padding_side not in _PADDING_SIDES:
-        raise ValueError(
-            f"padding_side must be one of {_PADDING_SIDES}, got {padding_side!r}"
-        )
+        raise ValueError(f"padding_side must be one of {_PADDING_SIDES}, got {padding_side!r}")
     if not isinstance(model_max_length, int) or model_max_length < 1:
-        raise ValueError(
-            f"model_max_length must be a positive int, got {model_max_length!r}"
-        )
+        raise ValueError(f"model_max_length must be a positive int, got {model_max_length!r}")
     tok = PreTrainedTokenizerFast(
         tokenizer_object=_backend(),
         pad_token=PAD,

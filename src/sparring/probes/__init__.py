@@ -19,9 +19,11 @@ Probes (registry :data:`PROBES`): accuracy (ID + OOD levels), validity, sensitiv
 diversity, per-difficulty success share). See each module's docstring for what it
 really measures.
 """
-from .config import ProbeConfig, as_config, battery_problems
+
 from sparring.models import HFResponder, as_responder
 from sparring.models import load_for_inference as load_for_probes
+
+from .config import ProbeConfig, as_config, battery_problems
 from .oracles import ScriptedResponder, gold_responder
 from .passk import pass_at_k
 from .registry import PROBES, probe_names, run_probes
@@ -30,7 +32,21 @@ from .result import ProbeResult, bootstrap_ci
 from .sensitivity import prosa_s
 
 __all__ = [
-    "HFResponder", "PROBES", "ProbeConfig", "ProbeResult", "Prompt", "Responder",
-    "ScriptedResponder", "as_config", "as_responder", "battery_problems", "bootstrap_ci",
-    "gold_responder", "load_for_probes", "pass_at_k", "probe_names", "prosa_s", "run_probes",
+    "HFResponder",
+    "PROBES",
+    "ProbeConfig",
+    "ProbeResult",
+    "Prompt",
+    "Responder",
+    "ScriptedResponder",
+    "as_config",
+    "as_responder",
+    "battery_problems",
+    "bootstrap_ci",
+    "gold_responder",
+    "load_for_probes",
+    "pass_at_k",
+    "probe_names",
+    "prosa_s",
+    "run_probes",
 ]

@@ -15,6 +15,7 @@ the positive class:
 Outcome-trained models tend to under-abstain (always produce *some* equation); a model that
 abstains everywhere has recall 1 and false_abstention 1, so read the two together.
 """
+
 from __future__ import annotations
 
 import time
@@ -54,11 +55,11 @@ def run(model: Any, tokenizer: Any, task: Task, config: ProbeConfig | dict | Non
     ms.ratio("precision", tp, a)
     denom = sum(a) + sum(u)
     f1 = 2 * sum(tp) / denom if denom > 0 else None
-    ci = bootstrap_ci((tp, a, u), _f1, n_resamples=cfg.n_resamples, seed=cfg.seed, name="f1") \
-        if f1 is not None else None
+    ci = (
+        bootstrap_ci((tp, a, u), _f1, n_resamples=cfg.n_resamples, seed=cfg.seed, name="f1") if f1 is not None else None
+    )
     ms.value("f1", f1, ci)
     ms.mean("accuracy", [v.correct for v in verdicts])
     ms.value("unsolvable_share", float(np.mean(u)))
     records = [{**base_record(p), **verdict_record(v)} for p, v in zip(problems, verdicts)]
-    return finish(NAME, ms, records, len(problems), "f1", cfg, t0,
-                  unsolvable_fraction=cfg.abstain_fraction)
+    return finish(NAME, ms, records, len(problems), "f1", cfg, t0, unsolvable_fraction=cfg.abstain_fraction)

@@ -10,6 +10,7 @@ Metrics: ``accuracy`` (ID test split), ``answer_accuracy`` (final answer right, 
 checked), ``well_formed`` (the verifier could parse the completion), and for each OOD
 level ``L``: ``accuracy[L]``, ``answer_accuracy[L]``. Intervals: bootstrap over problems.
 """
+
 from __future__ import annotations
 
 import time

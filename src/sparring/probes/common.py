@@ -1,4 +1,5 @@
 """Helpers shared by the probe modules: prompting, greedy answering, records."""
+
 from __future__ import annotations
 
 import os
@@ -16,11 +17,11 @@ from .result import MetricSet, ProbeResult
 RECORD_TEXT_CHARS = 400  # completions stored in records are cut to this length
 
 
-
 def require(task: Task, probe: str, capabilities: Sequence[str]) -> None:
     """The one-line error naming ``probe`` and the task unless it has every capability."""
     for capability in capabilities:
         task.require(capability, by=f"probe {probe!r}")
+
 
 def setup(model: Any, tokenizer: Any, config: ProbeConfig | dict | None) -> tuple[Responder, ProbeConfig]:
     """Resolve the model argument and the config of a probe call."""
@@ -50,8 +51,9 @@ def first_text(outputs: Any, expected: int, probe: str) -> list[str]:
     return out
 
 
-def answer(responder: Responder, task: Task, problems: Sequence[Problem], cfg: ProbeConfig,
-           template: int = 0, probe: str = "") -> tuple[list[str], list[Verdict]]:
+def answer(
+    responder: Responder, task: Task, problems: Sequence[Problem], cfg: ProbeConfig, template: int = 0, probe: str = ""
+) -> tuple[list[str], list[Verdict]]:
     """Greedy completions of ``problems`` under ``template`` and their verdicts.
 
     The length cap is :func:`answer_cap` of these problems, so the same problem set gives
@@ -59,8 +61,12 @@ def answer(responder: Responder, task: Task, problems: Sequence[Problem], cfg: P
     """
     cap = answer_cap(token_counter(responder), task, list(problems), cfg)
     prompts = [prompt_for(task, p, cfg, template) for p in problems]
-    texts = [row[0] for row in answers(responder, task, problems, prompts=prompts,
-                                       max_new_tokens=cap, seed=cfg.seed, label=f"probe {probe}")]
+    texts = [
+        row[0]
+        for row in answers(
+            responder, task, problems, prompts=prompts, max_new_tokens=cap, seed=cfg.seed, label=f"probe {probe}"
+        )
+    ]
     return texts, [task.verify(p, t) for p, t in zip(problems, texts)]
 
 
@@ -69,22 +75,40 @@ def clip(text: str) -> str:
 
 
 def base_record(problem: Problem) -> dict[str, Any]:
-    return {"id": problem.id, "level": problem.level, "difficulty": problem.difficulty,
-            "solvable": problem.solvable}
+    return {"id": problem.id, "level": problem.level, "difficulty": problem.difficulty, "solvable": problem.solvable}
 
 
 def verdict_record(v: Verdict) -> dict[str, Any]:
-    return {"correct": bool(v.correct), "answer_correct": bool(v.answer_correct),
-            "abstained": bool(v.abstained), "well_formed": bool(v.well_formed),
-            "first_error": v.first_error}
+    return {
+        "correct": bool(v.correct),
+        "answer_correct": bool(v.answer_correct),
+        "abstained": bool(v.abstained),
+        "well_formed": bool(v.well_formed),
+        "first_error": v.first_error,
+    }
 
 
 def metric_set(cfg: ProbeConfig) -> MetricSet:
     return MetricSet(cfg.seed, cfg.n_resamples)
 
 
-def finish(name: str, ms: MetricSet, records: list[dict], n: int, primary: str,
-           cfg: ProbeConfig, t0: float, **extra_config: Any) -> ProbeResult:
-    return ProbeResult(probe=name, metrics=ms.metrics, ci=ms.ci, n=n, records=records,
-                       primary=primary, config={**cfg.to_dict(), **extra_config},
-                       seconds=time.perf_counter() - t0)
+def finish(
+    name: str,
+    ms: MetricSet,
+    records: list[dict],
+    n: int,
+    primary: str,
+    cfg: ProbeConfig,
+    t0: float,
+    **extra_config: Any,
+) -> ProbeResult:
+    return ProbeResult(
+        probe=name,
+        metrics=ms.metrics,
+        ci=ms.ci,
+        n=n,
+        records=records,
+        primary=primary,
+        config={**cfg.to_dict(), **extra_config},
+        seconds=time.perf_counter() - t0,
+    )

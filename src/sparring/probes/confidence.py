@@ -22,6 +22,7 @@ whether the greedy completion was correct (``flat_high_share[correct]`` / ``[wro
 ``conf_start``, ``conf_end``, ``rise`` (mean end - start), the mean trajectory
 ``conf@F`` at fractions F = 0, 0.25, 0.5, 0.75, 1 of the reasoning, ``n_trajectories``.
 """
+
 from __future__ import annotations
 
 import math
@@ -95,6 +96,8 @@ def run(model: Any, tokenizer: Any, task: Task, config: ProbeConfig | dict | Non
     for f in FRACTIONS:
         ms.mean(f"conf@{f:.2f}", [tr[round(f * (len(tr) - 1))] for tr in trajs])
     ms.value("n_trajectories", float(len(multi)))
-    records = [{**base_record(p), "correct": bool(v.correct), "trajectory": tr,
-                "flat_high": is_flat_high(tr, tau)} for (p, _, v), tr in zip(rows, trajs)]
+    records = [
+        {**base_record(p), "correct": bool(v.correct), "trajectory": tr, "flat_high": is_flat_high(tr, tau)}
+        for (p, _, v), tr in zip(rows, trajs)
+    ]
     return finish(NAME, ms, records, len(rows), "flat_high_share", cfg, t0, answer_format_used=fmt)

@@ -11,6 +11,7 @@ characters, so a model that never emits EOS (an untrained one) costs ~48 tokens 
 prompt, not 1024. With ``traces=True`` the gold is the task's search trace instead
 (Stream-of-Search models write long traces).
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
@@ -80,33 +81,41 @@ class ProbeConfig:
             return isinstance(v, int) and not isinstance(v, bool)
 
         for name in ("n", "n_resamples", "batch_size", "passk_samples", "confidence_points"):
-            need(is_int(getattr(self, name)) and getattr(self, name) > 0, name,
-                 "must be a positive integer")
+            need(is_int(getattr(self, name)) and getattr(self, name) > 0, name, "must be a positive integer")
         need(is_int(self.seed) and self.seed >= 0, "seed", "must be a non-negative integer")
         for name in ("max_new_tokens", "critique_max_new_tokens"):
             v = getattr(self, name)
             need(v is None or (is_int(v) and v > 0), name, "must be None or a positive integer")
-        need(is_int(self.max_new_tokens_cap) and self.max_new_tokens_cap > 0,
-             "max_new_tokens_cap", "must be a positive integer")
+        need(
+            is_int(self.max_new_tokens_cap) and self.max_new_tokens_cap > 0,
+            "max_new_tokens_cap",
+            "must be a positive integer",
+        )
         self.passk_ks = tuple(self.passk_ks)
-        need(bool(self.passk_ks) and all(is_int(k) and 1 <= k <= self.passk_samples
-                                         for k in self.passk_ks),
-             "passk_ks", f"must be integers in 1..passk_samples={self.passk_samples}")
-        need(isinstance(self.temperature, (int, float)) and self.temperature > 0,
-             "temperature", "must be > 0")
+        need(
+            bool(self.passk_ks) and all(is_int(k) and 1 <= k <= self.passk_samples for k in self.passk_ks),
+            "passk_ks",
+            f"must be integers in 1..passk_samples={self.passk_samples}",
+        )
+        need(isinstance(self.temperature, (int, float)) and self.temperature > 0, "temperature", "must be > 0")
         for name in ("abstain_fraction", "critique_flawed_fraction", "flat_high_threshold"):
             v = getattr(self, name)
             need(isinstance(v, (int, float)) and 0.0 <= v <= 1.0, name, "must be in [0, 1]")
-        need(self.critique_question in ("prompt", "words"), "critique_question",
-             "must be 'prompt' or 'words'")
-        need(isinstance(self.answer_format, str) and self.answer_format.strip() != "",
-             "answer_format", f"must be a non-empty string such as one of {ANSWER_FORMATS}")
+        need(self.critique_question in ("prompt", "words"), "critique_question", "must be 'prompt' or 'words'")
+        need(
+            isinstance(self.answer_format, str) and self.answer_format.strip() != "",
+            "answer_format",
+            f"must be a non-empty string such as one of {ANSWER_FORMATS}",
+        )
         if self.levels is not None:
             self.levels = tuple(self.levels)
         if self.templates is not None:
             self.templates = tuple(self.templates)
-            need(len(self.templates) >= 2 and all(is_int(t) and t >= 0 for t in self.templates),
-                 "templates", "must list at least two template indices")
+            need(
+                len(self.templates) >= 2 and all(is_int(t) and t >= 0 for t in self.templates),
+                "templates",
+                "must list at least two template indices",
+            )
         return self
 
     def to_dict(self) -> dict[str, Any]:

@@ -34,13 +34,21 @@ shown solutions in any of the corpus's wordings (``PHRASINGS``: what a CFT-train
 imitates) plus 24 tokens; generation also stops at ``[END]``. Models trained on free-form
 teacher critiques write longer ones: set ``critique_max_new_tokens`` for them.
 """
+
 from __future__ import annotations
 
 import time
 from typing import Any
 
-from sparring.evaluation import (CRITIQUE_STOP, QUESTION_STYLES, CritiqueItem, critique_fractions,
-                                 critique_items, critique_question, run_critiques)
+from sparring.evaluation import (
+    CRITIQUE_STOP,
+    QUESTION_STYLES,
+    CritiqueItem,
+    critique_fractions,
+    critique_items,
+    critique_question,
+    run_critiques,
+)
 from sparring.tasks import Task
 
 from .common import base_record, clip, finish, metric_set, require, setup
@@ -55,8 +63,7 @@ __all__ = ["NAME", "NEEDS", "QUESTION_STYLES", "STOP", "critique_question", "ite
 
 def items(task: Task, cfg: ProbeConfig) -> list[CritiqueItem]:
     """The items shown: one per problem of :func:`select` (see the module doc)."""
-    return critique_items(task, select(task, "test", cfg), seed=cfg.seed,
-                          flawed_fraction=cfg.critique_flawed_fraction)
+    return critique_items(task, select(task, "test", cfg), seed=cfg.seed, flawed_fraction=cfg.critique_flawed_fraction)
 
 
 def run(model: Any, tokenizer: Any, task: Task, config: ProbeConfig | dict | None = None) -> ProbeResult:
@@ -64,17 +71,31 @@ def run(model: Any, tokenizer: Any, task: Task, config: ProbeConfig | dict | Non
     require(task, NAME, NEEDS)
     t0 = time.perf_counter()
     responder, cfg = setup(model, tokenizer, config)
-    outcomes, cap = run_critiques(responder, task, items(task, cfg), question=cfg.critique_question,
-                                  max_new_tokens=cfg.critique_max_new_tokens,
-                                  cap_limit=cfg.max_new_tokens_cap, seed=cfg.seed)
+    outcomes, cap = run_critiques(
+        responder,
+        task,
+        items(task, cfg),
+        question=cfg.critique_question,
+        max_new_tokens=cfg.critique_max_new_tokens,
+        cap_limit=cfg.max_new_tokens_cap,
+        seed=cfg.seed,
+    )
     ms = metric_set(cfg)
     for name, (hits, of) in critique_fractions(task, outcomes).items():
         if of is None:
             ms.mean(name, hits)
         else:
             ms.ratio(name, hits, of)
-    records = [{**base_record(o.item.problem), "flaw": o.item.kind,
-                "true_first_error": o.item.first_error, "verdict": o.verdict,
-                "first_error": o.step, "critique": clip(o.text)} for o in outcomes]
+    records = [
+        {
+            **base_record(o.item.problem),
+            "flaw": o.item.kind,
+            "true_first_error": o.item.first_error,
+            "verdict": o.verdict,
+            "first_error": o.step,
+            "critique": clip(o.text),
+        }
+        for o in outcomes
+    ]
     primary = "first_error_accuracy" if task.has("steps") else "verdict_accuracy"
     return finish(NAME, ms, records, len(outcomes), primary, cfg, t0, max_new_tokens_used=cap)

@@ -26,6 +26,7 @@ Metrics: ``infogain`` (mean gain), ``ppl_start`` / ``ppl_end`` (mean PPL_0 / PPL
 ``gain_positive`` (share of problems with gain > 0), and the curve ``ppl[step=i]`` (mean
 PPL_i over problems with at least i steps).
 """
+
 from __future__ import annotations
 
 import math
@@ -52,8 +53,9 @@ def resolve_format(cfg: ProbeConfig, responder: Responder) -> str:
     try:
         fmt.format(final_line="x", answer="y")
     except (KeyError, IndexError, ValueError) as err:
-        raise ValueError(f"probe config answer_format: {fmt!r} may only use the fields "
-                         f"{{final_line}} and {{answer}} ({err!r})") from err
+        raise ValueError(
+            f"probe config answer_format: {fmt!r} may only use the fields {{final_line}} and {{answer}} ({err!r})"
+        ) from err
     return fmt
 
 

@@ -8,14 +8,15 @@ caves under negation must get flip rate 1, one that holds its answer 0; and so o
     gold = gold_responder(task, config=cfg)           # knows every problem the battery uses
     run_probes(gold, None, task, "accuracy,sensitivity", config=cfg)
 """
+
 from __future__ import annotations
 
 from typing import Callable, Sequence
 
+from sparring.models import cut_at_stop
 from sparring.tasks import Problem, Task
 
 from .config import ProbeConfig, battery_problems
-from sparring.models import cut_at_stop
 from .responder import Prompt, first_user_text
 
 _S_HEAD = "\n\nSolution:\n"
@@ -36,8 +37,11 @@ class ScriptedResponder:
 
     plain_text = True
 
-    def __init__(self, answer: Callable[[Prompt, int], str],
-                 loglik: Callable[[Sequence[tuple[str, str]]], list[tuple[float, int]]] | None = None):
+    def __init__(
+        self,
+        answer: Callable[[Prompt, int], str],
+        loglik: Callable[[Sequence[tuple[str, str]]], list[tuple[float, int]]] | None = None,
+    ):
         self.answer = answer
         if loglik is not None:
             self.loglik = loglik
@@ -46,8 +50,16 @@ class ScriptedResponder:
     def count_tokens(self, text: str) -> int:
         return len(text)
 
-    def generate(self, prompts: Sequence[Prompt], *, n_samples: int = 1, temperature: float = 0.0,
-                 max_new_tokens: int = 64, seed: int = 0, stop: Sequence[str] = ()) -> list[list[str]]:
+    def generate(
+        self,
+        prompts: Sequence[Prompt],
+        *,
+        n_samples: int = 1,
+        temperature: float = 0.0,
+        max_new_tokens: int = 64,
+        seed: int = 0,
+        stop: Sequence[str] = (),
+    ) -> list[list[str]]:
         self.calls += 1
         return [[cut_at_stop(str(self.answer(p, j)), stop) for j in range(n_samples)] for p in prompts]
 
@@ -71,14 +83,18 @@ class ProblemIndex:
         text, head = first_user_text(prompt), _question_head()
         if not text.startswith(head) or _S_HEAD not in text:
             return None
-        question, solution = text[len(head):].split(_S_HEAD, 1)
+        question, solution = text[len(head) :].split(_S_HEAD, 1)
         found = self.by_prompt.get(question.strip())
         return (found[0], solution.strip()) if found else None
 
 
-def gold_responder(task: Task, problems: Sequence[Problem] | None = None,
-                   config: ProbeConfig | dict | None = None, on_negation: str = "keep",
-                   templates: Sequence[int] | None = None) -> ScriptedResponder:
+def gold_responder(
+    task: Task,
+    problems: Sequence[Problem] | None = None,
+    config: ProbeConfig | dict | None = None,
+    on_negation: str = "keep",
+    templates: Sequence[int] | None = None,
+) -> ScriptedResponder:
     """Always answers with the gold solution (``No solution`` when unsolvable).
 
     - ``on_negation``: ``"keep"`` repeats the gold after a pushback (never flips);

@@ -19,6 +19,7 @@ Metrics: ``pass@K`` for K in ``passk_ks``, ``sample_accuracy`` (mean c/n),
 ``distinct_correct``, ``distinct_correct_per_solved``, and per difficulty D:
 ``pass@1[D]``, ``success_share[D]``, ``problem_share[D]``.
 """
+
 from __future__ import annotations
 
 import time
@@ -58,8 +59,13 @@ def run(model: Any, tokenizer: Any, task: Task, config: ProbeConfig | dict | Non
     problems = select(task, "test", cfg)
     n = cfg.passk_samples
     cap = answer_cap(token_counter(responder), task, problems, cfg)
-    outs = responder.generate([prompt_for(task, p, cfg) for p in problems], n_samples=n,
-                              temperature=cfg.temperature, max_new_tokens=cap, seed=cfg.seed)
+    outs = responder.generate(
+        [prompt_for(task, p, cfg) for p in problems],
+        n_samples=n,
+        temperature=cfg.temperature,
+        max_new_tokens=cap,
+        seed=cfg.seed,
+    )
     first_text(outs, len(problems), NAME)  # shape check
     counts, distinct, records = [], [], []
     for p, samples in zip(problems, outs):
@@ -78,12 +84,12 @@ def run(model: Any, tokenizer: Any, task: Task, config: ProbeConfig | dict | Non
     ms.mean("sample_accuracy", [c / n for c in counts])
     ms.mean("distinct_correct", distinct)
     ms.mean("distinct_correct_per_solved", [d for d, c in zip(distinct, counts) if c > 0])
-    levels = sorted({p.difficulty for p in problems},
-                    key=lambda d: (DIFFICULTY_ORDER.index(d) if d in DIFFICULTY_ORDER else 99, d))
+    levels = sorted(
+        {p.difficulty for p in problems}, key=lambda d: (DIFFICULTY_ORDER.index(d) if d in DIFFICULTY_ORDER else 99, d)
+    )
     for d in levels:
         mine = [p.difficulty == d for p in problems]
         ms.mean(f"pass@1[{d}]", [c / n for c, m in zip(counts, mine) if m])
         ms.ratio(f"success_share[{d}]", [c if m else 0 for c, m in zip(counts, mine)], counts)
         ms.mean(f"problem_share[{d}]", [float(m) for m in mine])
-    return finish(NAME, ms, records, len(problems), f"pass@{max(cfg.passk_ks)}", cfg, t0,
-                  max_new_tokens_used=cap)
+    return finish(NAME, ms, records, len(problems), f"pass@{max(cfg.passk_ks)}", cfg, t0, max_new_tokens_used=cap)

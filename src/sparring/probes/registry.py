@@ -1,16 +1,16 @@
 """The probe registry, the battery runner, and loading a checkpoint for probing."""
+
 from __future__ import annotations
 
 import os
 from typing import Any, Callable, Sequence
 
+from sparring.models import as_responder
 from sparring.tasks import Task, get_task
 
-from . import (abstain, accuracy, confidence, critique, gaslight, infogain, passk, sensitivity,
-               validity)
+from . import abstain, accuracy, confidence, critique, gaslight, infogain, passk, sensitivity, validity
 from .common import require
 from .config import ProbeConfig, as_config
-from sparring.models import as_responder
 from .result import ProbeResult
 
 ProbeFn = Callable[[Any, Any, Task, "ProbeConfig | dict | None"], ProbeResult]
@@ -32,8 +32,8 @@ PROBES: dict[str, ProbeFn] = {
 # The task capabilities each probe needs, as each probe module declares them (``NEEDS``):
 # "all" skips the probes a task cannot support, a probe named explicitly fails in one line.
 NEEDS: dict[str, tuple[str, ...]] = {
-    m.NAME: getattr(m, "NEEDS", ()) for m in (abstain, accuracy, confidence, critique, gaslight,
-                                                infogain, passk, sensitivity, validity)
+    m.NAME: getattr(m, "NEEDS", ())
+    for m in (abstain, accuracy, confidence, critique, gaslight, infogain, passk, sensitivity, validity)
 }
 
 
@@ -61,10 +61,16 @@ def probe_names(names: str | Sequence[str] | None = "all", task: Task | None = N
     return out
 
 
-def run_probes(model: Any, tokenizer: Any, task: Task | str, names: str | Sequence[str] = "all",
-               n: int | None = None, seed: int | None = None,
-               config: ProbeConfig | dict | None = None,
-               progress: Callable[[str], None] | None = None) -> dict[str, ProbeResult]:
+def run_probes(
+    model: Any,
+    tokenizer: Any,
+    task: Task | str,
+    names: str | Sequence[str] = "all",
+    n: int | None = None,
+    seed: int | None = None,
+    config: ProbeConfig | dict | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, ProbeResult]:
     """Run probes ``names`` on one model and task; returns ``{name: ProbeResult}``.
 
     ``model`` is a Responder, a ``(model, tokenizer)`` pair or a checkpoint source (see

@@ -9,6 +9,7 @@ probe generalises to is the task's problem distribution. Each metric's resamplin
 is seeded by (probe seed, metric name), so every interval is reproducible and intervals of
 different metrics are not correlated by construction.
 """
+
 from __future__ import annotations
 
 import math
@@ -72,8 +73,7 @@ class MetricSet:
         """The mean of per-problem ``values`` (None if empty), with its interval."""
         vals = [float(v) for v in values]
         point = float(np.mean(vals)) if vals else None
-        return self._put(name, point, bootstrap_ci(vals, n_resamples=self.n_resamples,
-                                                   seed=self.seed, name=name))
+        return self._put(name, point, bootstrap_ci(vals, n_resamples=self.n_resamples, seed=self.seed, name=name))
 
     def ratio(self, name: str, num: Sequence[float], den: Sequence[float]) -> float | None:
         """sum(num) / sum(den) over problems (None if the denominator is 0)."""
@@ -81,8 +81,9 @@ class MetricSet:
         point = float(np.sum(num)) / total if total > 0 else None
         ci = None
         if point is not None:
-            ci = bootstrap_ci((list(num), list(den)), ratio_stat,
-                              n_resamples=self.n_resamples, seed=self.seed, name=name)
+            ci = bootstrap_ci(
+                (list(num), list(den)), ratio_stat, n_resamples=self.n_resamples, seed=self.seed, name=name
+            )
         return self._put(name, point, ci)
 
     def value(self, name: str, point: float | None, ci: Interval | None = None) -> float | None:

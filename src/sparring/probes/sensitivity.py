@@ -13,6 +13,7 @@ canonical template usually shows high PSS: it learned the format, not the proble
 Metrics: ``pss``, ``accuracy[tK]`` per template K, ``accuracy_spread`` (best minus worst
 template accuracy), ``consistent`` (share of items with S = 0).
 """
+
 from __future__ import annotations
 
 import time
@@ -44,8 +45,9 @@ def run(model: Any, tokenizer: Any, task: Task, config: ProbeConfig | dict | Non
     templates = list(cfg.templates) if cfg.templates is not None else list(range(len(task.templates)))
     bad = [t for t in templates if not 0 <= t < len(task.templates)]
     if bad or len(templates) < 2:
-        raise ValueError(f"probe sensitivity: templates {templates} must be >= 2 indices in "
-                         f"0..{len(task.templates) - 1}")
+        raise ValueError(
+            f"probe sensitivity: templates {templates} must be >= 2 indices in 0..{len(task.templates) - 1}"
+        )
     problems = select(task, "test", cfg)
     ys = []
     for t in templates:
@@ -58,6 +60,8 @@ def run(model: Any, tokenizer: Any, task: Task, config: ProbeConfig | dict | Non
     accs = [ms.mean(f"accuracy[t{t}]", col) for t, col in zip(templates, ys)]
     ms.value("accuracy_spread", max(accs) - min(accs))
     ms.mean("consistent", [float(v == 0) for v in s])
-    records = [{**base_record(p), "correct_by_template": dict(zip(map(str, templates), y)), "s": v}
-               for p, y, v in zip(problems, per_item, s)]
+    records = [
+        {**base_record(p), "correct_by_template": dict(zip(map(str, templates), y)), "s": v}
+        for p, y, v in zip(problems, per_item, s)
+    ]
     return finish(NAME, ms, records, len(problems), "pss", cfg, t0, templates_used=templates)

@@ -11,6 +11,7 @@ Metrics: ``validity`` = #(correct) / #(answer_correct) (None when no answer is r
 ``answer_accuracy`` and ``accuracy`` for context, ``n_answer_correct``.
 Intervals: bootstrap over problems (the ratio is recomputed on each resample).
 """
+
 from __future__ import annotations
 
 import time

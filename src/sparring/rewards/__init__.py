@@ -28,6 +28,7 @@ Rewards:
 
 ``compute_score`` is the same ``correct`` reward with verl's signature.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -108,8 +109,7 @@ def answer_reward(completions: list, problem: list | None = None, **_: Any) -> l
 
 def format_reward(completions: list, problem: list | None = None, **_: Any) -> list[float]:
     """1.0 when the completion is well formed (every line a step, a trace or an abstention)."""
-    return [1.0 if v.well_formed and (v.steps or v.abstained) else 0.0
-            for v in verdicts(completions, problem)]
+    return [1.0 if v.well_formed and (v.steps or v.abstained) else 0.0 for v in verdicts(completions, problem)]
 
 
 def step_validity_reward(completions: list, problem: list | None = None, **_: Any) -> list[float]:
@@ -142,8 +142,7 @@ def step_similarity_reward(completions: list, next_step: list | None = None, **_
         raise ValueError("step_similarity reward needs the dataset column 'next_step'")
     if len(next_step) != len(completions):
         raise ValueError(f"column 'next_step' has {len(next_step)} values for {len(completions)} completions")
-    return [similarity(first_line(completion_text(c)), first_line(str(s)))
-            for c, s in zip(completions, next_step)]
+    return [similarity(first_line(completion_text(c)), first_line(str(s))) for c, s in zip(completions, next_step)]
 
 
 REWARDS: dict[str, RewardFn] = {
@@ -155,8 +154,11 @@ REWARDS: dict[str, RewardFn] = {
 }
 # Columns each reward reads (so trainers can check a dataset before training).
 REWARD_COLUMNS: dict[str, tuple[str, ...]] = {
-    "correct": ("problem",), "answer": ("problem",), "format": ("problem",),
-    "step_validity": ("problem",), "step_similarity": ("next_step",),
+    "correct": ("problem",),
+    "answer": ("problem",),
+    "format": ("problem",),
+    "step_validity": ("problem",),
+    "step_similarity": ("next_step",),
 }
 
 
@@ -169,15 +171,16 @@ def get_reward(name: str) -> RewardFn:
 
 def register_reward(name: str, columns: tuple[str, ...] = ()) -> Callable[[RewardFn], RewardFn]:
     """Decorator: register a reward function under ``name`` (needing dataset ``columns``)."""
+
     def deco(fn: RewardFn) -> RewardFn:
         REWARDS[name] = fn
         REWARD_COLUMNS[name] = tuple(columns)
         return fn
+
     return deco
 
 
-def compute_score(data_source: str, solution_str: str, ground_truth: Any,
-                  extra_info: dict | None = None) -> float:
+def compute_score(data_source: str, solution_str: str, ground_truth: Any, extra_info: dict | None = None) -> float:
     """verl-style scorer: 1.0 for a correct solution, else 0.0.
 
     ``ground_truth`` is the problem (JSON text or dict, as in the ``problem`` column; a
@@ -196,7 +199,19 @@ def compute_score(data_source: str, solution_str: str, ground_truth: Any,
 
 
 __all__ = [
-    "REWARDS", "REWARD_COLUMNS", "answer_reward", "as_problem", "completion_text", "compute_score",
-    "correct_reward", "first_line", "format_reward", "get_reward", "register_reward", "similarity",
-    "step_similarity_reward", "step_validity_reward", "verdicts",
+    "REWARDS",
+    "REWARD_COLUMNS",
+    "answer_reward",
+    "as_problem",
+    "completion_text",
+    "compute_score",
+    "correct_reward",
+    "first_line",
+    "format_reward",
+    "get_reward",
+    "register_reward",
+    "similarity",
+    "step_similarity_reward",
+    "step_validity_reward",
+    "verdicts",
 ]

@@ -9,6 +9,7 @@
 Each task family is a sub-package (``countdown/``, ``arith/``, ``linear/``) that registers
 itself; every sub-package is imported here, so adding a family touches no other file.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -35,7 +36,22 @@ from .arith import Arith, ArithConfig
 from .countdown import Countdown, CountdownConfig
 
 __all__ = [
-    "ABSTAIN_TEXT", "CAPABILITIES", "FLAW_KINDS", "Flaw", "Problem", "StepCheck", "Task",
-    "TaskConfig", "Verdict", "Arith", "ArithConfig", "Countdown", "CountdownConfig",
-    "get_task", "list_tasks", "load_problem", "register", "task_class",
+    "ABSTAIN_TEXT",
+    "CAPABILITIES",
+    "FLAW_KINDS",
+    "Flaw",
+    "Problem",
+    "StepCheck",
+    "Task",
+    "TaskConfig",
+    "Verdict",
+    "Arith",
+    "ArithConfig",
+    "Countdown",
+    "CountdownConfig",
+    "get_task",
+    "list_tasks",
+    "load_problem",
+    "register",
+    "task_class",
 ]

@@ -21,6 +21,7 @@ methods that go with each. Recipes, methods and probes ask for what they need wi
 both. Step-chain tasks build on ``tasks.steps`` and ``tasks.flaws``; a task without steps
 needs neither (see ``tasks/linear`` and docs/tasks.md).
 """
+
 from __future__ import annotations
 
 import random
@@ -80,12 +81,18 @@ class TaskConfig:
 
     def need_split_fields(self) -> None:
         """The fields every task has: the unsolvable share and the partition sizes."""
-        self.need(isinstance(self.unsolvable_fraction, (int, float))
-                  and 0.0 <= self.unsolvable_fraction <= 1.0, "unsolvable_fraction", "must be in [0, 1]")
+        self.need(
+            isinstance(self.unsolvable_fraction, (int, float)) and 0.0 <= self.unsolvable_fraction <= 1.0,
+            "unsolvable_fraction",
+            "must be in [0, 1]",
+        )
         self.need_ints("test_permille", "validation_permille")
         self.need(0 <= self.test_permille <= 500, "test_permille", "must be in 0..500")
-        self.need(0 <= self.validation_permille <= 500 - self.test_permille, "validation_permille",
-                  f"must be in 0..{500 - self.test_permille} (test + validation <= 500)")
+        self.need(
+            0 <= self.validation_permille <= 500 - self.test_permille,
+            "validation_permille",
+            f"must be in 0..{500 - self.test_permille} (test + validation <= 500)",
+        )
 
 
 # Config fields left out of ``Task.config_key`` (the seed of every problem stream): they
@@ -97,8 +104,9 @@ PARTITION_ONLY_FIELDS = ("validation_permille",)
 def missing_capability(task: str, capability: str, by: str, has: Any = ()) -> ValueError:
     """The one error for a recipe, method or probe asking a task for what it lacks."""
     have = ", ".join(sorted(has)) or "none"
-    return ValueError(f"{by} needs the {capability!r} capability, which task {task!r} does not "
-                      f"declare (it has: {have})")
+    return ValueError(
+        f"{by} needs the {capability!r} capability, which task {task!r} does not declare (it has: {have})"
+    )
 
 
 class Task(ABC):
@@ -117,9 +125,7 @@ class Task(ABC):
         allowed = set(self.config_cls.__dataclass_fields__)
         unknown = sorted(set(config) - allowed)
         if unknown:
-            raise ValueError(
-                f"{self.name}: unknown config field(s) {unknown}; allowed: {sorted(allowed)}"
-            )
+            raise ValueError(f"{self.name}: unknown config field(s) {unknown}; allowed: {sorted(allowed)}")
         self.config = self.config_cls(**config)
         self.config.validate()
 
@@ -149,7 +155,7 @@ class Task(ABC):
 
     # ---- splits ---------------------------------------------------------------------
     def partition(self, problem: Problem) -> str:
-        """"train", "validation", "test" or "ood" (an OOD level or OOD content)."""
+        """ "train", "validation", "test" or "ood" (an OOD level or OOD content)."""
         if problem.level != "id" or not problem.id or self._ood_content(problem):
             return "ood"
         b, c = hash_bucket(problem.id), self.config
@@ -232,12 +238,10 @@ class Task(ABC):
         """The problem statement in plain words (used by critique / chat formats)."""
 
     @abstractmethod
-    def _template_fields(self, problem: Problem) -> dict[str, Any]:
-        ...
+    def _template_fields(self, problem: Problem) -> dict[str, Any]: ...
 
     @abstractmethod
-    def _gold_answer(self, problem: Problem) -> str:
-        ...
+    def _gold_answer(self, problem: Problem) -> str: ...
 
     def prompt(self, problem: Problem, template: int = 0, style: str = "char") -> str:
         """The prompt text for ``template`` of ``style`` (0 = canonical); the completion
@@ -275,18 +279,37 @@ class Task(ABC):
 
     def plausible_wrong_answer(self, problem: Problem, seed: int = 0) -> str:
         """A wrong answer that looks plausible, e.g. for the gaslighting probe ("wrong_answers")."""
-        raise missing_capability(self.name, "wrong_answers", "plausible_wrong_answer()",
-                                 self.capabilities)
+        raise missing_capability(self.name, "wrong_answers", "plausible_wrong_answer()", self.capabilities)
 
-    def search_trace(self, problem: Problem, strategy: str = "dfs", heuristic: str = "sum",
-                     beam: int = 3) -> tuple[str, bool]:
+    def search_trace(
+        self, problem: Problem, strategy: str = "dfs", heuristic: str = "sum", beam: int = 3
+    ) -> tuple[str, bool]:
         """A Stream-of-Search trace and whether it reached the goal ("search")."""
         raise missing_capability(self.name, "search", "search_trace()", self.capabilities)
 
 
 __all__ = [
-    "ABSTAIN_TEXT", "CAPABILITIES", "MAX_COMPLETION_CHARS", "MAX_DIGITS", "MAX_LINES",
-    "PARTITION_ONLY_FIELDS", "SPLITS", "Flaw", "Problem", "StepCheck", "Task", "TaskConfig",
-    "Verdict", "abstention_verdict", "content_id", "fail", "hash_bucket", "is_abstention",
-    "missing_capability", "precheck", "read_completion", "seeded_rng", "steps_of",
+    "ABSTAIN_TEXT",
+    "CAPABILITIES",
+    "MAX_COMPLETION_CHARS",
+    "MAX_DIGITS",
+    "MAX_LINES",
+    "PARTITION_ONLY_FIELDS",
+    "SPLITS",
+    "Flaw",
+    "Problem",
+    "StepCheck",
+    "Task",
+    "TaskConfig",
+    "Verdict",
+    "abstention_verdict",
+    "content_id",
+    "fail",
+    "hash_bucket",
+    "is_abstention",
+    "missing_capability",
+    "precheck",
+    "read_completion",
+    "seeded_rng",
+    "steps_of",
 ]

@@ -36,6 +36,7 @@ false_final    ``operator``: the last step's  ``value``: the last step's result 
 shuffle_pairs  no: (v, b) is tried first      yes: (v, b) and (a, v) in random order
 ============== ============================== ===========================================
 """
+
 from __future__ import annotations
 
 import random
@@ -62,8 +63,12 @@ class FlawRules:
     shuffle_pairs: bool
 
     def __post_init__(self) -> None:
-        for name, value, allowed in (("apply_op", self.apply_op, OP_RULES), ("carry", self.carry, CARRY),
-                                     ("slip", self.slip, SLIPS), ("false_final", self.false_final, FALSE_FINALS)):
+        for name, value, allowed in (
+            ("apply_op", self.apply_op, OP_RULES),
+            ("carry", self.carry, CARRY),
+            ("slip", self.slip, SLIPS),
+            ("false_final", self.false_final, FALSE_FINALS),
+        ):
             if value not in allowed:
                 raise ValueError(f"FlawRules.{name}: {value!r} is not one of {list(allowed)}")
 
@@ -89,8 +94,7 @@ def _fits(v: int) -> bool:
     return len(str(v)) <= MAX_DIGITS
 
 
-def propagate(chain: Chain, rules: FlawRules, k: int, new_step: Step,
-              loose: bool = False) -> list[Step] | None:
+def propagate(chain: Chain, rules: FlawRules, k: int, new_step: Step, loose: bool = False) -> list[Step] | None:
     """Replace step k and recompute every later step that consumes its result.
 
     When a changed value cannot be carried on exactly: ``carry="keep"`` keeps the later
@@ -208,7 +212,7 @@ def _dropped(chain: Chain, rules: FlawRules, rng: random.Random) -> Flaw | None:
     order = list(range(len(steps)))
     rng.shuffle(order)
     for k in order:
-        out = steps[:k] + steps[k + 1:]
+        out = steps[:k] + steps[k + 1 :]
         first = chain.label(out)
         if first is not None:
             return Flaw(fmt_steps(out), "dropped_step", first)

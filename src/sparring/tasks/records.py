@@ -1,6 +1,7 @@
 """The records a task hands out (problems, verdicts, flaws) and the helpers every task's
 generator and verifier share: content ids, hash buckets, seeded streams, input bounds and
 the abstention rule. Nothing here knows about a particular task."""
+
 from __future__ import annotations
 
 import hashlib
@@ -151,6 +152,11 @@ def read_completion(problem: Problem, completion: Any) -> str | Verdict:
 def abstention_verdict(problem: Problem) -> Verdict:
     """The verdict on an abstention: right exactly when the problem is unsolvable."""
     ok = not problem.solvable
-    return Verdict(correct=ok, answer_correct=ok, abstained=True, answer=ABSTAIN_TEXT,
-                   first_error=None if ok else 0,
-                   reason="" if ok else "abstained on a solvable problem")
+    return Verdict(
+        correct=ok,
+        answer_correct=ok,
+        abstained=True,
+        answer=ABSTAIN_TEXT,
+        first_error=None if ok else 0,
+        reason="" if ok else "abstained on a solvable problem",
+    )

@@ -6,6 +6,7 @@
 ``sparring.tasks`` imports every sub-package of ``sparring/tasks/`` at import time, so a
 new family is one folder and nothing else to edit (docs/tasks.md).
 """
+
 from __future__ import annotations
 
 from .base import CAPABILITIES, Problem, Task

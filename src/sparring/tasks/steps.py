@@ -13,6 +13,7 @@ Operator rules (``OP_RULES``), the one semantic difference of the arithmetic its
 
 Both divide exactly only (``b > 0`` and ``a % b == 0``).
 """
+
 from __future__ import annotations
 
 import re
@@ -101,8 +102,15 @@ def judge_steps(problem: Problem, text: str, judge: StepJudge) -> Verdict:
         m = STEP_RE.fullmatch(ln)
         if m is None:
             steps.append(StepCheck(len(steps), ln[:80], False, "not a step of the form a+b=c"))
-            return Verdict(False, False, steps, len(steps) - 1 if first is None else first, None,
-                           well_formed=False, reason="unparseable step")
+            return Verdict(
+                False,
+                False,
+                steps,
+                len(steps) - 1 if first is None else first,
+                None,
+                well_formed=False,
+                reason="unparseable step",
+            )
         a, op, b, r = int(m[1]), m[2], int(m[3]), int(m[4])
         reason, expected = judge.step(a, op, b, r)
         if reason and first is None:
@@ -112,8 +120,9 @@ def judge_steps(problem: Problem, text: str, judge: StepJudge) -> Verdict:
     if not steps:
         return fail("no steps", well_formed=False)
     if not problem.solvable:
-        return Verdict(False, False, steps, len(steps) if first is None else first, str(last_r),
-                       reason=judge.unsolvable_reason)
+        return Verdict(
+            False, False, steps, len(steps) if first is None else first, str(last_r), reason=judge.unsolvable_reason
+        )
     reason = ""
     if first is None:
         reason = judge.end()

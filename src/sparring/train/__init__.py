@@ -17,6 +17,7 @@ Every method has the signature ``fn(base, task, config, out_dir, budget) -> RunC
 Methods: ``sft`` (any recipe), ``cft``, ``one-shot-cft``, ``grpo``, ``grpo-roc``, ``srl``,
 ``pipeline``. ``METHODS[name].config_cls.options()`` lists each method's options.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -30,13 +31,12 @@ from . import sft as _sft  # noqa: F401
 from . import srl as _srl  # noqa: F401
 from .budget import Budget
 from .config import MethodConfig
-from .registry import METHODS, Method, get_method, register_method
 from .pretrain import pretrain
+from .registry import METHODS, Method, get_method, register_method
 from .variants import ADVANTAGES, LOSSES, register_advantage, register_loss
 
 
-def train(method: str, base: Any, task: Any, config: Any = None, out_dir: Any = None,
-          budget: Any = None):
+def train(method: str, base: Any, task: Any, config: Any = None, out_dir: Any = None, budget: Any = None):
     """Run ``method``; returns the checkpoint's :class:`~sparring.models.RunCard`
     (``card.path`` is the directory, ``card.metrics`` what run.json holds). Bad input
     raises ValueError before anything trains."""
@@ -55,5 +55,17 @@ def train(method: str, base: Any, task: Any, config: Any = None, out_dir: Any = 
     return as_card(m.run(str(base), t, cfg, check_out_dir(out_dir), b))
 
 
-__all__ = ["ADVANTAGES", "Budget", "LOSSES", "METHODS", "Method", "MethodConfig", "get_method", "pretrain",
-           "register_advantage", "register_loss", "register_method", "train"]
+__all__ = [
+    "ADVANTAGES",
+    "Budget",
+    "LOSSES",
+    "METHODS",
+    "Method",
+    "MethodConfig",
+    "get_method",
+    "pretrain",
+    "register_advantage",
+    "register_loss",
+    "register_method",
+    "train",
+]

@@ -13,6 +13,7 @@ Tokens are the non-padding tokens the trainer processed: prompt + completion for
 (TRL's own count). Seconds are wall time from the first training step's start, excluding
 data building, model loading and the final evaluation.
 """
+
 from __future__ import annotations
 
 import math
@@ -20,10 +21,22 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
-_UNITS = {"s": "seconds", "sec": "seconds", "secs": "seconds", "second": "seconds",
-          "seconds": "seconds", "m": "minutes", "min": "minutes", "mins": "minutes",
-          "minutes": "minutes", "step": "steps", "steps": "steps", "tok": "tokens",
-          "token": "tokens", "tokens": "tokens"}
+_UNITS = {
+    "s": "seconds",
+    "sec": "seconds",
+    "secs": "seconds",
+    "second": "seconds",
+    "seconds": "seconds",
+    "m": "minutes",
+    "min": "minutes",
+    "mins": "minutes",
+    "minutes": "minutes",
+    "step": "steps",
+    "steps": "steps",
+    "tok": "tokens",
+    "token": "tokens",
+    "tokens": "tokens",
+}
 _SCALE = {"": 1, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9}
 _BUDGET_RE = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][0-9]+)?)\s*([kKMG]?)\s*([a-zA-Z]+)\s*$")
 UNBOUNDED_STEPS = 10_000_000  # max_steps handed to the Trainer when steps are not the limit
@@ -45,8 +58,7 @@ class Budget:
             if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v <= 0):
                 raise ValueError(f"budget.{name}: must be a positive integer, got {v!r}")
         s = self.seconds
-        if s is not None and (not isinstance(s, (int, float)) or isinstance(s, bool)
-                              or not math.isfinite(s) or s <= 0):
+        if s is not None and (not isinstance(s, (int, float)) or isinstance(s, bool) or not math.isfinite(s) or s <= 0):
             raise ValueError(f"budget.seconds: must be a positive number, got {s!r}")
         return self
 
@@ -74,7 +86,8 @@ class Budget:
                 if m is None or m[3] not in _UNITS:
                     raise ValueError(
                         f"budget: cannot read {part.strip()!r}; write a number and a unit "
-                        f"(s, min, steps, tokens), e.g. '300s', '200steps', '2Mtokens'")
+                        f"(s, min, steps, tokens), e.g. '300s', '200steps', '2Mtokens'"
+                    )
                 number = float(m[1]) * _SCALE[m[2]]
                 unit = _UNITS[m[3]]
                 if unit == "minutes":

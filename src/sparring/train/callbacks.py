@@ -4,6 +4,7 @@ progress bar, and the learning-rate schedule that follows the budget's progress.
 Progress is the largest used fraction of any limit, so the cosine schedule decays over
 the budget itself: a 300-second run anneals over 300 seconds whatever its step rate.
 """
+
 from __future__ import annotations
 
 import math
@@ -55,8 +56,13 @@ class BudgetTracker:
 class BudgetCallback(TrainerCallback):
     """Stops training when the budget is spent; shows a progress bar of the budget."""
 
-    def __init__(self, tracker: BudgetTracker, show_progress: bool = True, desc: str = "train",
-                 postfix_keys: tuple[str, ...] = ("loss", "reward")):
+    def __init__(
+        self,
+        tracker: BudgetTracker,
+        show_progress: bool = True,
+        desc: str = "train",
+        postfix_keys: tuple[str, ...] = ("loss", "reward"),
+    ):
         self.tracker = tracker
         self.show_progress = show_progress
         self.desc = desc
@@ -69,8 +75,11 @@ class BudgetCallback(TrainerCallback):
         if self.show_progress and state.is_world_process_zero:
             from tqdm.auto import tqdm
 
-            self.bar = tqdm(total=1000, desc=f"{self.desc} [{self.tracker.budget}]",
-                            bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining}{postfix}")
+            self.bar = tqdm(
+                total=1000,
+                desc=f"{self.desc} [{self.tracker.budget}]",
+                bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining}{postfix}",
+            )
 
     def on_step_end(self, args, state, control, **kwargs):
         p = self.tracker.progress()
@@ -108,6 +117,7 @@ def budget_lr_lambda(tracker: BudgetTracker, warmup_steps: int, min_lr_ratio: fl
             start.append(p if p < 1.0 else 0.0)
         frac = (p - start[0]) / max(1e-9, 1.0 - start[0])
         return min_lr_ratio + (1.0 - min_lr_ratio) * 0.5 * (1.0 + math.cos(math.pi * min(1.0, frac)))
+
     return fn
 
 
@@ -125,13 +135,15 @@ class BudgetScheduleMixin:
         if self.lr_scheduler is None:
             opt = optimizer if optimizer is not None else self.optimizer
             self.lr_scheduler = torch.optim.lr_scheduler.LambdaLR(
-                opt, budget_lr_lambda(self.budget_tracker, self.warmup_steps, self.min_lr_ratio))
+                opt, budget_lr_lambda(self.budget_tracker, self.warmup_steps, self.min_lr_ratio)
+            )
             self._created_lr_scheduler = True
         return self.lr_scheduler
 
 
-def attach_budget(trainer, budget: Budget, *, warmup_steps: int, min_lr_ratio: float,
-                  show_progress: bool = True, desc: str = "train") -> BudgetTracker:
+def attach_budget(
+    trainer, budget: Budget, *, warmup_steps: int, min_lr_ratio: float, show_progress: bool = True, desc: str = "train"
+) -> BudgetTracker:
     """Give ``trainer`` (a BudgetScheduleMixin subclass) a budget: the stopping callback,
     the progress bar (replacing the Trainer's own step bar) and the schedule."""
     from transformers.trainer_callback import PrinterCallback, ProgressCallback

@@ -5,6 +5,7 @@ A checkpoint is a ``save_pretrained`` directory plus ``run.json``, a
 :class:`sparring.models.RunCard` (its schema is documented there), written atomically
 (``sparring.models.save_model`` builds it aside, then renames).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -20,8 +21,17 @@ from typing import Any, Iterator
 
 import torch
 
-from sparring.models import (RUN_CARD, ZOO_CARD, RunCard, configure_threads, device_defaults, load_model,
-                             resolve_model_source, save_model, trl_args_overrides)
+from sparring.models import (
+    RUN_CARD,
+    ZOO_CARD,
+    RunCard,
+    configure_threads,
+    device_defaults,
+    load_model,
+    resolve_model_source,
+    save_model,
+    trl_args_overrides,
+)
 from sparring.tasks import Task, get_task
 
 from .budget import Budget
@@ -93,9 +103,13 @@ def versions() -> dict[str, str]:
 
     from sparring import __version__ as sparring_version
 
-    return {"sparring": sparring_version, "torch": torch.__version__,
-            "transformers": transformers.__version__, "trl": trl.__version__,
-            "python": platform.python_version()}
+    return {
+        "sparring": sparring_version,
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "trl": trl.__version__,
+        "python": platform.python_version(),
+    }
 
 
 @contextmanager
@@ -111,9 +125,18 @@ def scratch_dir() -> Iterator[str]:
 def trainer_kwargs(cfg: MethodConfig, budget: Budget, output_dir: str, dd) -> dict[str, Any]:
     """TrainingArguments fields shared by every method (TRL config subclasses accept them)."""
     kw = trl_args_overrides(dd)
-    kw.update(output_dir=output_dir, max_steps=budget.max_steps, logging_steps=cfg.logging_steps,
-              save_strategy="no", eval_strategy="no", seed=cfg.seed, data_seed=cfg.seed,
-              disable_tqdm=True, lr_scheduler_type="constant", warmup_steps=0)
+    kw.update(
+        output_dir=output_dir,
+        max_steps=budget.max_steps,
+        logging_steps=cfg.logging_steps,
+        save_strategy="no",
+        eval_strategy="no",
+        seed=cfg.seed,
+        data_seed=cfg.seed,
+        disable_tqdm=True,
+        lr_scheduler_type="constant",
+        warmup_steps=0,
+    )
     return kw
 
 
@@ -129,17 +152,20 @@ def evaluate(model, tok, task: Task, cfg: MethodConfig, when: str = "after") -> 
 def train_metrics(trainer, tracker) -> dict[str, Any]:
     """Final training numbers from the trainer's log history."""
     hist = [h for h in trainer.state.log_history if "loss" in h or "reward" in h]
-    out: dict[str, Any] = {"steps": int(trainer.state.global_step), "tokens": tracker.tokens,
-                           "seconds": round(tracker.elapsed, 2)}
+    out: dict[str, Any] = {
+        "steps": int(trainer.state.global_step),
+        "tokens": tracker.tokens,
+        "seconds": round(tracker.elapsed, 2),
+    }
     if tracker.elapsed > 0 and tracker.tokens:
         out["tokens_per_second"] = round(tracker.tokens / tracker.elapsed, 1)
     summary = [h for h in trainer.state.log_history if "train_loss" in h]
     if summary:
         out["train_loss"] = summary[-1]["train_loss"]
-    keep = ("loss", "reward", "grad_norm", "entropy", "frac_reward_zero_std", "learning_rate",
-            "replay/groups_filled")
-    out["log_history"] = [{"step": h.get("step"), **{k: h[k] for k in keep if isinstance(h.get(k), (int, float))}}
-                          for h in hist[-1000:]]
+    keep = ("loss", "reward", "grad_norm", "entropy", "frac_reward_zero_std", "learning_rate", "replay/groups_filled")
+    out["log_history"] = [
+        {"step": h.get("step"), **{k: h[k] for k in keep if isinstance(h.get(k), (int, float))}} for h in hist[-1000:]
+    ]
     for key in keep:
         vals = [h[key] for h in hist if isinstance(h.get(key), (int, float))]
         if vals:
@@ -151,12 +177,23 @@ def train_metrics(trainer, tracker) -> dict[str, Any]:
 def check_finite(model, what: str) -> None:
     for name, p in model.named_parameters():
         if not torch.isfinite(p).all():
-            raise RuntimeError(f"{what}: training produced non-finite weights in {name}; "
-                               f"lower the learning rate")
+            raise RuntimeError(f"{what}: training produced non-finite weights in {name}; lower the learning rate")
 
 
-def write_checkpoint(model, tok, out_dir, *, method: str, cfg: MethodConfig, budget: Budget,
-                     base: Any, task: Task, data: dict, metrics: dict, extra: dict | None = None) -> RunCard:
+def write_checkpoint(
+    model,
+    tok,
+    out_dir,
+    *,
+    method: str,
+    cfg: MethodConfig,
+    budget: Budget,
+    base: Any,
+    task: Task,
+    data: dict,
+    metrics: dict,
+    extra: dict | None = None,
+) -> RunCard:
     """Save model + tokenizer + run.json atomically; returns the card (``card.path``)."""
     check_finite(model, method)
     card = run_card(method, cfg.to_dict(), budget, base, task, data, metrics, extra)
@@ -172,13 +209,30 @@ def as_card(result: Any) -> RunCard:
     return result if isinstance(result, RunCard) else RunCard.read(result)
 
 
-def run_card(method: str, config: dict, budget: Budget, base: Any, task: Task, data: dict,
-             metrics: dict, extra: dict | None = None) -> RunCard:
+def run_card(
+    method: str,
+    config: dict,
+    budget: Budget,
+    base: Any,
+    task: Task,
+    data: dict,
+    metrics: dict,
+    extra: dict | None = None,
+) -> RunCard:
     """The card of a run that just finished (stamped with versions, time and argv)."""
-    return RunCard(method=method, config=config, budget=budget.to_dict(), base=base_card(base),
-                   task={"name": task.name, **task.config_dict()}, data=data, versions=versions(),
-                   metrics=metrics, created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                   argv=list(sys.argv), extra=dict(extra or {}))
+    return RunCard(
+        method=method,
+        config=config,
+        budget=budget.to_dict(),
+        base=base_card(base),
+        task={"name": task.name, **task.config_dict()},
+        data=data,
+        versions=versions(),
+        metrics=metrics,
+        created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        argv=list(sys.argv),
+        extra=dict(extra or {}),
+    )
 
 
 def check_out_dir(out_dir: Any) -> Path:

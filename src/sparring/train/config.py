@@ -5,6 +5,7 @@ metadata (``sparring train --help`` prints them). ``validate()`` raises ``ValueE
 naming the field and what is allowed. ``from_any`` accepts an instance, a dict, a path to
 a YAML/JSON file, or None (the defaults), and rejects unknown options by name.
 """
+
 from __future__ import annotations
 
 import json
@@ -47,21 +48,21 @@ class MethodConfig:
         elif isinstance(config, cls):
             data = asdict(config)
         elif isinstance(config, MethodConfig):
-            raise ValueError(f"config: a {type(config).__name__} was given to method "
-                             f"{cls.method_name!r}, which takes a {cls.__name__}")
+            raise ValueError(
+                f"config: a {type(config).__name__} was given to method "
+                f"{cls.method_name!r}, which takes a {cls.__name__}"
+            )
         elif isinstance(config, dict):
             data = dict(config)
         elif isinstance(config, (str, os.PathLike)):
             data = load_config_file(config)
         else:
-            raise ValueError(f"config: expected a dict, a {cls.__name__} or a file path, "
-                             f"got {type(config).__name__}")
+            raise ValueError(f"config: expected a dict, a {cls.__name__} or a file path, got {type(config).__name__}")
         data.update(overrides)
         names = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - names)
         if unknown:
-            raise ValueError(f"{cls.method_name}: unknown option(s) {unknown}; "
-                             f"options are {sorted(names)}")
+            raise ValueError(f"{cls.method_name}: unknown option(s) {unknown}; options are {sorted(names)}")
         cfg = cls(**data)
         cfg.validate()
         return cfg
@@ -82,8 +83,9 @@ class MethodConfig:
     def validate(self) -> None:
         self.check_int("seed", lo=0)
         if self.device is not None and not isinstance(self.device, str):
-            raise ValueError(f"{self.method_name}.device: must be a string such as 'cpu' or 'cuda', "
-                             f"got {self.device!r}")
+            raise ValueError(
+                f"{self.method_name}.device: must be a string such as 'cpu' or 'cuda', got {self.device!r}"
+            )
         self.check_int("eval_problems", lo=0)
         self.check_int("eval_max_new_tokens", lo=1)
         self.check_bool("eval_before")
@@ -102,8 +104,7 @@ class MethodConfig:
         if hi is not None and v > hi:
             raise self._err(name, f"must be <= {hi}")
 
-    def check_float(self, name: str, lo: float | None = None, hi: float | None = None,
-                    lo_open: bool = False) -> None:
+    def check_float(self, name: str, lo: float | None = None, hi: float | None = None, lo_open: bool = False) -> None:
         v = getattr(self, name)
         if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v):
             raise self._err(name, "must be a finite number")

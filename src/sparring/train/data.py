@@ -1,19 +1,27 @@
 """Datasets for training: corpus recipes, user datasets, and what each method needs."""
+
 from __future__ import annotations
 
 import os
 from pathlib import Path
 from typing import Any
 
-from sparring.tasks import Task
-
 from sparring.corpus import fingerprint
+from sparring.tasks import Task
 
 from .common import require_columns
 
 
-def recipe_dataset(recipe: str, task: Task, n: int, seed: int, options: dict | None = None,
-                   *, columns: tuple[str, ...] = ("prompt", "completion"), what: str = "train"):
+def recipe_dataset(
+    recipe: str,
+    task: Task,
+    n: int,
+    seed: int,
+    options: dict | None = None,
+    *,
+    columns: tuple[str, ...] = ("prompt", "completion"),
+    what: str = "train",
+):
     """Build ``n`` rows of a ``sparring.corpus`` recipe, or load a saved dataset when
     ``recipe`` is a directory path; check it has ``columns``. Returns (dataset, data card)."""
     if not isinstance(recipe, str) or not recipe:
@@ -67,12 +75,14 @@ def tokenize_sft(ds, tokenizer, max_length: int, drop_long: bool = False):
             labels.append(([-100] * len(p) + c + [eos])[:max_length])
         return {"input_ids": ids, "labels": labels}
 
-    return ds.map(fn, batched=True, batch_size=2048, remove_columns=ds.column_names,
-                  desc="tokenizing", load_from_cache_file=False)
+    return ds.map(
+        fn, batched=True, batch_size=2048, remove_columns=ds.column_names, desc="tokenizing", load_from_cache_file=False
+    )
 
 
-def prompt_dataset(task: Task, n: int, seed: int, recipe: str = "imitation",
-                   options: dict | None = None, what: str = "grpo"):
+def prompt_dataset(
+    task: Task, n: int, seed: int, recipe: str = "imitation", options: dict | None = None, what: str = "grpo"
+):
     """Prompts + problems for RL: a recipe's rows, one per problem, completions dropped."""
     ds, card = recipe_dataset(recipe, task, n, seed, options, columns=("prompt", "problem"), what=what)
     if "problem_id" in ds.column_names:
@@ -126,7 +136,7 @@ class BucketBatchSampler:
         for b in sorted(self.buckets):
             rows = list(self.buckets[b])
             rng.shuffle(rows)
-            batches += [rows[i:i + self.batch_size] for i in range(0, len(rows), self.batch_size)]
+            batches += [rows[i : i + self.batch_size] for i in range(0, len(rows), self.batch_size)]
         full = [x for x in batches if len(x) == self.batch_size]
         rng.shuffle(full)
         for batch in full + [x for x in batches if len(x) < self.batch_size]:

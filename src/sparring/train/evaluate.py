@@ -6,6 +6,7 @@ the same code the probes use, so ``after`` and ``critique_after`` are what ``spa
 probe`` reports for the same problems (greedy decoding equals one-at-a-time decoding, as
 measured in FEASIBILITY.md).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -23,18 +24,34 @@ def responder(model, tokenizer, batch_size: int = EVAL_BATCH) -> HFResponder:
     return HFResponder(model, tokenizer, batch_size=batch_size, cache=False)
 
 
-def accuracy(model, tokenizer, task: Task, problems: list[Problem], *, max_new_tokens: int = 96,
-             samples: int = 1, temperature: float = 1.0, seed: int = 0) -> dict[str, Any]:
+def accuracy(
+    model,
+    tokenizer,
+    task: Task,
+    problems: list[Problem],
+    *,
+    max_new_tokens: int = 96,
+    samples: int = 1,
+    temperature: float = 1.0,
+    seed: int = 0,
+) -> dict[str, Any]:
     """:func:`sparring.evaluation.accuracy` of ``model`` (greedy, or ``samples`` sampled)."""
-    return answer_accuracy(responder(model, tokenizer), task, problems, max_new_tokens=max_new_tokens,
-                           samples=samples, temperature=temperature, seed=seed)
+    return answer_accuracy(
+        responder(model, tokenizer),
+        task,
+        problems,
+        max_new_tokens=max_new_tokens,
+        samples=samples,
+        temperature=temperature,
+        seed=seed,
+    )
 
 
-def test_accuracy(model, tokenizer, task: Task, n: int = 500, *, max_new_tokens: int = 96,
-                  seed: int = 0) -> dict[str, Any]:
+def test_accuracy(
+    model, tokenizer, task: Task, n: int = 500, *, max_new_tokens: int = 96, seed: int = 0
+) -> dict[str, Any]:
     """Greedy accuracy on ``n`` problems of the task's held-out test split."""
-    return accuracy(model, tokenizer, task, task.problems("test", n=n, seed=seed),
-                    max_new_tokens=max_new_tokens)
+    return accuracy(model, tokenizer, task, task.problems("test", n=n, seed=seed), max_new_tokens=max_new_tokens)
 
 
 def critique_accuracy(model, tokenizer, task: Task, n: int = 200, *, seed: int = 0) -> dict[str, Any]:

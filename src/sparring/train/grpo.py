@@ -11,11 +11,11 @@ generated batch of ``prompts_per_step x num_generations`` rollouts.
 prompt the policy solved earlier in the run, gets that earlier success back in place of one
 rollout, so hard prompts keep teaching instead of being dropped; ``false`` is plain GRPO.
 """
+
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sparring.rewards import REWARD_COLUMNS, get_reward
 
@@ -27,31 +27,36 @@ from .variants import ADVANTAGES, LOSSES, get_loss
 
 if TYPE_CHECKING:  # annotations only: importing these here would load models early
     from pathlib import Path
+
     from sparring.runcard import RunCard
     from sparring.tasks import Task
 
 
-
 @dataclass
 class GRPOOptions(RolloutOptions):
-    recipe: str = opt("imitation", "Recipe (or dataset dir) whose prompts and problems are used; "
-                                   "completions are ignored.")
+    recipe: str = opt(
+        "imitation", "Recipe (or dataset dir) whose prompts and problems are used; completions are ignored."
+    )
     rewards: list = opt(["correct"], "Reward functions (sparring.rewards names).")
     reward_weights: list = opt([], "One weight per reward (empty: all 1).")
     loss: str = opt("dapo", "Loss variant: " + ", ".join(sorted(LOSSES)) + ".")
-    advantage: str = opt("", "Advantage function (empty: the loss variant's): "
-                             + ", ".join(sorted(ADVANTAGES)) + ".")
-    drop_zero_variance: str = opt("auto", "Drop groups whose rewards all agree: true, false or auto "
-                                          "(the loss variant's default).")
+    advantage: str = opt("", "Advantage function (empty: the loss variant's): " + ", ".join(sorted(ADVANTAGES)) + ".")
+    drop_zero_variance: str = opt(
+        "auto", "Drop groups whose rewards all agree: true, false or auto (the loss variant's default)."
+    )
     min_group_std: float = opt(1e-6, "A group whose reward std is <= this counts as zero-variance.")
     top_p: float = opt(1.0, "Nucleus sampling for rollouts.")
     mask_truncated_completions: bool = opt(False, "Exclude truncated rollouts from the loss.")
-    replay_successes: bool = opt(True, "Success replay (RLEP/ExGRPO-style experience replay): a group "
-                                       "whose rollouts all fail gets the prompt's latest earlier success "
-                                       "(reward >= replay_min_reward) in place of one rollout (false: "
-                                       "plain GRPO; docs/results.md).")
-    replay_min_reward: float = opt(1.0, "Total weighted reward from which a rollout counts as a success "
-                                        "for success replay.")
+    replay_successes: bool = opt(
+        True,
+        "Success replay (RLEP/ExGRPO-style experience replay): a group "
+        "whose rollouts all fail gets the prompt's latest earlier success "
+        "(reward >= replay_min_reward) in place of one rollout (false: "
+        "plain GRPO; docs/results.md).",
+    )
+    replay_min_reward: float = opt(
+        1.0, "Total weighted reward from which a rollout counts as a success for success replay."
+    )
 
     method_name = "grpo"
 
@@ -62,7 +67,8 @@ class GRPOOptions(RolloutOptions):
         for r in self.rewards:
             get_reward(r)
         if not isinstance(self.reward_weights, list) or (
-                self.reward_weights and len(self.reward_weights) != len(self.rewards)):
+            self.reward_weights and len(self.reward_weights) != len(self.rewards)
+        ):
             raise self._err("reward_weights", f"must be empty or hold {len(self.rewards)} numbers")
         self.check_choice("loss", LOSSES)
         if self.advantage:
@@ -81,8 +87,7 @@ class GRPOOptions(RolloutOptions):
         return self.drop_zero_variance in (True, "true")
 
 
-def grpo_config(cfg: GRPOOptions, budget: Budget, output_dir: str, dd,
-                generations: int | None = None):
+def grpo_config(cfg: GRPOOptions, budget: Budget, output_dir: str, dd, generations: int | None = None):
     from trl import GRPOConfig
 
     from .common import trainer_kwargs
@@ -93,32 +98,59 @@ def grpo_config(cfg: GRPOOptions, budget: Budget, output_dir: str, dd,
     kw.update(spec.trl)
     kw.setdefault("epsilon_high", cfg.epsilon)
     return GRPOConfig(
-        **kw, learning_rate=cfg.learning_rate, beta=cfg.beta, num_generations=g,
-        per_device_train_batch_size=cfg.prompts_per_step * g, steps_per_generation=1,
-        gradient_accumulation_steps=1, temperature=cfg.temperature, top_p=cfg.top_p, top_k=0,
-        max_completion_length=cfg.max_completion_length, loss_type=spec.loss_type,
-        epsilon=cfg.epsilon, num_iterations=cfg.num_iterations, max_grad_norm=cfg.max_grad_norm,
-        mask_truncated_completions=cfg.mask_truncated_completions, scale_rewards="group",
-        reward_weights=[float(w) for w in cfg.reward_weights] or None, shuffle_dataset=True,
+        **kw,
+        learning_rate=cfg.learning_rate,
+        beta=cfg.beta,
+        num_generations=g,
+        per_device_train_batch_size=cfg.prompts_per_step * g,
+        steps_per_generation=1,
+        gradient_accumulation_steps=1,
+        temperature=cfg.temperature,
+        top_p=cfg.top_p,
+        top_k=0,
+        max_completion_length=cfg.max_completion_length,
+        loss_type=spec.loss_type,
+        epsilon=cfg.epsilon,
+        num_iterations=cfg.num_iterations,
+        max_grad_norm=cfg.max_grad_norm,
+        mask_truncated_completions=cfg.mask_truncated_completions,
+        scale_rewards="group",
+        reward_weights=[float(w) for w in cfg.reward_weights] or None,
+        shuffle_dataset=True,
         log_completions=False,
     )
 
 
-def run_grpo(method: str, base: str, task: Task, cfg: GRPOOptions, out: Path, budget: Budget, *,
-             dataset=None, data_card: dict | None = None, generations: int | None = None,
-             prepare_model=None, selector=None) -> RunCard:
+def run_grpo(
+    method: str,
+    base: str,
+    task: Task,
+    cfg: GRPOOptions,
+    out: Path,
+    budget: Budget,
+    *,
+    dataset=None,
+    data_card: dict | None = None,
+    generations: int | None = None,
+    prepare_model=None,
+    selector=None,
+) -> RunCard:
     """The GRPO run shared by grpo, grpo-roc and srl (parsed values): build data, train, save."""
     from .callbacks import attach_budget
     from .common import (
-        evaluate, load_for_training, require_columns, scratch_dir, train_metrics, write_checkpoint,
+        evaluate,
+        load_for_training,
+        require_columns,
+        scratch_dir,
+        train_metrics,
+        write_checkpoint,
     )
     from .data import prompt_dataset
     from .replay import SuccessReplay
     from .trainers import SparringGRPOTrainer
 
     if dataset is None:
-        dataset, data_card = prompt_dataset(task, cfg.n, cfg.seed, cfg.recipe, cfg.recipe_options,
-                                            what=method)
+        dataset, data_card = prompt_dataset(task, cfg.n, cfg.seed, cfg.recipe, cfg.recipe_options, what=method)
     for r in cfg.rewards:
         require_columns(dataset, ("prompt", *REWARD_COLUMNS.get(r, ())), f"{method} reward {r!r}")
     model, tok, dd = load_for_training(base, cfg)
@@ -129,23 +161,42 @@ def run_grpo(method: str, base: str, task: Task, cfg: GRPOOptions, out: Path, bu
         if cfg.beta > 0:  # TRL builds the KL reference from the model's path: give it one
             _reference_path(model, tok, ref_dir)
         trainer = SparringGRPOTrainer(
-            model=model, reward_funcs=[get_reward(r) for r in cfg.rewards],
-            args=grpo_config(cfg, budget, scratch, dd, generations), train_dataset=dataset,
-            processing_class=tok, advantage=cfg.advantage or spec.advantage,
-            drop_zero_variance=cfg.resolved_drop(), min_group_std=cfg.min_group_std,
+            model=model,
+            reward_funcs=[get_reward(r) for r in cfg.rewards],
+            args=grpo_config(cfg, budget, scratch, dd, generations),
+            train_dataset=dataset,
+            processing_class=tok,
+            advantage=cfg.advantage or spec.advantage,
+            drop_zero_variance=cfg.resolved_drop(),
+            min_group_std=cfg.min_group_std,
             selector=selector,
-            success_replay=SuccessReplay(cfg.replay_min_reward) if cfg.replay_successes else None)
-        tracker = attach_budget(trainer, budget, warmup_steps=cfg.warmup_steps,
-                                min_lr_ratio=cfg.min_lr_ratio, show_progress=cfg.show_progress,
-                                desc=method)
+            success_replay=SuccessReplay(cfg.replay_min_reward) if cfg.replay_successes else None,
+        )
+        tracker = attach_budget(
+            trainer,
+            budget,
+            warmup_steps=cfg.warmup_steps,
+            min_lr_ratio=cfg.min_lr_ratio,
+            show_progress=cfg.show_progress,
+            desc=method,
+        )
         trainer.train()
     model = trainer.model
     if restore is not None:
         restore(model)
-    metrics = {"train": train_metrics(trainer, tracker), "before": before,
-               "after": evaluate(model, tok, task, cfg)}
-    return write_checkpoint(model, tok, out, method=method, cfg=cfg, budget=budget, base=base,
-                            task=task, data=data_card or {}, metrics=metrics)
+    metrics = {"train": train_metrics(trainer, tracker), "before": before, "after": evaluate(model, tok, task, cfg)}
+    return write_checkpoint(
+        model,
+        tok,
+        out,
+        method=method,
+        cfg=cfg,
+        budget=budget,
+        base=base,
+        task=task,
+        data=data_card or {},
+        metrics=metrics,
+    )
 
 
 def _reference_path(model, tok, ref_dir: str) -> None:

@@ -12,16 +12,15 @@ without its own ``budget`` gets an equal share of the pipeline's budget, so a tw
 pipeline at "300s" spends as much as a single method at "300s". The final checkpoint
 (``out_dir``) is a copy of the last stage with a run.json covering all stages.
 """
-from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from __future__ import annotations
 
 import hashlib
 import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sparring.atomic import write_text_atomic
 from sparring.runcard import RUN_CARD, RunCard
@@ -35,7 +34,9 @@ if TYPE_CHECKING:  # annotations only: importing these here would load models ea
 
 
 PRESETS: dict[str, list[str]] = {
-    "sft-grpo": ["sft", "grpo"], "cft-grpo": ["cft", "grpo"], "srl-grpo": ["srl", "grpo"],
+    "sft-grpo": ["sft", "grpo"],
+    "cft-grpo": ["cft", "grpo"],
+    "srl-grpo": ["srl", "grpo"],
 }
 STAGE_MARK = "stage.json"
 _SHARED = ("seed", "device", "eval_problems", "eval_max_new_tokens", "show_progress", "logging_steps")
@@ -92,9 +93,11 @@ class PipelineOptions(MethodConfig):
 
 
 def _share(budget: Budget, k: int) -> Budget:
-    return Budget(steps=None if budget.steps is None else max(1, budget.steps // k),
-                  tokens=None if budget.tokens is None else max(1, budget.tokens // k),
-                  seconds=None if budget.seconds is None else budget.seconds / k)
+    return Budget(
+        steps=None if budget.steps is None else max(1, budget.steps // k),
+        tokens=None if budget.tokens is None else max(1, budget.tokens // k),
+        seconds=None if budget.seconds is None else budget.seconds / k,
+    )
 
 
 def _key(obj: Any) -> str:
@@ -133,19 +136,38 @@ def pipeline(base: str, t: Task, cfg: PipelineOptions, out: Path, budget: Budget
         else:
             card = as_card(m.run(current, t, stage_cfg, stage_dir, b))
             write_text_atomic(stage_dir / STAGE_MARK, json.dumps({"stage_key": key, "method": m.name}) + "\n")
-        records.append({"stage": i, "method": m.name, "dir": str(stage_dir), "skipped": skipped,
-                        "stage_key": key, "budget": b.to_dict(), "data": card.data,
-                        "metrics": card.metrics})
+        records.append(
+            {
+                "stage": i,
+                "method": m.name,
+                "dir": str(stage_dir),
+                "skipped": skipped,
+                "stage_key": key,
+                "budget": b.to_dict(),
+                "data": card.data,
+                "metrics": card.metrics,
+            }
+        )
         prev_key, current = key, str(stage_dir)
     last = Path(current)
     first_metrics, last_metrics = records[0]["metrics"], records[-1]["metrics"]
     summary = run_card(
-        "pipeline", cfg.to_dict(), budget, base, t,
-        data={"stages": [r["data"] for r in records],
-              "hash": "+".join(str(r["data"].get("hash", "")) for r in records)},
-        metrics={"before": first_metrics.get("before"), "after": last_metrics.get("after"),
-                 "train": {"stages": [r["metrics"].get("train") for r in records]}},
-        extra={"stages": records})
+        "pipeline",
+        cfg.to_dict(),
+        budget,
+        base,
+        t,
+        data={
+            "stages": [r["data"] for r in records],
+            "hash": "+".join(str(r["data"].get("hash", "")) for r in records),
+        },
+        metrics={
+            "before": first_metrics.get("before"),
+            "after": last_metrics.get("after"),
+            "train": {"stages": [r["metrics"].get("train") for r in records]},
+        },
+        extra={"stages": records},
+    )
     with atomic_dir(out) as tmp:
         for f in last.iterdir():
             if f.is_file() and f.name not in (RUN_CARD, STAGE_MARK):

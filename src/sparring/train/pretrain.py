@@ -9,9 +9,8 @@ that rebuilds it, the data hash, and its metrics (greedy accuracy on 500 held-ou
 pass@k at temperature 1). The aim is a base with latent but unreliable skill: greedy
 accuracy well below pass@k, so post-training methods have room to move.
 """
-from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from __future__ import annotations
 
 import json
 import shlex
@@ -19,7 +18,7 @@ import shutil
 import time
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sparring.runcard import ZOO_CARD, RunCard
 
@@ -39,12 +38,17 @@ DEFAULT_BUDGET = "3000steps"
 class PretrainOptions(SFTOptions):
     preset: str = opt("tiny", "Model preset to initialise (seed 0) and train from scratch.")
     recipe: str = opt("pretrain", "Corpus recipe: the base model's diet.")
-    recipe_options: dict = opt({"error_rate": 0.4, "search_fraction": 0.1},
-                               "Recipe options: share of flawed solutions, share of search traces.")
+    recipe_options: dict = opt(
+        {"error_rate": 0.4, "search_fraction": 0.1},
+        "Recipe options: share of flawed solutions, share of search traces.",
+    )
     n: int = opt(100000, "Rows to build (problems repeat: 3-number Countdown has ~13k train problems).")
     learning_rate: float = opt(3e-3, "Peak AdamW learning rate.")
-    max_length: int = opt(512, "Longest row kept, in tokens (longer search traces are dropped: "
-                               "attention cost grows with the square of the length).")
+    max_length: int = opt(
+        512,
+        "Longest row kept, in tokens (longer search traces are dropped: "
+        "attention cost grows with the square of the length).",
+    )
     drop_long: bool = opt(True, "Drop rows longer than max_length instead of truncating them.")
     batch_size: int = opt(128, "Sequences per optimizer step.")
     warmup_steps: int = opt(30, "Linear warm-up steps; then cosine decay over the budget.")
@@ -59,7 +63,8 @@ class PretrainOptions(SFTOptions):
         self.check_choice("preset", ("test", "tiny", "small"))
         self.check_int("pass_k", lo=1)
         if not isinstance(self.pass_temperatures, list) or not all(
-                isinstance(t, (int, float)) and not isinstance(t, bool) and t > 0 for t in self.pass_temperatures):
+            isinstance(t, (int, float)) and not isinstance(t, bool) and t > 0 for t in self.pass_temperatures
+        ):
             raise self._err("pass_temperatures", "must be a list of positive numbers")
         self.check_int("pass_problems", lo=0)
 
@@ -74,8 +79,16 @@ def _pass_at_k(model, tok, task, cfg, when: str) -> dict:
     out = {}
     for temp in cfg.pass_temperatures:
         t0 = time.perf_counter()
-        r = accuracy(model, tok, task, problems, max_new_tokens=cfg.eval_max_new_tokens,
-                     samples=cfg.pass_k, temperature=float(temp), seed=0)
+        r = accuracy(
+            model,
+            tok,
+            task,
+            problems,
+            max_new_tokens=cfg.eval_max_new_tokens,
+            samples=cfg.pass_k,
+            temperature=float(temp),
+            seed=0,
+        )
         r["seconds"] = round(time.perf_counter() - t0, 2)
         out[f"sampled_t{float(temp):g}"] = r
     return out
@@ -84,8 +97,9 @@ def _pass_at_k(model, tok, task, cfg, when: str) -> dict:
 EXTRA_EVALS["pretrain"] = _pass_at_k
 
 
-def rebuild_command(task_name: str, out: Path, cfg: PretrainOptions, budget: Budget,
-                    task_settings: dict | None = None) -> str:
+def rebuild_command(
+    task_name: str, out: Path, cfg: PretrainOptions, budget: Budget, task_settings: dict | None = None
+) -> str:
     """The ``sparring pretrain`` command line that reproduces this checkpoint."""
     parts = ["sparring", "pretrain", "--task", task_name, "--budget", budget.text()]
     for k, v in (task_settings or {}).items():
@@ -114,33 +128,45 @@ def card_data_hash(card: dict) -> str:
 def pretrain_method(base: str, task: Task, cfg: PretrainOptions, out: Path, budget: Budget) -> RunCard:
     """Train a preset from scratch on the pretrain recipe (``base`` must be that preset)."""
     if base != cfg.preset:
-        raise ValueError(f"pretrain: base {base!r} is not the preset it trains from scratch "
-                         f"({cfg.preset!r}); set the preset option, or pass base={cfg.preset!r}")
+        raise ValueError(
+            f"pretrain: base {base!r} is not the preset it trains from scratch "
+            f"({cfg.preset!r}); set the preset option, or pass base={cfg.preset!r}"
+        )
     return _pretrain(task, out, cfg, budget, out)
 
 
-def pretrain(task: Any, out_dir: Any, config: Any = None, budget: Any = DEFAULT_BUDGET,
-             task_settings: dict | None = None) -> RunCard:
+def pretrain(
+    task: Any, out_dir: Any, config: Any = None, budget: Any = DEFAULT_BUDGET, task_settings: dict | None = None
+) -> RunCard:
     """Train ``config.preset`` from scratch; write the checkpoint + ``card.json``."""
     from .common import check_out_dir, resolve_task
 
     cfg = PretrainOptions.from_any(config)
-    return _pretrain(resolve_task(task), check_out_dir(out_dir), cfg, Budget.parse(budget),
-                     Path(out_dir), task_settings)
+    return _pretrain(
+        resolve_task(task), check_out_dir(out_dir), cfg, Budget.parse(budget), Path(out_dir), task_settings
+    )
 
 
-def _pretrain(t: Task, out: Path, cfg: PretrainOptions, b: Budget, out_dir: Path,
-              task_settings: dict | None = None) -> RunCard:
+def _pretrain(
+    t: Task, out: Path, cfg: PretrainOptions, b: Budget, out_dir: Path, task_settings: dict | None = None
+) -> RunCard:
     from sparring.models import atomic_dir
 
     run = _run("pretrain", cfg.preset, t, cfg, out, b)
     path = run.path
-    card = {"name": out.name, "task": run.task, "preset": cfg.preset,
-            "command": rebuild_command(t.name, Path(out_dir), cfg, b, task_settings),
-            "data": run.data, "metrics": run.metrics, "budget": run.budget,
-            "versions": run.versions, "created": run.created,
-            "note": "Rebuilding on another machine gives the same data hash; weights match "
-                    "exactly only on the same hardware, thread count and library versions."}
+    card = {
+        "name": out.name,
+        "task": run.task,
+        "preset": cfg.preset,
+        "command": rebuild_command(t.name, Path(out_dir), cfg, b, task_settings),
+        "data": run.data,
+        "metrics": run.metrics,
+        "budget": run.budget,
+        "versions": run.versions,
+        "created": run.created,
+        "note": "Rebuilding on another machine gives the same data hash; weights match "
+        "exactly only on the same hardware, thread count and library versions.",
+    }
     with atomic_dir(out) as tmp:
         for f in path.iterdir():
             if f.is_file():

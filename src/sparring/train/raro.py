@@ -22,12 +22,12 @@ critic is saved in ``<checkpoint>/critic``. ``run.json`` holds the game settings
 reranker (``sparring.train.rerank``) needs, and the per-step history under
 ``metrics.train.history``.
 """
-from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .budget import Budget
 from .config import opt
@@ -37,6 +37,7 @@ from .rollout_config import RolloutOptions
 
 if TYPE_CHECKING:  # annotations only: importing these here would load models early
     from pathlib import Path
+
     from sparring.runcard import RunCard
     from sparring.tasks import Task
 
@@ -48,11 +49,13 @@ CRITIC_DIR = "critic"
 class RAROOptions(RolloutOptions):
     recipe: str = opt("imitation", "Demonstrations: a recipe (or dataset dir) whose completion is the expert answer.")
     n: int = opt(4000, "Demonstrations (questions with their expert answer).")
-    temperature: float = opt(0.5, "Sampling temperature for policy answers and critic rollouts "
-                                  "(grpo's default).")
+    temperature: float = opt(0.5, "Sampling temperature for policy answers and critic rollouts (grpo's default).")
     loss: str = opt("dr_grpo", "Loss aggregation: dr_grpo (constant normaliser) or grpo (per-sequence mean).")
-    drop_truncated: bool = opt(True, "Drop truncated policy answers (not judged, no reward, no loss); "
-                                     "false: judge and train on them like the others.")
+    drop_truncated: bool = opt(
+        True,
+        "Drop truncated policy answers (not judged, no reward, no loss); "
+        "false: judge and train on them like the others.",
+    )
     # the game
     tau_p: float = opt(0.6, "Policy reward for a tie.")
     tau_c: float = opt(0.55, "Critic reward for a tie.")
@@ -61,28 +64,42 @@ class RAROOptions(RolloutOptions):
     tie: bool = opt(True, "Offer the critic a tie label (false: the no-tie ablation).")
     pointwise: bool = opt(False, "Pointwise critic: judge one answer (expert or policy) instead of a pair.")
     shared_critic: bool = opt(True, "One model for both roles (false: a separate critic model).")
-    critic_learning_rate: float = opt(0.0, "Peak learning rate of a separate critic (0: learning_rate); "
-                                           "a faster critic is the two-time-scale rule of GAN training. "
-                                           "Needs shared_critic false.")
-    critic_warmup_steps: int = opt(0, "Before the game: N supervised critic steps (64 pairs each) on a pool of "
-                                      "the policy's own answers vs the demonstrations, cross-entropy on which "
-                                      "answer is the expert's (no verifier); inside the budget's time and tokens. "
-                                      "Needs constrained verdicts.")
+    critic_learning_rate: float = opt(
+        0.0,
+        "Peak learning rate of a separate critic (0: learning_rate); "
+        "a faster critic is the two-time-scale rule of GAN training. "
+        "Needs shared_critic false.",
+    )
+    critic_warmup_steps: int = opt(
+        0,
+        "Before the game: N supervised critic steps (64 pairs each) on a pool of "
+        "the policy's own answers vs the demonstrations, cross-entropy on which "
+        "answer is the expert's (no verifier); inside the budget's time and tokens. "
+        "Needs constrained verdicts.",
+    )
     critic_warmup_lr: float = opt(1e-3, "AdamW learning rate of the critic warm-up.")
     reasoning_tokens: int = opt(8, "Cap on the critic's reasoning before its verdict (0: no reasoning).")
-    verdict_decoding: str = opt("constrained", "constrained: sample the reasoning, then the label among the "
-                                               "allowed ones after 'Verdict: '; free: plain sampling, strict parse.")
-    critic_generations: int = opt(1, "Critic verdicts per (expert, policy) pair (the critic's GRPO group; "
-                                     "1: the critic batch is one group).")
+    verdict_decoding: str = opt(
+        "constrained",
+        "constrained: sample the reasoning, then the label among the "
+        "allowed ones after 'Verdict: '; free: plain sampling, strict parse.",
+    )
+    critic_generations: int = opt(
+        1, "Critic verdicts per (expert, policy) pair (the critic's GRPO group; 1: the critic batch is one group)."
+    )
     critic_pairs: int = opt(16, "Fresh pairs whose critic rollouts are trained on per step (0: all judged).")
     replay_ratio: float = opt(0.5, "Share of the critic batch drawn from the replay buffer (0: no replay).")
     replay_capacity: int = opt(4096, "Triples the replay buffer keeps.")
-    policy_reward: str = opt("sampled", "sampled: the verdict's reward; expected: its expectation under the "
-                                        "critic's label distribution (constrained decoding only).")
+    policy_reward: str = opt(
+        "sampled",
+        "sampled: the verdict's reward; expected: its expectation under the "
+        "critic's label distribution (constrained decoding only).",
+    )
     critic_template: str = opt(PAIRWISE_TEMPLATE, "Pairwise critic prompt ({question}, {answer1}, {answer2}).")
     pointwise_template: str = opt(POINTWISE_TEMPLATE, "Pointwise critic prompt ({question}, {answer1}).")
-    monitor_every: int = opt(1, "Verify the policy answers every N steps for monitor/* metrics "
-                                "(0: never call the verifier during training).")
+    monitor_every: int = opt(
+        1, "Verify the policy answers every N steps for monitor/* metrics (0: never call the verifier during training)."
+    )
 
     method_name = "raro"
     top_p = 1.0  # what grpo.grpo_config reads besides the fields above
@@ -116,7 +133,9 @@ class RAROOptions(RolloutOptions):
         self.check_int("replay_capacity", lo=1)
         self.check_choice("policy_reward", {"sampled", "expected"})
         if self.critic_warmup_steps and self.verdict_decoding != "constrained":
-            raise self._err("critic_warmup_steps", "needs verdict_decoding 'constrained' (the label's position is known)")
+            raise self._err(
+                "critic_warmup_steps", "needs verdict_decoding 'constrained' (the label's position is known)"
+            )
         if self.policy_reward == "expected" and self.verdict_decoding != "constrained":
             raise self._err("policy_reward", "'expected' needs verdict_decoding 'constrained'")
         self._check_template("critic_template", ("{question}", "{answer1}", "{answer2}"))
@@ -133,24 +152,35 @@ class RAROOptions(RolloutOptions):
             raise self._err(name, f"is not a valid template ({err})") from None
 
     def game(self) -> Game:
-        return Game(pointwise=self.pointwise, tie=self.tie, tau_p=self.tau_p, tau_c=self.tau_c,
-                    pairwise_template=self.critic_template, pointwise_template=self.pointwise_template)
+        return Game(
+            pointwise=self.pointwise,
+            tie=self.tie,
+            tau_p=self.tau_p,
+            tau_c=self.tau_c,
+            pairwise_template=self.critic_template,
+            pointwise_template=self.pointwise_template,
+        )
 
 
 def sampler_for(cfg: RAROOptions, tok, *, temperature: float | None = None):
     from .raro_sampling import CriticSampler
 
-    return CriticSampler(tok, cfg.game().labels, cfg.reasoning_tokens,
-                         constrained=cfg.verdict_decoding == "constrained",
-                         temperature=cfg.temperature if temperature is None else temperature)
+    return CriticSampler(
+        tok,
+        cfg.game().labels,
+        cfg.reasoning_tokens,
+        constrained=cfg.verdict_decoding == "constrained",
+        temperature=cfg.temperature if temperature is None else temperature,
+    )
 
 
 def expert_dataset(task, cfg: RAROOptions):
     """(prompt, expert, problem) rows, one per question, from the demonstrations recipe."""
     from .data import recipe_dataset
 
-    ds, card = recipe_dataset(cfg.recipe, task, cfg.n, cfg.seed, cfg.recipe_options,
-                              columns=("prompt", "completion"), what="raro")
+    ds, card = recipe_dataset(
+        cfg.recipe, task, cfg.n, cfg.seed, cfg.recipe_options, columns=("prompt", "completion"), what="raro"
+    )
     if "problem_id" in ds.column_names:
         seen: set[str] = set()
         keep = [i for i, pid in enumerate(ds["problem_id"]) if not (pid in seen or seen.add(pid))]
@@ -177,20 +207,41 @@ def raro(base: str, t: Task, cfg: RAROOptions, out: Path, budget: Budget) -> Run
     model, tok, dd = load_for_training(base, cfg)
     critic = None if cfg.shared_critic else load_for_training(base, cfg)[0]
     before = evaluate(model, tok, t, cfg, "before")
-    judge = CriticJudge(cfg.game(), sampler_for(cfg, tok), cfg.critic_generations,
-                        expected=cfg.policy_reward == "expected", seed=cfg.seed,
-                        drop_truncated=cfg.drop_truncated)
+    judge = CriticJudge(
+        cfg.game(),
+        sampler_for(cfg, tok),
+        cfg.critic_generations,
+        expected=cfg.policy_reward == "expected",
+        seed=cfg.seed,
+        drop_truncated=cfg.drop_truncated,
+    )
     with scratch_dir() as scratch:
         trainer = RAROTrainer(
-            model=model, reward_funcs=[judge], args=grpo_config(cfg, budget, scratch, dd),
-            train_dataset=ds, processing_class=tok, judge=judge, lambda_p=cfg.lambda_p,
-            lambda_c=cfg.lambda_c, critic_pairs=cfg.critic_pairs, replay_ratio=cfg.replay_ratio,
-            replay_capacity=cfg.replay_capacity, critic_model=critic,
+            model=model,
+            reward_funcs=[judge],
+            args=grpo_config(cfg, budget, scratch, dd),
+            train_dataset=ds,
+            processing_class=tok,
+            judge=judge,
+            lambda_p=cfg.lambda_p,
+            lambda_c=cfg.lambda_c,
+            critic_pairs=cfg.critic_pairs,
+            replay_ratio=cfg.replay_ratio,
+            replay_capacity=cfg.replay_capacity,
+            critic_model=critic,
             critic_lr_scale=(cfg.critic_learning_rate / cfg.learning_rate) if cfg.critic_learning_rate else 1.0,
-            critic_warmup_steps=cfg.critic_warmup_steps, critic_warmup_lr=cfg.critic_warmup_lr)
+            critic_warmup_steps=cfg.critic_warmup_steps,
+            critic_warmup_lr=cfg.critic_warmup_lr,
+        )
         trainer.show_progress = cfg.show_progress
-        tracker = attach_budget(trainer, budget, warmup_steps=cfg.warmup_steps, min_lr_ratio=cfg.min_lr_ratio,
-                                show_progress=cfg.show_progress, desc="raro")
+        tracker = attach_budget(
+            trainer,
+            budget,
+            warmup_steps=cfg.warmup_steps,
+            min_lr_ratio=cfg.min_lr_ratio,
+            show_progress=cfg.show_progress,
+            desc="raro",
+        )
         if cfg.monitor_every:
             trainer.add_callback(RAROMonitor(trainer, t, cfg.monitor_every))
         trainer.train()
@@ -203,11 +254,33 @@ def raro(base: str, t: Task, cfg: RAROOptions, out: Path, budget: Budget) -> Run
     metrics = {"train": train, "before": before, "after": evaluate(model, tok, t, cfg)}
     extra = {"raro": {"shared_critic": cfg.shared_critic, "labels": list(cfg.game().labels)}}
     if critic is None:
-        return write_checkpoint(model, tok, out, method="raro", cfg=cfg, budget=budget, base=base, task=t,
-                                data=data_card, metrics=metrics, extra=extra)
+        return write_checkpoint(
+            model,
+            tok,
+            out,
+            method="raro",
+            cfg=cfg,
+            budget=budget,
+            base=base,
+            task=t,
+            data=data_card,
+            metrics=metrics,
+            extra=extra,
+        )
     with atomic_dir(out) as tmp:  # policy and critic appear together or not at all
-        inner = write_checkpoint(model, tok, tmp / "policy", method="raro", cfg=cfg, budget=budget, base=base,
-                                 task=t, data=data_card, metrics=metrics, extra=extra)
+        inner = write_checkpoint(
+            model,
+            tok,
+            tmp / "policy",
+            method="raro",
+            cfg=cfg,
+            budget=budget,
+            base=base,
+            task=t,
+            data=data_card,
+            metrics=metrics,
+            extra=extra,
+        )
         for f in inner.path.iterdir():
             os.replace(f, tmp / f.name)
         inner.path.rmdir()

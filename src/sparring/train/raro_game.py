@@ -22,6 +22,7 @@ An unparseable critic output earns 0 for both. Nothing here knows the task's ver
 the truth of a pair is which answer *came from the demonstrations*, never whether an
 answer is correct.
 """
+
 from __future__ import annotations
 
 import random
@@ -146,10 +147,8 @@ class Game:
         """The critic prompt for ``t``: pairwise in random order, or pointwise on one answer."""
         q = self.question_text(t.question)
         if self.pointwise:
-            shown, truth, fooled = ((t.expert, "expert", None) if t.answer is None
-                                    else (t.answer, "policy", "expert"))
-            return Judgement(self.pointwise_template.format(question=q, answer1=clean_answer(shown)),
-                             truth, fooled, t)
+            shown, truth, fooled = (t.expert, "expert", None) if t.answer is None else (t.answer, "policy", "expert")
+            return Judgement(self.pointwise_template.format(question=q, answer1=clean_answer(shown)), truth, fooled, t)
         if t.answer is None:
             raise ValueError("raro: a pairwise judgement needs a policy answer")
         expert_first = rng.random() < 0.5
@@ -160,12 +159,12 @@ class Game:
 
     def pair_prompt(self, question: str, first: str, second: str) -> str:
         """A pairwise critic prompt for two given answers in the given order (reranking)."""
-        return self.pairwise_template.format(question=self.question_text(question),
-                                             answer1=clean_answer(first), answer2=clean_answer(second))
+        return self.pairwise_template.format(
+            question=self.question_text(question), answer1=clean_answer(first), answer2=clean_answer(second)
+        )
 
     def single_prompt(self, question: str, answer: str) -> str:
-        return self.pointwise_template.format(question=self.question_text(question),
-                                              answer1=clean_answer(answer))
+        return self.pointwise_template.format(question=self.question_text(question), answer1=clean_answer(answer))
 
     def rewards(self, verdict: str | None, j: Judgement) -> tuple[float, float]:
         """(R_critic, R_policy) of one critic verdict on ``j``; a tie when ties are off is

@@ -2,6 +2,7 @@
 statistics logged every step, and the monitor that may consult the verifier beside
 training (never inside it). See ``raro_trainer.py`` for the step.
 """
+
 from __future__ import annotations
 
 import random
@@ -45,8 +46,15 @@ class CriticJudge:
 
     __name__ = "critic"
 
-    def __init__(self, game: Game, sampler: CriticSampler, k: int = 1, expected: bool = False,
-                 seed: int = 0, drop_truncated: bool = True):
+    def __init__(
+        self,
+        game: Game,
+        sampler: CriticSampler,
+        k: int = 1,
+        expected: bool = False,
+        seed: int = 0,
+        drop_truncated: bool = True,
+    ):
         self.game, self.sampler, self.k, self.expected = game, sampler, k, expected
         self.drop_truncated = drop_truncated
         self.rng = random.Random(f"raro-judge|{seed}")
@@ -76,18 +84,19 @@ class CriticJudge:
         chosen, extra = self.plan(judgements) if self.plan is not None else (list(range(len(judgements))), [])
         prompts = [j.prompt for j in judgements + extra for _ in range(self.k)]
         rollouts = self.sampler.sample(t.critic_model or t.model, prompts)
-        rollouts, extra_rollouts = rollouts[:len(judgements) * self.k], rollouts[len(judgements) * self.k:]
+        rollouts, extra_rollouts = rollouts[: len(judgements) * self.k], rollouts[len(judgements) * self.k :]
         pair_reward = []
         for n, j in enumerate(judgements):
-            rs = rollouts[n * self.k:(n + 1) * self.k]
+            rs = rollouts[n * self.k : (n + 1) * self.k]
             if self.expected and rs[0].label_probs:
                 vals = [sum(p * self.game.rewards(lb, j)[1] for lb, p in r.label_probs.items()) for r in rs]
             else:
                 vals = [self.game.rewards(r.verdict, j)[1] for r in rs]
             pair_reward.append(sum(vals) / len(vals))
         rewards = [None if s is None else pair_reward[s] for s in slot_of]
-        self.last = Round(judgements, rollouts, self.k, slot_of, texts, list(problem or []), rewards,
-                          chosen, extra, extra_rollouts)
+        self.last = Round(
+            judgements, rollouts, self.k, slot_of, texts, list(problem or []), rewards, chosen, extra, extra_rollouts
+        )
         return rewards
 
 
@@ -104,7 +113,6 @@ def verdict_stats(verdicts: list[tuple[str | None, Judgement]], game: Game) -> d
         "raro/critic_accuracy_distinct": (sum(v == j.truth for v, j in distinct) / len(distinct)) if distinct else 0.0,
         "raro/identical_rate": sum(j.triple.identical for _, j in verdicts) / n,
     }
-
 
 
 class RAROMonitor(TrainerCallback):
@@ -127,9 +135,11 @@ class RAROMonitor(TrainerCallback):
         right = [ok and s is not None for ok, s in zip(right, rnd.slot_of)]
         wrong_pairs = {s for ok, s in zip(right, rnd.slot_of) if s is not None and not ok}
         k = rnd.k
-        hits = [r.verdict == rnd.judgements[n].truth for n in wrong_pairs for r in rnd.rollouts[n * k:(n + 1) * k]]
-        stats = {"monitor/verified_accuracy": sum(right) / max(1, len(right)),
-                 "monitor/critic_accuracy_on_wrong": sum(hits) / len(hits) if hits else 0.0}
+        hits = [r.verdict == rnd.judgements[n].truth for n in wrong_pairs for r in rnd.rollouts[n * k : (n + 1) * k]]
+        stats = {
+            "monitor/verified_accuracy": sum(right) / max(1, len(right)),
+            "monitor/critic_accuracy_on_wrong": sum(hits) / len(hits) if hits else 0.0,
+        }
         for key, v in stats.items():
             t._metrics["train"][key].append(v)
         if t.history:

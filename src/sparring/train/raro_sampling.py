@@ -26,6 +26,7 @@ elementwise kernels are memory-bound, and a few thousand tokens per call keep th
 activations in cache (~30% faster than one call over ~250 prompts, measured), with less
 padding computed besides.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -72,9 +73,18 @@ def _ids(tok, text: str) -> list[int]:
 
 
 class CriticSampler:
-    def __init__(self, tok, labels: tuple[str, ...], reasoning_tokens: int = 8, *,
-                 constrained: bool = True, temperature: float = 1.0, free_verdict_tokens: int = 16,
-                 batch_size: int = 512, prefill_rows: int = 64):
+    def __init__(
+        self,
+        tok,
+        labels: tuple[str, ...],
+        reasoning_tokens: int = 8,
+        *,
+        constrained: bool = True,
+        temperature: float = 1.0,
+        free_verdict_tokens: int = 16,
+        batch_size: int = 512,
+        prefill_rows: int = 64,
+    ):
         self.tok, self.labels = tok, tuple(labels)
         self.reasoning_tokens, self.constrained = reasoning_tokens, constrained
         self.temperature, self.free_verdict_tokens, self.batch_size = temperature, free_verdict_tokens, batch_size
@@ -88,8 +98,9 @@ class CriticSampler:
         self.label_ids = {lb: _ids(tok, lb) for lb in self.labels}
         firsts = [ids[0] for ids in self.label_ids.values()]
         if constrained and len(set(firsts)) != len(firsts):
-            raise ValueError(f"raro: constrained verdicts need labels whose first tokens differ; "
-                             f"labels {self.labels} share one")
+            raise ValueError(
+                f"raro: constrained verdicts need labels whose first tokens differ; labels {self.labels} share one"
+            )
         self.first_ids = torch.tensor(firsts)
         banned = {self.eos, self.pad, tok.bos_token_id, tok.unk_token_id} - {None}
         self.banned = torch.tensor(sorted(banned))
@@ -102,7 +113,7 @@ class CriticSampler:
         model.eval()
         try:
             for i in range(0, len(prompts), self.batch_size):
-                out.extend(self._batch(model, prompts[i:i + self.batch_size], greedy))
+                out.extend(self._batch(model, prompts[i : i + self.batch_size], greedy))
         finally:
             if was_training:
                 model.train()
@@ -139,8 +150,13 @@ class CriticSampler:
             if last and not self.constrained:
                 break  # free decoding: the final token need not be fed back
             mask = torch.cat([mask, step_mask[:, None]], 1)
-            res = model(input_ids=tok[:, None], attention_mask=mask, position_ids=nxt[:, None],
-                        past_key_values=past, use_cache=True)
+            res = model(
+                input_ids=tok[:, None],
+                attention_mask=mask,
+                position_ids=nxt[:, None],
+                past_key_values=past,
+                use_cache=True,
+            )
             past, logits, nxt = res.past_key_values, res.logits[:, -1], nxt + step_mask
             if last:
                 break
@@ -158,19 +174,29 @@ class CriticSampler:
         kvs, logits, masks = [], [], []
         chunk = max(1, self.prefill_rows)
         for i in range(0, len(order), chunk):
-            rows = [p_ids[r] for r in order[i:i + chunk]]
+            rows = [p_ids[r] for r in order[i : i + chunk]]
             L = len(rows[-1])
             ids = torch.full((len(rows), L), self.pad, dtype=torch.long)
             mask = torch.zeros((len(rows), L), dtype=torch.long)
             for r, x in enumerate(rows):
-                ids[r, L - len(x):] = torch.tensor(x)
-                mask[r, L - len(x):] = 1
+                ids[r, L - len(x) :] = torch.tensor(x)
+                mask[r, L - len(x) :] = 1
             ids, mask = ids.to(dev), mask.to(dev)
             pos = (mask.cumsum(1) - 1).clamp(min=0)
-            res = model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True,
-                        past_key_values=DynamicCache(), **keep)
-            kvs.append([(_left_pad(layer.keys, width, 2), _left_pad(layer.values, width, 2))
-                        for layer in res.past_key_values.layers])
+            res = model(
+                input_ids=ids,
+                attention_mask=mask,
+                position_ids=pos,
+                use_cache=True,
+                past_key_values=DynamicCache(),
+                **keep,
+            )
+            kvs.append(
+                [
+                    (_left_pad(layer.keys, width, 2), _left_pad(layer.values, width, 2))
+                    for layer in res.past_key_values.layers
+                ]
+            )
             logits.append(res.logits[:, -1])
             masks.append(_left_pad(mask, width, 1))
         back = torch.tensor(order, device=dev).argsort()
@@ -195,12 +221,18 @@ class CriticSampler:
         cmask = torch.zeros((B, C), dtype=torch.long)
         cpos = torch.zeros((B, C), dtype=torch.long)
         for r, f in enumerate(forced):
-            chunk[r, C - len(f):] = torch.tensor(f)
-            cmask[r, C - len(f):] = 1
-            cpos[r, C - len(f):] = torch.arange(len(f)) + int(nxt[r])
+            chunk[r, C - len(f) :] = torch.tensor(f)
+            cmask[r, C - len(f) :] = 1
+            cpos[r, C - len(f) :] = torch.arange(len(f)) + int(nxt[r])
         mask = torch.cat([mask, cmask.to(dev)], 1)
-        res = model(input_ids=chunk.to(dev), attention_mask=mask, position_ids=cpos.to(dev),
-                    past_key_values=past, use_cache=True, **keep)
+        res = model(
+            input_ids=chunk.to(dev),
+            attention_mask=mask,
+            position_ids=cpos.to(dev),
+            past_key_values=past,
+            use_cache=True,
+            **keep,
+        )
         lg = res.logits[:, -1].float()[:, self.first_ids.to(dev)]
         probs = torch.softmax(lg / self.temperature, dim=-1)
         pick = probs.argmax(-1) if greedy else torch.multinomial(probs, 1).squeeze(-1)
@@ -211,6 +243,15 @@ class CriticSampler:
             completion = gen[r] + forced[r] + lab + [self.eos]
             lmask = [1] * len(gen[r]) + [0] * len(forced[r]) + [1] + [0] * (len(lab) - 1) + [0]
             text = self.tok.decode(completion, skip_special_tokens=True)
-            out.append(CriticRollout(p_ids[r], completion, lmask, text, parse_verdict(text, self.labels),
-                                     False, {lb: float(probs[r, k]) for k, lb in enumerate(self.labels)}))
+            out.append(
+                CriticRollout(
+                    p_ids[r],
+                    completion,
+                    lmask,
+                    text,
+                    parse_verdict(text, self.labels),
+                    False,
+                    {lb: float(probs[r, k]) for k, lb in enumerate(self.labels)},
+                )
+            )
         return out

@@ -31,6 +31,7 @@ fresh (expert, policy) pairs, critic accuracy on distinct pairs, the identical-a
 rate, mean rewards; monitor-only (``monitor/*``): verified accuracy and critic accuracy on
 verifiably wrong answers. ``trainer.history`` keeps every step's numbers.
 """
+
 from __future__ import annotations
 
 import logging
@@ -78,9 +79,21 @@ if not any(isinstance(f, _TruncatedAnswersFilter) for f in _TRL_GRPO_LOGGER.filt
 class RAROTrainer(SparringGRPOTrainer):
     """GRPOTrainer playing both roles of the RARO game (see the module doc)."""
 
-    def __init__(self, *args, judge: CriticJudge, lambda_p: float, lambda_c: float, critic_pairs: int,
-                 replay_ratio: float, replay_capacity: int, critic_model=None, critic_lr_scale: float = 1.0,
-                 critic_warmup_steps: int = 0, critic_warmup_lr: float = 1e-3, **kwargs):
+    def __init__(
+        self,
+        *args,
+        judge: CriticJudge,
+        lambda_p: float,
+        lambda_c: float,
+        critic_pairs: int,
+        replay_ratio: float,
+        replay_capacity: int,
+        critic_model=None,
+        critic_lr_scale: float = 1.0,
+        critic_warmup_steps: int = 0,
+        critic_warmup_lr: float = 1e-3,
+        **kwargs,
+    ):
         super().__init__(*args, advantage="mean", drop_zero_variance=False, **kwargs)
         self.judge = judge
         judge.trainer = self
@@ -103,11 +116,19 @@ class RAROTrainer(SparringGRPOTrainer):
             from trl.trainer.utils import add_fused_lm_head  # what TRL does to its own model
 
             a = self.args
-            add_fused_lm_head(critic_model, temperature=self.temperature,
-                              cast_lm_head_to_fp32=a.cast_lm_head_to_fp32, outputs=("log_probs", "entropy"))
+            add_fused_lm_head(
+                critic_model,
+                temperature=self.temperature,
+                cast_lm_head_to_fp32=a.cast_lm_head_to_fp32,
+                outputs=("log_probs", "entropy"),
+            )
             self.critic_optimizer = torch.optim.AdamW(
-                critic_model.parameters(), lr=a.learning_rate, betas=(a.adam_beta1, a.adam_beta2),
-                eps=a.adam_epsilon, weight_decay=a.weight_decay)
+                critic_model.parameters(),
+                lr=a.learning_rate,
+                betas=(a.adam_beta1, a.adam_beta2),
+                eps=a.adam_epsilon,
+                weight_decay=a.weight_decay,
+            )
 
     # ---- one step ----------------------------------------------------------------------
     def _generate_and_score_completions(self, inputs):
@@ -115,8 +136,16 @@ class RAROTrainer(SparringGRPOTrainer):
             from .raro_warmup import warm_up_critic
 
             self._warmed = True
-            self.history.append(warm_up_critic(self, self.critic_model or self.model, self.critic_warmup_steps,
-                                               self.critic_warmup_lr, self.args.seed, self.show_progress))
+            self.history.append(
+                warm_up_critic(
+                    self,
+                    self.critic_model or self.model,
+                    self.critic_warmup_steps,
+                    self.critic_warmup_lr,
+                    self.args.seed,
+                    self.show_progress,
+                )
+            )
         out = super()._generate_and_score_completions(inputs)
         rnd = self.judge.last
         if not self.model.training or rnd is None:
@@ -135,8 +164,9 @@ class RAROTrainer(SparringGRPOTrainer):
         if rows and self.critic_model is not None:
             self._critic_update(rows, adv_c)
         elif rows:  # shared weights: a second loss term of the same optimizer step (compute_loss)
-            self._critic_batch = self._critic_inputs(rows, adv_c * self.lambda_c, self.model,
-                                                     old="old_per_token_logps" in out)
+            self._critic_batch = self._critic_inputs(
+                rows, adv_c * self.lambda_c, self.model, old="old_per_token_logps" in out
+            )
         return out
 
     def _verdict_loss(self, model, rows: list[CriticRollout], keys: list[Judgement]) -> torch.Tensor:
@@ -148,8 +178,10 @@ class RAROTrainer(SparringGRPOTrainer):
         ids = torch.cat([t["prompt_ids"], t["completion_ids"]], 1)
         mask = torch.cat([t["prompt_mask"], t["completion_mask"]], 1)
         first = self.sampler.first_ids.to(ids.device)
-        at = torch.tensor([t["prompt_ids"].size(1) + max(i for i, m in enumerate(r.loss_mask) if m) - 1
-                           for r in rows], device=ids.device)
+        at = torch.tensor(
+            [t["prompt_ids"].size(1) + max(i for i, m in enumerate(r.loss_mask) if m) - 1 for r in rows],
+            device=ids.device,
+        )
         logits = model(input_ids=ids, attention_mask=mask).logits
         picked = logits[torch.arange(len(rows), device=ids.device), at][:, first].float()
         truth = torch.tensor([self.sampler.labels.index(j.truth) for j in keys], device=ids.device)
@@ -190,10 +222,10 @@ class RAROTrainer(SparringGRPOTrainer):
         """The critic's training rows (chosen fresh pairs + the planned extras), their
         advantages, the step's verdict statistics."""
         k, g = rnd.k, self.game
-        verdicts = [(r.verdict, j) for n, j in enumerate(rnd.judgements) for r in rnd.rollouts[n * k:(n + 1) * k]]
+        verdicts = [(r.verdict, j) for n, j in enumerate(rnd.judgements) for r in rnd.rollouts[n * k : (n + 1) * k]]
         stats = verdict_stats(verdicts, g)
         stats["raro/critic_length"] = sum(len(r.completion_ids) for r in rnd.rollouts) / max(1, len(rnd.rollouts))
-        rows = [r for n in rnd.chosen for r in rnd.rollouts[n * k:(n + 1) * k]] + rnd.extra_rollouts
+        rows = [r for n in rnd.chosen for r in rnd.rollouts[n * k : (n + 1) * k]] + rnd.extra_rollouts
         keys = [rnd.judgements[n] for n in rnd.chosen for _ in range(k)] + [j for j in rnd.extra for _ in range(k)]
         n_rep = self._n_replayed * k
         if n_rep:
@@ -225,12 +257,15 @@ class RAROTrainer(SparringGRPOTrainer):
         pad = self.processing_class.pad_token_id
         P = max(len(r.prompt_ids) for r in rows)
         C = max(len(r.completion_ids) for r in rows)
-        return {"prompt_ids": _pad_left([r.prompt_ids for r in rows], P, pad).to(dev),
-                "prompt_mask": _pad_left([[1] * len(r.prompt_ids) for r in rows], P, 0).to(dev),
-                "completion_ids": _pad_right([r.completion_ids for r in rows], C, pad).to(dev),
-                "completion_mask": _pad_right([[0 if r.truncated else 1] * len(r.completion_ids) for r in rows],
-                                              C, 0).to(dev),
-                "tool_mask": _pad_right([r.loss_mask for r in rows], C, 0).to(dev)}
+        return {
+            "prompt_ids": _pad_left([r.prompt_ids for r in rows], P, pad).to(dev),
+            "prompt_mask": _pad_left([[1] * len(r.prompt_ids) for r in rows], P, 0).to(dev),
+            "completion_ids": _pad_right([r.completion_ids for r in rows], C, pad).to(dev),
+            "completion_mask": _pad_right([[0 if r.truncated else 1] * len(r.completion_ids) for r in rows], C, 0).to(
+                dev
+            ),
+            "tool_mask": _pad_right([r.loss_mask for r in rows], C, 0).to(dev),
+        }
 
     def _logps(self, model, t: dict[str, torch.Tensor]) -> torch.Tensor:
         ids = torch.cat([t["prompt_ids"], t["completion_ids"]], 1)

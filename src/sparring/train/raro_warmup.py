@@ -19,6 +19,7 @@ warm-up made of game steps (measured: 60 steps of ~340 critic rows, ~5 s each) g
 fewer optimizer steps than the discrimination needs (~300 steps of 64 pairs reached 60%+
 held-out accuracy in a supervised check; docs/results.md).
 """
+
 from __future__ import annotations
 
 import random
@@ -45,22 +46,29 @@ def _policy_answers(trainer, prompts: list[str]) -> list[list[str]]:
     out: list[list[str]] = []
     try:
         for i in range(0, len(prompts), GEN_BATCH):
-            enc = tok(prompts[i:i + GEN_BATCH], return_tensors="pt", padding=True, add_special_tokens=False)
+            enc = tok(prompts[i : i + GEN_BATCH], return_tensors="pt", padding=True, add_special_tokens=False)
             enc = {k: v.to(next(model.parameters()).device) for k, v in enc.items()}
-            gen = model.generate(**enc, do_sample=True, temperature=trainer.temperature, top_k=0,
-                                 max_new_tokens=trainer.max_completion_length, pad_token_id=tok.pad_token_id,
-                                 num_return_sequences=WARMUP_SAMPLES)
-            new = gen[:, enc["input_ids"].shape[1]:].tolist()
+            gen = model.generate(
+                **enc,
+                do_sample=True,
+                temperature=trainer.temperature,
+                top_k=0,
+                max_new_tokens=trainer.max_completion_length,
+                pad_token_id=tok.pad_token_id,
+                num_return_sequences=WARMUP_SAMPLES,
+            )
+            new = gen[:, enc["input_ids"].shape[1] :].tolist()
             texts = [tok.decode(ids, skip_special_tokens=True) if tok.eos_token_id in ids else None for ids in new]
-            out += [texts[j:j + WARMUP_SAMPLES] for j in range(0, len(texts), WARMUP_SAMPLES)]
+            out += [texts[j : j + WARMUP_SAMPLES] for j in range(0, len(texts), WARMUP_SAMPLES)]
     finally:
         tok.padding_side = side
         model.train(was)
     return out
 
 
-def judgement_pool(game, prompts: list[str], experts: list[str], answers: list[list[str | None]],
-                   rng: random.Random) -> tuple[list, list]:
+def judgement_pool(
+    game, prompts: list[str], experts: list[str], answers: list[list[str | None]], rng: random.Random
+) -> tuple[list, list]:
     """(train, held-out) judgements: a tenth of the questions held out; per question each
     finished answer that differs from the expert's (pointwise: plus the expert's answer
     alone as many times, so both labels are equally common)."""
@@ -81,8 +89,9 @@ def _accuracy(trainer, critic, pairs) -> float:
     return sum(r.verdict == j.truth for r, j in zip(rollouts, pairs)) / len(pairs)
 
 
-def warm_up_critic(trainer, critic, steps: int, lr: float, seed: int = 0,
-                   show_progress: bool = False) -> dict[str, Any]:
+def warm_up_critic(
+    trainer, critic, steps: int, lr: float, seed: int = 0, show_progress: bool = False
+) -> dict[str, Any]:
     """Train ``critic`` (the shared model or the separate critic) on verdicts; returns the
     numbers logged as the history's step 0."""
     from tqdm.auto import tqdm
@@ -110,7 +119,11 @@ def warm_up_critic(trainer, critic, steps: int, lr: float, seed: int = 0,
         tokens += sum(r.tokens for r in rows)
     critic.train(was)
     trainer.state.num_input_tokens_seen += tokens
-    return {"step": 0, "raro/warmup_pairs": float(len(train)), "raro/warmup_heldout_pairs": float(len(test)),
-            "raro/warmup_accuracy_before": round(before, 4),
-            "raro/warmup_accuracy_after": round(_accuracy(trainer, critic, test), 4),
-            "raro/warmup_seconds": round(time.perf_counter() - t0, 1)}
+    return {
+        "step": 0,
+        "raro/warmup_pairs": float(len(train)),
+        "raro/warmup_heldout_pairs": float(len(test)),
+        "raro/warmup_accuracy_before": round(before, 4),
+        "raro/warmup_accuracy_after": round(_accuracy(trainer, critic, test), 4),
+        "raro/warmup_seconds": round(time.perf_counter() - t0, 1),
+    }

@@ -1,4 +1,5 @@
 """The method registry: name -> (config class, run function)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -25,9 +26,11 @@ METHODS: dict[str, Method] = {}
 
 def register_method(name: str, config_cls: type[MethodConfig]) -> Callable[[RunFn], RunFn]:
     """Decorator: register ``fn(base, task, config, out_dir, budget) -> Path`` as ``name``."""
+
     def deco(fn: RunFn) -> RunFn:
         METHODS[name] = Method(name, config_cls, fn)
         return fn
+
     return deco
 
 

@@ -17,6 +17,7 @@ What it is and is not:
   ``num_iterations > 1`` or a KL term the trainer recomputes those rows' old and
   reference log-probabilities, so clipping and KL see the replayed tokens.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -39,8 +40,15 @@ class SuccessReplay:
         self.max_prompts = int(max_prompts)
         self.store: dict[str, tuple[tuple[int, ...], float]] = {}  # prompt -> (token ids, reward)
 
-    def __call__(self, keys: list[str], rewards: torch.Tensor, completion_ids: torch.Tensor,
-                 completion_mask: torch.Tensor, group_size: int, metrics: Any = None):
+    def __call__(
+        self,
+        keys: list[str],
+        rewards: torch.Tensor,
+        completion_ids: torch.Tensor,
+        completion_mask: torch.Tensor,
+        group_size: int,
+        metrics: Any = None,
+    ):
         n = rewards.numel()
         if n % group_size or len(keys) != n:
             raise ValueError(f"success replay: {n} rows do not split into groups of {group_size}")
@@ -48,7 +56,7 @@ class SuccessReplay:
         fills: list[tuple[int, tuple[tuple[int, ...], float]]] = []
         for start in range(0, n, group_size):
             key = keys[start]
-            if not good[start:start + group_size].any() and key in self.store:
+            if not good[start : start + group_size].any() and key in self.store:
                 fills.append((start + group_size - 1, self.store[key]))
         # remember this batch's successes (after choosing fills: a group never replays itself)
         for i in torch.nonzero(good).flatten().tolist():
@@ -62,9 +70,9 @@ class SuccessReplay:
             rewards = rewards.clone()
             for row, (ids, reward) in fills:
                 completion_ids[row] = 0
-                completion_ids[row, :len(ids)] = torch.tensor(ids, dtype=completion_ids.dtype)
+                completion_ids[row, : len(ids)] = torch.tensor(ids, dtype=completion_ids.dtype)
                 completion_mask[row] = 0
-                completion_mask[row, :len(ids)] = 1
+                completion_mask[row, : len(ids)] = 1
                 rewards[row] = reward
         if metrics is not None:
             metrics["replay/groups_filled"].append(len(fills) / (n // group_size))

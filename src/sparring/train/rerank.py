@@ -20,6 +20,7 @@ answer, as the task's parser reads it, then the first sample giving it) and
 ``pass_at_k`` (an oracle picking any right sample). The verifier only scores answers
 after the choice; the tournament never sees it.
 """
+
 from __future__ import annotations
 
 import random
@@ -34,8 +35,7 @@ from sparring.stats import bootstrap_ci
 JudgeFn = Callable[[list[tuple[str, str, str]]], list[float]]  # (question, a, b) -> P(a better)
 
 
-def tournament(questions: list[str], candidates: list[list[str]], judge: JudgeFn, *,
-               seed: int = 0) -> list[int]:
+def tournament(questions: list[str], candidates: list[list[str]], judge: JudgeFn, *, seed: int = 0) -> list[int]:
     """Index of the winner among each question's candidates (single elimination, random
     seeding, byes for odd counts; every round's matches across questions in one batch)."""
     rng = random.Random(f"tournament|{seed}")
@@ -97,9 +97,8 @@ def critic_judge(model, tok, run_config: dict, *, both_orders: bool = True, batc
             if both_orders:
                 prompts += [game.pair_prompt(q, b, a) for q, a, b in matches]
             rolls = sampler.sample(model, prompts, greedy=True)
-            first = score(rolls[:len(matches)], "1")
-            out = first if not both_orders else [
-                (f + s) / 2 for f, s in zip(first, score(rolls[len(matches):], "2"))]
+            first = score(rolls[: len(matches)], "1")
+            out = first if not both_orders else [(f + s) / 2 for f, s in zip(first, score(rolls[len(matches) :], "2"))]
         return out  # an exact 0.5 means "cannot tell": the tournament flips a coin
 
     return judge
@@ -115,8 +114,9 @@ def load_critic(checkpoint: str | Path, device: Optional[str] = None):
         raise ValueError(f"checkpoint: {path} has no {RUN_CARD} (train it with `sparring train raro`)")
     card = RunCard.read(path)
     if card.method != "raro":
-        raise ValueError(f"checkpoint: {path} was trained with {card.method!r}, not raro; "
-                         f"only a RARO checkpoint has a critic")
+        raise ValueError(
+            f"checkpoint: {path} was trained with {card.method!r}, not raro; only a RARO checkpoint has a critic"
+        )
     critic_dir = path / "critic"
     model, tok = load_model(critic_dir if critic_dir.is_dir() else path, device=device)
     return model, tok, card.config
@@ -127,14 +127,23 @@ def final_answer(task, problem, text: str) -> str | None:
     return task.verify(problem, text).answer
 
 
-def rerank(checkpoint: Any, task: Any, *, k: int = 8, n: int = 200, split: str = "test", seed: int = 0,
-           temperature: float = 0.5, max_new_tokens: int = 96, both_orders: bool = True,
-           device: Optional[str] = None) -> dict[str, Any]:
+def rerank(
+    checkpoint: Any,
+    task: Any,
+    *,
+    k: int = 8,
+    n: int = 200,
+    split: str = "test",
+    seed: int = 0,
+    temperature: float = 0.5,
+    max_new_tokens: int = 96,
+    both_orders: bool = True,
+    device: Optional[str] = None,
+) -> dict[str, Any]:
     """Accuracy of the critic's tournament winner among ``k`` samples vs greedy, one sample,
     majority vote and pass@k, on ``n`` problems of ``split`` (held out by default)."""
-    from sparring.models import load_model
-
     from sparring.evaluation import answers
+    from sparring.models import load_model
 
     from .common import resolve_task
     from .evaluate import responder
@@ -151,8 +160,7 @@ def rerank(checkpoint: Any, task: Any, *, k: int = 8, n: int = 200, split: str =
     prompts = [t.prompt(p) for p in problems]
     gen = responder(policy, tok)
     greedy = [row[0] for row in answers(gen, t, problems, max_new_tokens=max_new_tokens)]
-    cands = answers(gen, t, problems, max_new_tokens=max_new_tokens, samples=k,
-                    temperature=temperature, seed=seed)
+    cands = answers(gen, t, problems, max_new_tokens=max_new_tokens, samples=k, temperature=temperature, seed=seed)
     winners = tournament(prompts, cands, critic_judge(critic, tok, run_config, both_orders=both_orders), seed=seed)
     right = [[t.verify(p, c).correct for c in cs] for p, cs in zip(problems, cands)]
     majority = []
@@ -161,20 +169,29 @@ def rerank(checkpoint: Any, task: Any, *, k: int = 8, n: int = 200, split: str =
         votes = Counter(a for a in answers if a is not None)
         top = votes.most_common(1)[0][0] if votes else None
         majority.append(answers.index(top) if top is not None else 0)
-    cols = {"greedy": [float(t.verify(p, g).correct) for p, g in zip(problems, greedy)],
-            "sample": [sum(r) / k for r in right],
-            "majority": [float(r[m]) for r, m in zip(right, majority)],
-            "reranked": [float(r[w]) for r, w in zip(right, winners)],
-            "pass_at_k": [float(any(r)) for r in right]}
-    out: dict[str, Any] = {"n": len(problems), "k": k, "split": split, "temperature": temperature,
-                           "checkpoint": str(checkpoint), "task": t.name}
+    cols = {
+        "greedy": [float(t.verify(p, g).correct) for p, g in zip(problems, greedy)],
+        "sample": [sum(r) / k for r in right],
+        "majority": [float(r[m]) for r, m in zip(right, majority)],
+        "reranked": [float(r[w]) for r, w in zip(right, winners)],
+        "pass_at_k": [float(any(r)) for r in right],
+    }
+    out: dict[str, Any] = {
+        "n": len(problems),
+        "k": k,
+        "split": split,
+        "temperature": temperature,
+        "checkpoint": str(checkpoint),
+        "task": t.name,
+    }
     for name, vals in cols.items():
         key = name if name == "pass_at_k" else f"{name}_accuracy"
         out[key] = round(float(np.mean(vals)), 4)
         out[f"{key}_ci"] = _ci(np.asarray(vals), seed, key)
     out["reranked_minus_sample"] = round(out["reranked_accuracy"] - out["sample_accuracy"], 4)
-    out["reranked_minus_sample_ci"] = _ci(np.asarray(cols["reranked"]) - np.asarray(cols["sample"]), seed,
-                                          "reranked_minus_sample")
+    out["reranked_minus_sample_ci"] = _ci(
+        np.asarray(cols["reranked"]) - np.asarray(cols["sample"]), seed, "reranked_minus_sample"
+    )
     return out
 
 

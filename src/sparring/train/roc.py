@@ -11,13 +11,12 @@ its *mess* is ranked lexicographically by (invalid steps, malformed lines, lengt
 default reward is therefore ``answer`` (the lenient one): with the strict ``correct``
 reward every success is already step-valid and only length separates them.
 """
-from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sparring.rewards import as_problem, completion_text
 
@@ -26,11 +25,12 @@ from .grpo import GRPOOptions, run_grpo
 from .registry import register_method
 
 if TYPE_CHECKING:  # annotations only: importing these here would load models early
-    from .budget import Budget
     from pathlib import Path
+
     from sparring.runcard import RunCard
     from sparring.tasks import Task
 
+    from .budget import Budget
 
 
 def mess(task, problem, text: str) -> tuple[int, int, int]:
@@ -81,8 +81,9 @@ class RoCSelector:
 @dataclass
 class RoCOptions(GRPOOptions):
     rewards: list = opt(["answer"], "Reward functions; 'answer' is lenient, RoC filters the sloppy successes.")
-    replay_successes: bool = opt(False, "Success replay (see grpo); off: with the lenient 'answer' reward "
-                                        "it would replay sloppy successes.")
+    replay_successes: bool = opt(
+        False, "Success replay (see grpo); off: with the lenient 'answer' reward it would replay sloppy successes."
+    )
     oversample: int = opt(2, "Sample oversample * num_generations rollouts per prompt, keep num_generations.")
     method_name = "grpo-roc"
 
@@ -94,6 +95,13 @@ class RoCOptions(GRPOOptions):
 @register_method("grpo-roc", RoCOptions)
 def grpo_roc(base: str, task: Task, cfg: RoCOptions, out: Path, budget: Budget) -> RunCard:
     """GRPO-RoC: oversample 2G, keep failures, keep only the cleanest successes."""
-    return run_grpo("grpo-roc", base, task, cfg, out, budget,
-                    generations=cfg.oversample * cfg.num_generations,
-                    selector=RoCSelector(cfg.num_generations, cfg.seed))
+    return run_grpo(
+        "grpo-roc",
+        base,
+        task,
+        cfg,
+        out,
+        budget,
+        generations=cfg.oversample * cfg.num_generations,
+        selector=RoCSelector(cfg.num_generations, cfg.seed),
+    )

@@ -1,6 +1,7 @@
 """Options of the methods that learn from groups of sampled answers: the GRPO family
 (``grpo``, ``grpo-roc``, ``srl``) and ``raro``. Declared once here; each method's config
 extends this and adds (or re-describes) what is its own."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -13,13 +14,16 @@ class RolloutOptions(MethodConfig):
     recipe: str = opt("imitation", "Recipe (or dataset dir) the prompts come from.")
     recipe_options: dict = opt({}, "Options passed to the recipe.")
     n: int = opt(4000, "Training problems (prompts).")
-    learning_rate: float = opt(5e-5, "Peak AdamW learning rate (tuned on zoo:countdown-base: "
-                                     "2e-4 collapsed, 1e-4 gained less; docs/results.md).")
+    learning_rate: float = opt(
+        5e-5,
+        "Peak AdamW learning rate (tuned on zoo:countdown-base: 2e-4 collapsed, 1e-4 gained less; docs/results.md).",
+    )
     beta: float = opt(0.0, "KL coefficient to the base model (0: no reference model).")
     num_generations: int = opt(8, "Completions per prompt (the group size G).")
     prompts_per_step: int = opt(32, "Prompts per optimizer step.")
-    temperature: float = opt(0.5, "Sampling temperature for rollouts (T=1 samples of the tiny base "
-                                  "are rarely right: 5.5% vs 23.6% greedy).")
+    temperature: float = opt(
+        0.5, "Sampling temperature for rollouts (T=1 samples of the tiny base are rarely right: 5.5% vs 23.6% greedy)."
+    )
     max_completion_length: int = opt(48, "Generation limit per rollout, in tokens.")
     epsilon: float = opt(0.2, "PPO clip range (low; and high unless a loss variant sets it).")
     num_iterations: int = opt(1, "Optimisation passes over each generated batch.")

@@ -7,12 +7,11 @@ uses the ``one_shot_critique`` recipe (many critiques of solutions to one seed p
 All run through ``trl.SFTTrainer`` with ``completion_only_loss=True`` (TRL appends the
 EOS text to each completion) and a schedule that follows the budget.
 """
+
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .budget import Budget
 from .config import MethodConfig, opt
@@ -20,9 +19,9 @@ from .registry import register_method
 
 if TYPE_CHECKING:  # annotations only: importing these here would load models early
     from pathlib import Path
+
     from sparring.runcard import RunCard
     from sparring.tasks import Task
-
 
 
 AUTO_BATCH_MAX = 128  # batch_size 0 never goes above this (short solution rows reach it)
@@ -30,28 +29,41 @@ AUTO_BATCH_MAX = 128  # batch_size 0 never goes above this (short solution rows 
 
 @dataclass
 class SFTOptions(MethodConfig):
-    recipe: str = opt("imitation", "Corpus recipe (imitation, noisy, verified, search, perturbed, ...) "
-                                   "or a saved dataset directory.")
-    recipe_options: dict = opt({}, "Options passed to the recipe, e.g. {\"strategy\": \"bfs\"}.")
+    recipe: str = opt(
+        "imitation", "Corpus recipe (imitation, noisy, verified, search, perturbed, ...) or a saved dataset directory."
+    )
+    recipe_options: dict = opt({}, 'Options passed to the recipe, e.g. {"strategy": "bfs"}.')
     n: int = opt(20000, "Rows to build with the recipe (cycled for as many epochs as the budget allows).")
     learning_rate: float = opt(1e-3, "Peak AdamW learning rate.")
-    batch_size: int = opt(0, "Sequences per optimizer step; 0: auto, as many as make ~batch_tokens "
-                             "tokens, at most 128 (imitation rows: 128; search traces: ~8).")
+    batch_size: int = opt(
+        0,
+        "Sequences per optimizer step; 0: auto, as many as make ~batch_tokens "
+        "tokens, at most 128 (imitation rows: 128; search traces: ~8).",
+    )
     batch_tokens: int = opt(4096, "Tokens per optimizer step that batch_size 0 aims at (from the mean row).")
-    micro_batch_tokens: int = opt(-1, "Split each optimizer step into gradient-accumulation passes of about "
-                                      "this many tokens (same update); 0: one pass; -1: auto (2048 on CPU, "
-                                      "where a narrow model's activations then stay in cache; one pass on GPU).")
+    micro_batch_tokens: int = opt(
+        -1,
+        "Split each optimizer step into gradient-accumulation passes of about "
+        "this many tokens (same update); 0: one pass; -1: auto (2048 on CPU, "
+        "where a narrow model's activations then stay in cache; one pass on GPU).",
+    )
     warmup_steps: int = opt(10, "Linear warm-up steps; then cosine decay over the budget.")
     min_lr_ratio: float = opt(0.1, "Final learning rate as a fraction of the peak.")
     weight_decay: float = opt(0.0, "AdamW weight decay.")
     max_grad_norm: float = opt(1.0, "Gradient clipping norm.")
     max_length: int = opt(1024, "Truncate prompt + completion to this many tokens.")
     drop_long: bool = opt(False, "Drop rows longer than max_length instead of truncating them.")
-    torch_compile: bool = opt(False, "torch.compile the model (TrainingArguments.torch_compile): ~1.25x faster "
-                                     "steps on CPU after a compile of ~100 s (~13 s once inductor's cache is "
-                                     "warm); see docs/benchmarks.md.")
-    bucket_by_length: bool = opt(True, "Draw each batch from one length bucket (<=64, <=128, ... tokens): "
-                                       "long search traces do not pad batches of short solutions.")
+    torch_compile: bool = opt(
+        False,
+        "torch.compile the model (TrainingArguments.torch_compile): ~1.25x faster "
+        "steps on CPU after a compile of ~100 s (~13 s once inductor's cache is "
+        "warm); see docs/benchmarks.md.",
+    )
+    bucket_by_length: bool = opt(
+        True,
+        "Draw each batch from one length bucket (<=64, <=128, ... tokens): "
+        "long search traces do not pad batches of short solutions.",
+    )
 
     method_name = "sft"
 
@@ -73,8 +85,11 @@ class SFTOptions(MethodConfig):
 class CFTOptions(SFTOptions):
     recipe: str = opt("critique", "Corpus recipe of (question + candidate solution -> critique) rows.")
     n: int = opt(20000, "Critique rows to build.")
-    batch_size: int = opt(16, "Sequences per optimizer step (critiques are ~10x longer than solutions: "
-                              "at 128 a 5-minute CPU run got 51 steps and never learned the format).")
+    batch_size: int = opt(
+        16,
+        "Sequences per optimizer step (critiques are ~10x longer than solutions: "
+        "at 128 a 5-minute CPU run got 51 steps and never learned the format).",
+    )
     method_name = "cft"
 
 
@@ -115,10 +130,16 @@ def sft_config(cfg: SFTOptions, budget: Budget, output_dir: str, dd, mean_tokens
     passes = accumulation_passes(cfg.batch_size, mean_tokens, cfg.micro_batch_tokens, dd)
     return SFTConfig(
         **trainer_kwargs(cfg, budget, output_dir, dd),
-        learning_rate=cfg.learning_rate, per_device_train_batch_size=cfg.batch_size // passes,
+        learning_rate=cfg.learning_rate,
+        per_device_train_batch_size=cfg.batch_size // passes,
         gradient_accumulation_steps=passes,
-        weight_decay=cfg.weight_decay, max_grad_norm=cfg.max_grad_norm, max_length=None,
-        completion_only_loss=True, packing=False, dataset_num_proc=None, torch_compile=cfg.torch_compile,
+        weight_decay=cfg.weight_decay,
+        max_grad_norm=cfg.max_grad_norm,
+        max_length=None,
+        completion_only_loss=True,
+        packing=False,
+        dataset_num_proc=None,
+        torch_compile=cfg.torch_compile,
         include_num_input_tokens_seen="non_padding",
     )
 
@@ -130,8 +151,9 @@ def _run(method: str, base: str, task: Task, cfg: SFTOptions, out: Path, budget:
     from .data import recipe_dataset, tokenize_sft
     from .trainers import SparringSFTTrainer
 
-    ds, data = recipe_dataset(cfg.recipe, task, cfg.n, cfg.seed, cfg.recipe_options,
-                              columns=("prompt", "completion"), what=method)
+    ds, data = recipe_dataset(
+        cfg.recipe, task, cfg.n, cfg.seed, cfg.recipe_options, columns=("prompt", "completion"), what=method
+    )
     model, tok, dd = load_for_training(base, cfg)
     ds = tokenize_sft(ds.select_columns(["prompt", "completion"]), tok, cfg.max_length, cfg.drop_long)
     if len(ds) == 0:
@@ -145,21 +167,31 @@ def _run(method: str, base: str, task: Task, cfg: SFTOptions, out: Path, budget:
     extra = EXTRA_EVALS.get(method) if cfg.eval_problems > 0 else None
     extra_before = extra(model, tok, task, cfg, "before") if extra and cfg.eval_before else {}
     with scratch_dir() as scratch:
-        trainer = SparringSFTTrainer(model=model, args=sft_config(cfg, budget, scratch, dd, mean),
-                                     train_dataset=ds, processing_class=tok)
+        trainer = SparringSFTTrainer(
+            model=model, args=sft_config(cfg, budget, scratch, dd, mean), train_dataset=ds, processing_class=tok
+        )
         trainer.bucket_by_length = cfg.bucket_by_length
-        tracker = attach_budget(trainer, budget, warmup_steps=cfg.warmup_steps,
-                                min_lr_ratio=cfg.min_lr_ratio, show_progress=cfg.show_progress,
-                                desc=method)
+        tracker = attach_budget(
+            trainer,
+            budget,
+            warmup_steps=cfg.warmup_steps,
+            min_lr_ratio=cfg.min_lr_ratio,
+            show_progress=cfg.show_progress,
+            desc=method,
+        )
         trainer.train()
     model = trainer.model
-    metrics: dict[str, Any] = {"train": train_metrics(trainer, tracker), "before": before,
-                               "after": evaluate(model, tok, task, cfg)}
+    metrics: dict[str, Any] = {
+        "train": train_metrics(trainer, tracker),
+        "before": before,
+        "after": evaluate(model, tok, task, cfg),
+    }
     if extra is not None:
         metrics.update(extra_before)
         metrics.update(extra(model, tok, task, cfg, "after"))
-    return write_checkpoint(model, tok, out, method=method, cfg=cfg, budget=budget, base=base,
-                            task=task, data=data, metrics=metrics)
+    return write_checkpoint(
+        model, tok, out, method=method, cfg=cfg, budget=budget, base=base, task=task, data=data, metrics=metrics
+    )
 
 
 def _critique_eval(model, tok, task, cfg, when: str) -> dict:

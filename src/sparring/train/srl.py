@@ -10,26 +10,28 @@ whose rewards all (nearly) agree. The published variant lets the model think bef
 step; a character-level model trained from scratch has no thinking format, so the step
 is the whole completion here. Follow with ``grpo`` in a ``pipeline`` for SRL -> RLVR.
 """
+
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .config import opt
 from .grpo import GRPOOptions, run_grpo
 from .registry import register_method
 
 if TYPE_CHECKING:  # annotations only: importing these here would load models early
-    from .budget import Budget
     from pathlib import Path
+
     from sparring.runcard import RunCard
     from sparring.tasks import Task
 
+    from .budget import Budget
 
 
 def step_instances(ds, max_steps: int = 64):
     """Expand prompt/completion rows into (prompt + steps before, next step) rows."""
+
     def fn(batch):
         out: dict[str, list] = {"prompt": [], "next_step": [], "problem": [], "step_index": []}
         for prompt, completion, problem in zip(batch["prompt"], batch["completion"], batch["problem"]):
@@ -42,8 +44,9 @@ def step_instances(ds, max_steps: int = 64):
                 out["step_index"].append(i)
         return out
 
-    return ds.map(fn, batched=True, remove_columns=ds.column_names, load_from_cache_file=False,
-                  desc="step-wise instances")
+    return ds.map(
+        fn, batched=True, remove_columns=ds.column_names, load_from_cache_file=False, desc="step-wise instances"
+    )
 
 
 @dataclass
@@ -53,8 +56,9 @@ class SRLOptions(GRPOOptions):
     rewards: list = opt(["step_similarity"], "Reward functions; step_similarity is the SRL reward.")
     min_group_std: float = opt(0.01, "Groups whose similarity std is <= this are dropped (~zero variance).")
     max_completion_length: int = opt(24, "Generation limit per step, in tokens.")
-    replay_successes: bool = opt(False, "Success replay (see grpo); off: SRL's reward is a similarity, "
-                                        "not a verified success.")
+    replay_successes: bool = opt(
+        False, "Success replay (see grpo); off: SRL's reward is a similarity, not a verified success."
+    )
     method_name = "srl"
 
 
@@ -68,6 +72,7 @@ def _stop_at_newline(model, tok):
 
     def restore(m):
         m.generation_config.eos_token_id = old
+
     return restore
 
 
@@ -78,9 +83,9 @@ def srl(base: str, t: Task, cfg: SRLOptions, out: Path, budget: Budget) -> RunCa
 
     from .data import recipe_dataset
 
-    ds, card = recipe_dataset(cfg.recipe, t, cfg.n, cfg.seed, cfg.recipe_options,
-                              columns=("prompt", "completion", "problem"), what="srl")
+    ds, card = recipe_dataset(
+        cfg.recipe, t, cfg.n, cfg.seed, cfg.recipe_options, columns=("prompt", "completion", "problem"), what="srl"
+    )
     steps = step_instances(ds.select_columns(["prompt", "completion", "problem"]))
     card = {**card, "step_rows": len(steps), "step_hash": fingerprint(steps, ("prompt", "next_step"))}
-    return run_grpo("srl", base, t, cfg, out, budget, dataset=steps, data_card=card,
-                    prepare_model=_stop_at_newline)
+    return run_grpo("srl", base, t, cfg, out, budget, dataset=steps, data_card=card, prepare_model=_stop_at_newline)

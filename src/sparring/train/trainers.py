@@ -13,6 +13,7 @@ The per-function rewards come through TRL's public reward-function interface (ea
 function wrapped by :class:`RecordedReward`), not an override of TRL's private scoring.
 The private TRL methods still overridden or called, and why, are listed in docs/trl.md.
 """
+
 from __future__ import annotations
 
 import functools
@@ -31,8 +32,17 @@ from .variants import get_advantage, group_std
 # is right (activation checkpointing off on CPU, see sparring.models.trl_args_overrides).
 warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated")
 
-_ROW_KEYS = ("prompt_ids", "prompt_mask", "completion_ids", "completion_mask", "advantages",
-             "old_per_token_logps", "ref_per_token_logps", "sampling_per_token_logps", "tool_mask")
+_ROW_KEYS = (
+    "prompt_ids",
+    "prompt_mask",
+    "completion_ids",
+    "completion_mask",
+    "advantages",
+    "old_per_token_logps",
+    "ref_per_token_logps",
+    "sampling_per_token_logps",
+    "tool_mask",
+)
 
 
 class SparringSFTTrainer(BudgetScheduleMixin, SFTTrainer):
@@ -55,12 +65,21 @@ class SparringGRPOTrainer(BudgetScheduleMixin, GRPOTrainer):
     """GRPOTrainer with a rollout selector, success replay, registered advantages and
     zero-variance dropping."""
 
-    def __init__(self, model, reward_funcs, *args, advantage: str = "group", drop_zero_variance: bool = False,
-                 min_group_std: float = 1e-6, selector: Any = None, success_replay: Any = None, **kwargs):
+    def __init__(
+        self,
+        model,
+        reward_funcs,
+        *args,
+        advantage: str = "group",
+        drop_zero_variance: bool = False,
+        min_group_std: float = 1e-6,
+        selector: Any = None,
+        success_replay: Any = None,
+        **kwargs,
+    ):
         self._recorded: dict[Any, Any] = {}  # what the wrapped reward functions saw and returned
         funcs = reward_funcs if isinstance(reward_funcs, list) else [reward_funcs]
-        super().__init__(model, [RecordedReward(f, i, self._recorded) for i, f in enumerate(funcs)],
-                         *args, **kwargs)
+        super().__init__(model, [RecordedReward(f, i, self._recorded) for i, f in enumerate(funcs)], *args, **kwargs)
         if self.accelerator.num_processes != 1:
             raise ValueError("sparring's GRPO trainer runs in one process (one CPU or one GPU)")
         self.advantage_fn = get_advantage(advantage)
@@ -81,8 +100,10 @@ class SparringGRPOTrainer(BudgetScheduleMixin, GRPOTrainer):
         functions, float32, None -> NaN; one process, so its gather is the identity)."""
         if any(i not in self._recorded for i in range(len(self.reward_funcs))):
             raise RuntimeError("sparring's GRPO trainer: a reward function was not called on the batch")
-        cols = [torch.tensor([torch.nan if r is None else r for r in self._recorded[i]], dtype=torch.float32)
-                for i in range(len(self.reward_funcs))]
+        cols = [
+            torch.tensor([torch.nan if r is None else r for r in self._recorded[i]], dtype=torch.float32)
+            for i in range(len(self.reward_funcs))
+        ]
         return torch.stack(cols, dim=1).to(self.accelerator.device)
 
     def _fit_per_token(self, out: dict, replaced: list[int]) -> None:
@@ -101,8 +122,9 @@ class SparringGRPOTrainer(BudgetScheduleMixin, GRPOTrainer):
         for key, model in models.items():
             if isinstance(out.get(key), torch.Tensor):
                 with torch.no_grad():
-                    logps, _, _ = self._get_per_token_logps_and_entropies(model, ids, mask, width,
-                                                                          batch_size=len(replaced))
+                    logps, _, _ = self._get_per_token_logps_and_entropies(
+                        model, ids, mask, width, batch_size=len(replaced)
+                    )
                 out[key][rows] = logps.to(out[key].dtype)
 
     def _generate_and_score_completions(self, inputs):
@@ -114,14 +136,15 @@ class SparringGRPOTrainer(BudgetScheduleMixin, GRPOTrainer):
         rewards = (rpf * self.reward_weights.to(rpf.device).unsqueeze(0)).nansum(dim=1)
         rows = torch.arange(rewards.numel(), device=rewards.device)
         if self.selector is not None:  # only a selector re-picks rows (no copy of the batch otherwise)
-            rows = self.selector(inputs, self._recorded["completions"], rewards,
-                                 self.num_generations, self._metrics["train"]).to(rewards.device)
+            rows = self.selector(
+                inputs, self._recorded["completions"], rewards, self.num_generations, self._metrics["train"]
+            ).to(rewards.device)
             rewards, out = rewards[rows], _take(out, rows)
         if self.success_replay is not None:
             keys = [_prompt_key(inputs[i]) for i in rows.tolist()]
             rewards, out["completion_ids"], out["completion_mask"], replaced = self.success_replay(
-                keys, rewards, out["completion_ids"], out["completion_mask"], self.group_size,
-                self._metrics["train"])
+                keys, rewards, out["completion_ids"], out["completion_mask"], self.group_size, self._metrics["train"]
+            )
             self._fit_per_token(out, replaced)
         adv = self.advantage_fn(rewards, self.group_size)
         if self.drop_zero_variance:
@@ -146,8 +169,11 @@ class RecordedReward:
         inner = fn
         while isinstance(inner, functools.partial):
             inner = inner.func
-        if isinstance(fn, (str, torch.nn.Module)) or inspect.iscoroutinefunction(inner) \
-                or inspect.iscoroutinefunction(getattr(inner, "__call__", None)):
+        if (
+            isinstance(fn, (str, torch.nn.Module))
+            or inspect.iscoroutinefunction(inner)
+            or inspect.iscoroutinefunction(getattr(inner, "__call__", None))
+        ):
             raise ValueError(f"sparring's GRPO trainer takes synchronous reward functions, got {fn!r}")
         self.fn, self.index, self.log = fn, index, log
         self.__name__ = getattr(inner, "__name__", type(inner).__name__)  # TRL's name for fn
@@ -162,8 +188,7 @@ class RecordedReward:
 
 def _take(out: dict, rows: torch.Tensor) -> dict:
     """The batch restricted to ``rows`` (indices or a boolean mask) in every per-row tensor."""
-    return {k: (v[rows.to(v.device)] if k in _ROW_KEYS and isinstance(v, torch.Tensor) else v)
-            for k, v in out.items()}
+    return {k: (v[rows.to(v.device)] if k in _ROW_KEYS and isinstance(v, torch.Tensor) else v) for k, v in out.items()}
 
 
 def _prompt_key(row: dict) -> str:

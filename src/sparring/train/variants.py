@@ -13,6 +13,7 @@ naming TRL's loss aggregation (``loss_type``), the advantage function, whether
 zero-variance groups are dropped by default, and any other ``GRPOConfig`` fields.
 Register new ones with the decorators; nothing dispatches on names with if/elif.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ def register_advantage(name: str) -> Callable[[AdvantageFn], AdvantageFn]:
     def deco(fn: AdvantageFn) -> AdvantageFn:
         ADVANTAGES[name] = fn
         return fn
+
     return deco
 
 
@@ -98,6 +100,7 @@ def register_loss(name: str) -> Callable[[LossFn], LossFn]:
     def deco(fn: LossFn) -> LossFn:
         LOSSES[name] = fn
         return fn
+
     return deco
 
 

@@ -3,6 +3,7 @@
 ``task`` (generator, solver, verifier), ``expr`` (safe parser, renderer, generator),
 ``tree`` (reference step semantics and the flaw engine's view). Importing registers it.
 """
+
 from .expr import parse, render
 from .task import Arith, ArithConfig
 

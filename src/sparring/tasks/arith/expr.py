@@ -3,6 +3,7 @@
 Nothing here evaluates text: ``parse`` is a bounded recursive-descent parser over our own
 grammar (integers, + - * /, parentheses) that raises ValueError on anything else.
 """
+
 from __future__ import annotations
 
 import random
@@ -59,8 +60,7 @@ def parse(expr: str) -> Tree:
             return int(tok)
         if tok == "(":
             if depth >= MAX_PAREN_DEPTH:
-                raise ValueError(
-                    f"problem.data.expr: parentheses nest deeper than {MAX_PAREN_DEPTH}")
+                raise ValueError(f"problem.data.expr: parentheses nest deeper than {MAX_PAREN_DEPTH}")
             t = binary("+-", lambda d: binary("*/", factor, d), depth + 1)
             if peek() != ")":
                 raise ValueError("problem.data.expr: unbalanced parentheses")
@@ -128,8 +128,7 @@ def flat(expr: str) -> Flat:
 
     root = go(tree_of(expr))
     internal = tuple(j for j, o in enumerate(ops) if o is not None)
-    return Flat(tuple(ops), tuple(left), tuple(right), tuple(init), internal, root, vals[root],
-                 bad[0] if bad else "")
+    return Flat(tuple(ops), tuple(left), tuple(right), tuple(init), internal, root, vals[root], bad[0] if bad else "")
 
 
 def why_invalid(a: int, op: str, b: int) -> str:
@@ -156,8 +155,7 @@ def difficulty(tree: Tree) -> str:
     return "easy" if score == 0 else "medium" if score == 1 else "hard"
 
 
-def _leaf_choice(rng: random.Random, op: str, other: int, lo: int, hi: int, cap: int,
-                 leaf_is_left: bool) -> int | None:
+def _leaf_choice(rng: random.Random, op: str, other: int, lo: int, hi: int, cap: int, leaf_is_left: bool) -> int | None:
     """A leaf making ``leaf op other`` (or ``other op leaf``) valid and <= cap, or None."""
     if op == "+":
         lo2, hi2 = lo, min(hi, cap - other)
@@ -176,7 +174,7 @@ def _leaf_choice(rng: random.Random, op: str, other: int, lo: int, hi: int, cap:
         if other == 0:
             return rng.randint(max(lo, 1), hi) if hi >= 1 else None
         ds = set()
-        for d in range(1, int(other ** 0.5) + 1):
+        for d in range(1, int(other**0.5) + 1):
             if other % d == 0:
                 ds.update((d, other // d))
         pool = sorted(d for d in ds if max(lo, 1) <= d <= hi)
@@ -248,4 +246,3 @@ def loose_value(t: Tree) -> int:
     if op == "/":
         return a // b if b else 0
     return max(0, a - b) if op == "-" else apply_op(a, op, b)
-

@@ -21,6 +21,7 @@ partition, the rest train. OOD levels: ``ood-long`` (``ood_extra_ops`` more
 operations) and ``ood-big`` (leaves up to ``max_value * ood_value_scale``, intermediates up
 to ``max_intermediate * ood_value_scale``, at least one leaf above ``max_value``).
 """
+
 from __future__ import annotations
 
 import random
@@ -71,23 +72,35 @@ class ArithConfig(TaskConfig):
     ood_value_scale: int = 10
 
     def validate(self) -> None:
-        self.need_ints("n_ops", "min_value", "max_value", "max_intermediate", "test_permille",
-                       "ood_extra_ops", "ood_value_scale")
+        self.need_ints(
+            "n_ops", "min_value", "max_value", "max_intermediate", "test_permille", "ood_extra_ops", "ood_value_scale"
+        )
         self.need(1 <= self.n_ops <= 8, "n_ops", "must be in 1..8")
         self.need(1 <= self.max_value <= 10_000, "max_value", "must be in 1..10000")
         self.need(0 <= self.min_value <= self.max_value, "min_value", "must be in 0..max_value")
-        self.need(isinstance(self.ops, str) and len(self.ops) > 0 and set(self.ops) <= set("+-*/")
-                  and len(set(self.ops)) == len(self.ops), "ops",
-                  "must be a non-empty string of distinct operators from '+-*/'")
-        self.need(self.max_value <= self.max_intermediate <= 1_000_000, "max_intermediate",
-                  "must be in max_value..1000000")
+        self.need(
+            isinstance(self.ops, str)
+            and len(self.ops) > 0
+            and set(self.ops) <= set("+-*/")
+            and len(set(self.ops)) == len(self.ops),
+            "ops",
+            "must be a non-empty string of distinct operators from '+-*/'",
+        )
+        self.need(
+            self.max_value <= self.max_intermediate <= 1_000_000, "max_intermediate", "must be in max_value..1000000"
+        )
         self.need_split_fields()
-        self.need(self.unsolvable_fraction == 0 or "/" in self.ops, "unsolvable_fraction",
-                  "needs '/' in ops (unsolvable instances divide by zero or inexactly)")
+        self.need(
+            self.unsolvable_fraction == 0 or "/" in self.ops,
+            "unsolvable_fraction",
+            "needs '/' in ops (unsolvable instances divide by zero or inexactly)",
+        )
         self.need(0 <= self.ood_extra_ops <= 4, "ood_extra_ops", "must be in 0..4")
-        self.need(1 <= self.ood_value_scale <= 100
-                  and self.max_intermediate * self.ood_value_scale <= 10**9, "ood_value_scale",
-                  "must be in 1..100 with max_intermediate * ood_value_scale <= 1000000000")
+        self.need(
+            1 <= self.ood_value_scale <= 100 and self.max_intermediate * self.ood_value_scale <= 10**9,
+            "ood_value_scale",
+            "must be in 1..100 with max_intermediate * ood_value_scale <= 1000000000",
+        )
 
 
 def _next_step(fl: Flat, st: tuple) -> str | None:
@@ -114,9 +127,8 @@ class _TreeJudge(StepJudge):
         nxt: dict[tuple, None] = {}
         for st in self.states:
             for j in fl.internal:
-                if (st[j] is None and fl.ops[j] == op and st[fl.left[j]] == a
-                        and st[fl.right[j]] == b):
-                    nxt[st[:j] + (r,) + st[j + 1:]] = None
+                if st[j] is None and fl.ops[j] == op and st[fl.left[j]] == a and st[fl.right[j]] == b:
+                    nxt[st[:j] + (r,) + st[j + 1 :]] = None
                     if len(nxt) >= MAX_STATES:
                         break
             if len(nxt) >= MAX_STATES:
@@ -165,9 +177,14 @@ class Arith(Task):
     # ---- generation -------------------------------------------------------------------
     def _make(self, tree: Tree, level: str) -> Problem:
         expr = render(tree)
-        return Problem(task=self.name, id=content_id(self.name, expr), data={"expr": expr},
-                       level=level, difficulty=difficulty(tree),
-                       solvable=flat(expr).value is not None)
+        return Problem(
+            task=self.name,
+            id=content_id(self.name, expr),
+            data={"expr": expr},
+            level=level,
+            difficulty=difficulty(tree),
+            solvable=flat(expr).value is not None,
+        )
 
     def _draw(self, rng: random.Random, level: str) -> Problem | None:
         c = self.config
@@ -198,16 +215,15 @@ class Arith(Task):
         expr = render(tree)
         g = gold(tree)
         if g is not None and any(len(str(r)) > MAX_DIGITS for *_, r in g[0]):
-            raise ValueError(
-                f"problem.data.expr: intermediate values must have at most {MAX_DIGITS} digits")
-        return Problem(cls.name, content_id(cls.name, expr), {"expr": expr}, problem.level,
-                       difficulty(tree), g is not None)
+            raise ValueError(f"problem.data.expr: intermediate values must have at most {MAX_DIGITS} digits")
+        return Problem(
+            cls.name, content_id(cls.name, expr), {"expr": expr}, problem.level, difficulty(tree), g is not None
+        )
 
     def _ood_content(self, problem: Problem) -> bool:
         tree = tree_of(problem.data["expr"])
         lv = leaves(tree)
-        return (n_ops(tree) != self.config.n_ops or max(lv) > self.config.max_value
-                or min(lv) < self.config.min_value)
+        return n_ops(tree) != self.config.n_ops or max(lv) > self.config.max_value or min(lv) < self.config.min_value
 
     # ---- solving ----------------------------------------------------------------------
     def solve(self, problem: Problem) -> str:
@@ -255,10 +271,12 @@ class Arith(Task):
         return {"expr": problem.data["expr"]}
 
     def question(self, problem: Problem) -> str:
-        return (f"Evaluate {problem.data['expr']} (* and / before + and -, otherwise left to "
-                f"right; / must divide exactly and no result may be negative). Write one "
-                f"operation per line as a+b=c, or '{ABSTAIN_TEXT}' if some operation is "
-                f"impossible.")
+        return (
+            f"Evaluate {problem.data['expr']} (* and / before + and -, otherwise left to "
+            f"right; / must divide exactly and no result may be negative). Write one "
+            f"operation per line as a+b=c, or '{ABSTAIN_TEXT}' if some operation is "
+            f"impossible."
+        )
 
     # ---- verification -----------------------------------------------------------------
     def verify(self, problem: Problem, completion: str) -> Verdict:
@@ -291,8 +309,11 @@ class Arith(Task):
         ltr = nums[0]
         for o, x in zip(ops, nums[1:]):
             ltr = apply_op(ltr, o, x) if ltr is not None else None
-        options = [v for v in (ltr, true + 1, true - 1, true + 2, true - 2, true + 10, true - 10)
-                   if v is not None and v >= 0 and v != true]
+        options = [
+            v
+            for v in (ltr, true + 1, true - 1, true + 2, true - 2, true + 10, true - 10)
+            if v is not None and v >= 0 and v != true
+        ]
         rng = seeded_rng("wrong", problem.id, seed)
         if ltr in options and rng.random() < 0.5:
             return str(ltr)

@@ -14,6 +14,7 @@ calling the text verifier, so the registry test that the verifier finds the same
 a real check. Arith's bad operands are misread, reused, taken from another part of the
 expression, or invented (a value near an operand): in no reducible node.
 """
+
 from __future__ import annotations
 
 from typing import Union
@@ -59,8 +60,9 @@ def _replacements(t: Tree, a: int, op: str, b: int, r: int) -> list[Tree]:
     o, left, right = t
     if isinstance(left, int) and isinstance(right, int):
         return [r] if (left, o, right) == (a, op, b) else []
-    return ([(o, x, right) for x in _replacements(left, a, op, b, r)]
-            + [(o, left, x) for x in _replacements(right, a, op, b, r)])
+    return [(o, x, right) for x in _replacements(left, a, op, b, r)] + [
+        (o, left, x) for x in _replacements(right, a, op, b, r)
+    ]
 
 
 def label(tree: Tree, steps: list[Step]) -> int | None:
@@ -91,8 +93,15 @@ def n_ops(t: Tree) -> int:
     return 0 if isinstance(t, int) else 1 + n_ops(t[1]) + n_ops(t[2])
 
 
-FLAW_RULES = FlawRules(apply_op="non_negative", ops=OPS, larger_first=False, carry="give_up",
-                       slip="search", false_final="value", shuffle_pairs=True)
+FLAW_RULES = FlawRules(
+    apply_op="non_negative",
+    ops=OPS,
+    larger_first=False,
+    carry="give_up",
+    slip="search",
+    false_final="value",
+    shuffle_pairs=True,
+)
 
 
 def flaw_chain(tree: Tree) -> Chain:

@@ -3,6 +3,7 @@
 ``task`` (generator, solver, verifier), ``core`` (the arithmetic, solver search and the
 flaw engine's view), ``search`` (Stream-of-Search traces). Importing registers the task.
 """
+
 from .task import Countdown, CountdownConfig
 
 __all__ = ["Countdown", "CountdownConfig"]

@@ -5,6 +5,7 @@ currently in the pool and produce a *positive integer* (exact division, no zero 
 negative intermediates). A solution uses every number exactly once and leaves only the
 target in the pool.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -12,11 +13,24 @@ from functools import lru_cache
 from typing import Iterator
 
 from ..flaws import Chain, FlawRules
-from ..steps import Step, apply_positive as apply_op, fmt_step, fmt_steps
+from ..steps import Step, fmt_step, fmt_steps
+from ..steps import apply_positive as apply_op
 
 OPS = ("+", "*", "-", "/")  # the order moves() tries, and the flaw engine's choice order
-__all__ = ["FLAW_RULES", "OPS", "Step", "apply_op", "flaw_chain", "fmt_step", "fmt_steps", "label",
-           "moves", "provenance", "reach", "search"]
+__all__ = [
+    "FLAW_RULES",
+    "OPS",
+    "Step",
+    "apply_op",
+    "flaw_chain",
+    "fmt_step",
+    "fmt_steps",
+    "label",
+    "moves",
+    "provenance",
+    "reach",
+    "search",
+]
 
 
 def moves(nums: tuple[int, ...]) -> Iterator[tuple[Step, tuple[int, ...]]]:
@@ -104,8 +118,15 @@ def label(numbers: list[int], target: int, steps: list[Step]) -> int | None:
 
 
 # ---- the flaw engine's view of a Countdown solution (tasks.flaws) ----------------------
-FLAW_RULES = FlawRules(apply_op="positive", ops=OPS, larger_first=True, carry="keep",
-                       slip="one_step", false_final="operator", shuffle_pairs=False)
+FLAW_RULES = FlawRules(
+    apply_op="positive",
+    ops=OPS,
+    larger_first=True,
+    carry="keep",
+    slip="one_step",
+    false_final="operator",
+    shuffle_pairs=False,
+)
 
 
 def flaw_chain(numbers: list[int], target: int, steps: list[Step]) -> Chain:
@@ -124,5 +145,4 @@ def flaw_chain(numbers: list[int], target: int, steps: list[Step]) -> Chain:
         invented = [v for v in range(max(1, a - 5), a + 6) if pool[v] == 0]
         return list(dict.fromkeys(used + invented))
 
-    return Chain(list(steps), provenance(numbers, steps),
-                 lambda out: label(numbers, target, out), candidates)
+    return Chain(list(steps), provenance(numbers, steps), lambda out: label(numbers, target, out), candidates)

@@ -16,14 +16,15 @@ Each node's children are the ``beam`` best moves under a heuristic (``sum``: dis
 the pool's sum from the target; ``mult``: how far the pool's numbers are from being
 factors of the target). ``dfs`` expands depth-first, ``bfs`` level by level.
 """
+
 from __future__ import annotations
 
 import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from . import core
 from ..base import MAX_COMPLETION_CHARS, MAX_LINES
+from . import core
 
 STRATEGIES = ("dfs", "bfs")
 
@@ -37,6 +38,7 @@ def _h_mult(target: int, nums: tuple[int, ...]) -> tuple:
         if x == target:
             return 0
         return target % x if x <= target else x
+
     return (min(off(x) for x in nums), abs(target - sum(nums)))
 
 
@@ -51,8 +53,9 @@ def _ops(steps) -> str:
     return "[" + ", ".join(core.fmt_step(s) for s in steps) + "]"
 
 
-def search_trace(numbers, target: int, strategy: str = "dfs", heuristic: str = "sum",
-                 beam: int = 3) -> tuple[str, bool]:
+def search_trace(
+    numbers, target: int, strategy: str = "dfs", heuristic: str = "sum", beam: int = 3
+) -> tuple[str, bool]:
     """The serialised search and whether it reached the target."""
     if strategy not in STRATEGIES:
         raise ValueError(f"strategy: {strategy!r} is not one of {list(STRATEGIES)}")
@@ -83,6 +86,7 @@ def search_trace(numbers, target: int, strategy: str = "dfs", heuristic: str = "
 
     root = ("0", tuple(sorted(numbers)), [])
     if strategy == "dfs":
+
         def dfs(node) -> bool:
             found, kids = expand(*node)
             if found:
@@ -92,6 +96,7 @@ def search_trace(numbers, target: int, strategy: str = "dfs", heuristic: str = "
                 if dfs(kid):
                     return True
             return False
+
         found = dfs(root)
     else:
         found, frontier = expand(*root)

@@ -11,6 +11,7 @@ Splits: a problem's id hashes its sorted numbers and target; ids in the lowest
 more number, ``ood_extra_numbers``) and ``ood-target`` (targets in ``heldout_targets``,
 which never appear in train or test).
 """
+
 from __future__ import annotations
 
 import random
@@ -48,19 +49,24 @@ class CountdownConfig(TaskConfig):
     ood_extra_numbers: int = 1
 
     def validate(self) -> None:
-        self.need_ints("n_numbers", "min_number", "max_number", "min_target", "max_target",
-                       "test_permille", "ood_extra_numbers")
+        self.need_ints(
+            "n_numbers", "min_number", "max_number", "min_target", "max_target", "test_permille", "ood_extra_numbers"
+        )
         self.need(2 <= self.n_numbers <= 6, "n_numbers", "must be in 2..6")
         self.need(1 <= self.min_number <= self.max_number, "min_number", "must be in 1..max_number")
         self.need(self.max_number <= 1000, "max_number", "must be <= 1000")
         self.need(1 <= self.min_target <= self.max_target, "min_target", "must be in 1..max_target")
         self.need(self.max_target <= 100_000, "max_target", "must be <= 100000")
         self.need_split_fields()
-        self.need(0 <= self.ood_extra_numbers <= 6 - self.n_numbers, "ood_extra_numbers",
-                  f"must be in 0..{6 - self.n_numbers} (at most 6 numbers in all)")
+        self.need(
+            0 <= self.ood_extra_numbers <= 6 - self.n_numbers,
+            "ood_extra_numbers",
+            f"must be in 0..{6 - self.n_numbers} (at most 6 numbers in all)",
+        )
         self.heldout_targets = tuple(self.heldout_targets)
-        self.need(all(isinstance(t, int) for t in self.heldout_targets), "heldout_targets",
-                  "must be a list of integers")
+        self.need(
+            all(isinstance(t, int) for t in self.heldout_targets), "heldout_targets", "must be a list of integers"
+        )
 
 
 class _PoolJudge(StepJudge):
@@ -90,8 +96,11 @@ class _PoolJudge(StepJudge):
         if self.pool == Counter([self.target]):
             return ""
         left = sorted(self.pool.elements())
-        return (f"ends with {left}, not just the target {self.target}" if len(left) > 1
-                else f"ends at {left[0]}, not the target {self.target}")
+        return (
+            f"ends with {left}, not just the target {self.target}"
+            if len(left) > 1
+            else f"ends at {left[0]}, not the target {self.target}"
+        )
 
     def answer_ok(self, last_r: int) -> bool:
         return last_r == self.target
@@ -163,15 +172,24 @@ class Countdown(Task):
     def check_problem(cls, problem: Problem) -> Problem:
         d = problem.data
         nums, target = d.get("numbers"), d.get("target") if isinstance(d, dict) else None
-        if not (isinstance(nums, list) and 2 <= len(nums) <= 6
-                and all(isinstance(x, int) and not isinstance(x, bool) and 1 <= x <= 10**6 for x in nums)):
+        if not (
+            isinstance(nums, list)
+            and 2 <= len(nums) <= 6
+            and all(isinstance(x, int) and not isinstance(x, bool) and 1 <= x <= 10**6 for x in nums)
+        ):
             raise ValueError("problem.data.numbers: must be a list of 2..6 integers in 1..1000000")
         if not (isinstance(target, int) and not isinstance(target, bool) and 1 <= target <= 10**9):
             raise ValueError("problem.data.target: must be an integer in 1..1000000000")
         nums = sorted(nums)
         solvable = target in core.reach(tuple(nums)) if len(nums) <= 5 else problem.solvable
-        return Problem(cls.name, content_id(cls.name, [nums, target]),
-                       {"numbers": nums, "target": target}, problem.level, problem.difficulty, solvable)
+        return Problem(
+            cls.name,
+            content_id(cls.name, [nums, target]),
+            {"numbers": nums, "target": target},
+            problem.level,
+            problem.difficulty,
+            solvable,
+        )
 
     def _ood_content(self, problem: Problem) -> bool:
         d = problem.data
@@ -206,14 +224,21 @@ class Countdown(Task):
     def _template_fields(self, problem: Problem) -> dict:
         nums = [str(x) for x in problem.data["numbers"]]
         words = ", ".join(nums[:-1]) + " and " + nums[-1]
-        return {"csv": ",".join(nums), "spaced": " ".join(nums), "words": words,
-                "listed": ", ".join(nums), "target": problem.data["target"]}
+        return {
+            "csv": ",".join(nums),
+            "spaced": " ".join(nums),
+            "words": words,
+            "listed": ", ".join(nums),
+            "target": problem.data["target"],
+        }
 
     def question(self, problem: Problem) -> str:
         f = self._template_fields(problem)
-        return (f"Using each of the numbers {f['listed']} exactly once with + - * / "
-                f"(exact division, positive intermediate results), reach {f['target']}. "
-                f"Write one operation per line, or '{ABSTAIN_TEXT}' if it is impossible.")
+        return (
+            f"Using each of the numbers {f['listed']} exactly once with + - * / "
+            f"(exact division, positive intermediate results), reach {f['target']}. "
+            f"Write one operation per line, or '{ABSTAIN_TEXT}' if it is impossible."
+        )
 
     # ---- verification -----------------------------------------------------------------
     def verify(self, problem: Problem, completion: str) -> Verdict:
@@ -230,15 +255,34 @@ class Countdown(Task):
         steps = [StepCheck(i, s, ok, why) for i, (s, ok, why) in enumerate(tc.operations)]
         first = next((i for i, s in enumerate(steps) if not s.ok), None)
         if not tc.well_formed:
-            return Verdict(False, False, steps, first if first is not None else len(steps),
-                           None, well_formed=False, reason=tc.reason)
+            return Verdict(
+                False,
+                False,
+                steps,
+                first if first is not None else len(steps),
+                None,
+                well_formed=False,
+                reason=tc.reason,
+            )
         if not tc.goal_reached or not problem.solvable:
-            return Verdict(False, False, steps, first if first is not None else len(steps),
-                           None, reason=tc.reason or "search did not reach the goal")
+            return Verdict(
+                False,
+                False,
+                steps,
+                first if first is not None else len(steps),
+                None,
+                reason=tc.reason or "search did not reach the goal",
+            )
         path_ok = core.label(d["numbers"], d["target"], tc.solution) is None
         ok = path_ok and first is None
-        return Verdict(ok, True, steps, first if first is not None else (None if ok else len(steps)),
-                       str(d["target"]), reason="" if ok else (tc.reason or "invalid search path"))
+        return Verdict(
+            ok,
+            True,
+            steps,
+            first if first is not None else (None if ok else len(steps)),
+            str(d["target"]),
+            reason="" if ok else (tc.reason or "invalid search path"),
+        )
 
     # ---- flaws, traces, distractors ---------------------------------------------------
     def flaw(self, problem: Problem, seed: int = 0, kind: str | None = None) -> Flaw:
@@ -251,8 +295,9 @@ class Countdown(Task):
     def flaw_kinds(self) -> tuple[str, ...]:
         return FLAW_KINDS
 
-    def search_trace(self, problem: Problem, strategy: str = "dfs", heuristic: str = "sum",
-                     beam: int = 3) -> tuple[str, bool]:
+    def search_trace(
+        self, problem: Problem, strategy: str = "dfs", heuristic: str = "sum", beam: int = 3
+    ) -> tuple[str, bool]:
         """Stream-of-Search trace (METHODS.md 1.6) and whether it reached the goal."""
         d = problem.data
         return search_trace(d["numbers"], d["target"], strategy, heuristic, beam)
@@ -264,8 +309,9 @@ class Countdown(Task):
 
     def plausible_wrong_answer(self, problem: Problem, seed: int = 0) -> str:
         if not problem.solvable:
-            return self.solve(self._make(problem.data["numbers"], self._any_reachable(problem),
-                                         problem.level, True)).replace("\n", ", ")
+            return self.solve(
+                self._make(problem.data["numbers"], self._any_reachable(problem), problem.level, True)
+            ).replace("\n", ", ")
         return self.flaw(problem, seed=seed, kind="false_final").text.replace("\n", ", ")
 
     def _any_reachable(self, problem: Problem) -> int:

@@ -5,6 +5,7 @@ reasoning, final answer in ``<answer>...</answer>``).
 derivation, bounded answer parser), ``mistakes`` (planted flaws, near misses). Importing
 registers it.
 """
+
 from .equation import render
 from .task import Linear, LinearConfig
 

@@ -5,6 +5,7 @@ bounded parser of the final ``<answer>...</answer>`` tag.
 14``, ``-x + 5 = 2*x - 1`` (coefficient 1 is ``x``, -1 is ``-x``, a zero constant is left
 out). Every derivation line is printable ASCII.
 """
+
 from __future__ import annotations
 
 import re
@@ -78,9 +79,22 @@ def _collect(a: int, b: int, c: int, d: int, bm: int, cm: int, n: int, m: int) -
     return lines
 
 
-def chain(a: int, b: int, c: int, d: int, *, bm: int | None = None, cm: int | None = None,
-          n: int | None = None, m: int | None = None, op: str = "/", q: int | None = None,
-          divide: bool = True, div: tuple[int, int] | None = None, final: int | None = None) -> str:
+def chain(
+    a: int,
+    b: int,
+    c: int,
+    d: int,
+    *,
+    bm: int | None = None,
+    cm: int | None = None,
+    n: int | None = None,
+    m: int | None = None,
+    op: str = "/",
+    q: int | None = None,
+    divide: bool = True,
+    div: tuple[int, int] | None = None,
+    final: int | None = None,
+) -> str:
     """A derivation in the gold format. The defaults give the gold; the keywords let a flaw
     change one claim (``bm``/``cm``: the constant / x term as moved across, ``n``/``m``: the
     collected constant / coefficient, ``op``, ``div`` (the two operands) and ``q``: the last

@@ -23,6 +23,7 @@ A kind with no variation on a problem (rare: e.g. ``division_slip`` on ``x + b =
 with coefficient 1 after collecting, ``sign_error`` on ``k*x = 0``, anything but
 ``false_final`` on ``x = d``) makes ``flaw`` raise ValueError for that kind.
 """
+
 from __future__ import annotations
 
 import random
@@ -73,8 +74,7 @@ def variations(a: int, b: int, c: int, d: int) -> dict[str, list[tuple[str, int]
     elif c == 0 and b != 0:  # x + b = d: divides by b instead of subtracting it
         v = trunc_div(d, b)
         if _ok(v, gold):
-            out["division_slip"].append((f"{render(a, b, c, d)}\nx = {d} / {b} = {v}\n"
-                                         f"<answer>{v}</answer>", v))
+            out["division_slip"].append((f"{render(a, b, c, d)}\nx = {d} / {b} = {v}\n<answer>{v}</answer>", v))
     # arithmetic_slip
     for k in _DELTAS if b != 0 or c != 0 else ():
         add("arithmetic_slip", gold + k, n=n + m * k)
@@ -96,8 +96,10 @@ def plant(a: int, b: int, c: int, d: int, rng: random.Random, kind: str | None) 
     if kind is None:
         kind = rng.choice([k for k in FLAW_KINDS if var[k]])  # false_final is always feasible
     if not var[kind]:
-        raise ValueError(f"kind: {kind!r} cannot be planted in the solution of this equation "
-                         f"(feasible here: {[k for k in FLAW_KINDS if var[k]]})")
+        raise ValueError(
+            f"kind: {kind!r} cannot be planted in the solution of this equation "
+            f"(feasible here: {[k for k in FLAW_KINDS if var[k]]})"
+        )
     return rng.choice(var[kind])[0], kind
 
 

@@ -41,6 +41,7 @@ Flaw kinds (``mistakes``): ``sign_error``, ``division_slip``, ``arithmetic_slip`
 (rare, see ``mistakes``) raises ValueError when asked for; ``kind=None`` picks among the
 feasible kinds.
 """
+
 from __future__ import annotations
 
 import random
@@ -92,10 +93,16 @@ class LinearConfig(TaskConfig):
         self.need(1 <= self.max_value <= 999, "max_value", "must be in 1..999")
         self.need(isinstance(self.negative, bool), "negative", "must be true or false")
         self.need_split_fields()
-        self.need(self.unsolvable_fraction == 0 or self.max_coef >= 2, "unsolvable_fraction",
-                  "needs max_coef >= 2 (with |a| = 1 every equation has an integer solution)")
-        self.need(self.max_coef >= 2 or self.negative, "max_coef",
-                  "must be >= 2 when negative is false (ood-both needs two distinct x coefficients)")
+        self.need(
+            self.unsolvable_fraction == 0 or self.max_coef >= 2,
+            "unsolvable_fraction",
+            "needs max_coef >= 2 (with |a| = 1 every equation has an integer solution)",
+        )
+        self.need(
+            self.max_coef >= 2 or self.negative,
+            "max_coef",
+            "must be >= 2 when negative is false (ood-both needs two distinct x coefficients)",
+        )
         self.need(2 <= self.ood_value_scale <= 20, "ood_value_scale", "must be in 2..20")
 
 
@@ -123,9 +130,14 @@ class Linear(Task):
 
     # ---- generation -------------------------------------------------------------------
     def _make(self, a: int, b: int, c: int, d: int, level: str) -> Problem:
-        return Problem(task=self.name, id=content_id(self.name, [a, b, c, d]),
-                       data={"a": a, "b": b, "c": c, "d": d}, level=level,
-                       difficulty=difficulty(a, b, c, d), solvable=solution(a, b, c, d) is not None)
+        return Problem(
+            task=self.name,
+            id=content_id(self.name, [a, b, c, d]),
+            data={"a": a, "b": b, "c": c, "d": d},
+            level=level,
+            difficulty=difficulty(a, b, c, d),
+            solvable=solution(a, b, c, d) is not None,
+        )
 
     def _int(self, rng: random.Random, hi: int) -> int:
         return rng.randint(-hi if self.config.negative else 0, hi)
@@ -192,8 +204,14 @@ class Linear(Task):
             raise ValueError(f"problem.data: {render(a, b, c, dd)} holds for every x (c == a and d == b)")
         if problem.level not in cls.levels:
             raise ValueError(f"problem.level: {problem.level!r} is not one of {list(cls.levels)}")
-        return Problem(cls.name, content_id(cls.name, vals), dict(zip(FIELDS, vals)), problem.level,
-                       difficulty(*vals), solution(*vals) is not None)
+        return Problem(
+            cls.name,
+            content_id(cls.name, vals),
+            dict(zip(FIELDS, vals)),
+            problem.level,
+            difficulty(*vals),
+            solution(*vals) is not None,
+        )
 
     def _ood_content(self, problem: Problem) -> bool:
         a, b, c, d = _abcd(problem)
@@ -219,9 +237,11 @@ class Linear(Task):
         return {"eq": render(*_abcd(problem))}
 
     def question(self, problem: Problem) -> str:
-        return (f"Solve {render(*_abcd(problem))} for the integer x. Reason in short lines, then "
-                f"give the value of x (just the integer) in the tag <answer>...</answer>, or "
-                f"<answer>{ABSTAIN_TEXT}</answer> if no integer x satisfies the equation.")
+        return (
+            f"Solve {render(*_abcd(problem))} for the integer x. Reason in short lines, then "
+            f"give the value of x (just the integer) in the tag <answer>...</answer>, or "
+            f"<answer>{ABSTAIN_TEXT}</answer> if no integer x satisfies the equation."
+        )
 
     # ---- verification -----------------------------------------------------------------
     def verify(self, problem: Problem, completion: str) -> Verdict:
@@ -230,22 +250,27 @@ class Linear(Task):
             return text
         content = last_answer(text)
         if content is None:
-            return fail(f"no <answer>...</answer> tag (at most {MAX_ANSWER_CHARS} characters inside)",
-                        well_formed=False, first_error=0)
+            return fail(
+                f"no <answer>...</answer> tag (at most {MAX_ANSWER_CHARS} characters inside)",
+                well_formed=False,
+                first_error=0,
+            )
         if is_abstention(content):
             return abstention_verdict(problem)
         v = parse_int(content)
         if v is None:
-            return fail(f"the answer {content!r} is neither an integer nor {ABSTAIN_TEXT!r}",
-                        well_formed=False, first_error=0)
+            return fail(
+                f"the answer {content!r} is neither an integer nor {ABSTAIN_TEXT!r}", well_formed=False, first_error=0
+            )
         if not problem.solvable:
-            return fail("the equation has no integer solution: the answer is to abstain",
-                        answer=str(v), first_error=0)
+            return fail("the equation has no integer solution: the answer is to abstain", answer=str(v), first_error=0)
         a, b, c, d = _abcd(problem)
         if v != solution(a, b, c, d):
-            return fail(f"x = {v} does not satisfy {render(a, b, c, d)} "
-                        f"({a * v + b} on the left, {c * v + d} on the right)",
-                        answer=str(v), first_error=0)
+            return fail(
+                f"x = {v} does not satisfy {render(a, b, c, d)} ({a * v + b} on the left, {c * v + d} on the right)",
+                answer=str(v),
+                first_error=0,
+            )
         return Verdict(correct=True, answer_correct=True, steps=[], first_error=None, answer=str(v))
 
     # ---- flaws, distractors -----------------------------------------------------------
