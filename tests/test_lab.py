@@ -319,3 +319,17 @@ def test_editing_a_spec_redoes_only_what_changed(tmp_path):
         > finished[("base", "probe")]
     )
     db.close()
+
+
+def test_the_committed_example_report_is_what_report_writes_from_its_results(tmp_path):
+    """A reference output: docs/example-report/quick/report.md is exactly what
+    ``write_report`` makes of the committed study results beside it (run/)."""
+    import shutil
+
+    from sparring.lab import write_report
+
+    ref = Path(__file__).resolve().parents[1] / "docs" / "example-report" / "quick"
+    for name in ("lab.sqlite", "spec.yaml"):
+        shutil.copy(ref / "run" / name, tmp_path / name)
+    out = write_report(tmp_path)
+    assert (out / "report.md").read_text() == (ref / "report.md").read_text()
