@@ -291,3 +291,17 @@ def test_linear_task_runs_the_probes_its_capabilities_allow():
 
     m = run_probes(ScriptedResponder(adopts), None, lin, "gaslight", config=cfg)["gaslight"].metrics
     assert m["flip_rate"] == 1.0 and m["adopt_rate"] == 1.0
+
+
+def test_run_json_critique_numbers_are_the_critique_probes(task):
+    """CFT's run card (train.evaluate.critique_accuracy) and the critique probe are one
+    evaluation: the same items and metrics for the same model, n and seed. The model here
+    calls every solution wrong at step 1, so the metrics are neither all 0 nor all 1."""
+    from sparring.train.evaluate import critique_accuracy
+
+    says_wrong = ScriptedResponder(lambda p, j: "Step 1: ?\nCorrectness: wrong\nConclusion: wrong\n[END]")
+    card = critique_accuracy(says_wrong, None, task, n=60, seed=3)
+    probe = run_probes(says_wrong, None, task, "critique", n=60, seed=3)["critique"]
+    assert {k: card[k] for k in probe.metrics} == pytest.approx(probe.metrics)
+    assert card["n"] == probe.n == 60 and card["flaw_recall"] == 1.0 and card["right_recall"] == 0.0
+    assert 0 < card["verdict_accuracy"] < 1 and 0 < card["first_error_accuracy"] < 1

@@ -54,6 +54,12 @@ def test_batched_bucketed_greedy_equals_one_at_a_time(model_tok, prompts):
     assert got == want
     dynamic = HFResponder(model, tok, batch_size=16, cache_implementation=None)
     assert [o[0] for o in dynamic.generate(prompts, max_new_tokens=12)] == want
+    model.train()  # a model in the middle of training: evaluated in eval mode, then restored
+    try:
+        assert [o[0] for o in HFResponder(model, tok, cache=False).generate(prompts, max_new_tokens=12)] == want
+        assert model.training
+    finally:
+        model.eval()
 
 
 def test_cache_sampling_and_stop_strings(model_tok, prompts):

@@ -13,15 +13,16 @@ from typing import Any
 
 from sparring.evaluation import accuracy as answer_accuracy
 from sparring.evaluation import critique_items, critique_metrics, run_critiques
-from sparring.models import HFResponder
+from sparring.models import Responder, as_responder
 from sparring.tasks import Problem, Task
 
 EVAL_BATCH = 256  # prompts per generation batch
 
 
-def responder(model, tokenizer, batch_size: int = EVAL_BATCH) -> HFResponder:
-    """The generator over a model that may still be training (no cache between calls)."""
-    return HFResponder(model, tokenizer, batch_size=batch_size, cache=False)
+def responder(model, tokenizer, batch_size: int = EVAL_BATCH) -> Responder:
+    """The generator over a model that may still be training (no cache between calls);
+    ``model`` may also be any :class:`~sparring.models.Responder` (``tokenizer=None``)."""
+    return as_responder(model, tokenizer, batch_size=batch_size, cache=False)
 
 
 def accuracy(
