@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from sparring.settings import parse_settings
+from sparring.tasks import get_task as lookup
 
 console = Console()
 err_console = Console(stderr=True)
@@ -39,7 +40,6 @@ def task_settings(task_set: list[str] | None, old_set: list[str] | None = None, 
 
 def get_task(name: str, task_set: list[str] | None, old_set: list[str] | None = None, command: str = ""):
     """The task NAME with its ``--task-set`` config, or a one-line error (exit 2)."""
-    from sparring.tasks import get_task as lookup
 
     try:
         return lookup(name, **task_settings(task_set, old_set, command))

@@ -16,6 +16,9 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from sparring.atomic import write_text_atomic
+from sparring.tasks import get_task
+
 from .common import OLD_TASK_SET, TASK_SET, _fail, console, task_settings
 
 
@@ -54,7 +57,6 @@ def results_table(results: dict, title: str) -> Table:
 
 
 def write_json(path: Path, payload: dict) -> None:
-    from sparring.atomic import write_text_atomic
 
     write_text_atomic(path, json.dumps(payload, indent=1, default=str))
 
@@ -79,7 +81,6 @@ def probe_cmd(
 ) -> None:
     """Run the probe battery on CHECKPOINT and print every metric with its 95% CI."""
     from sparring.probes import as_config, load_for_probes, probe_names, run_probes
-    from sparring.tasks import get_task
 
     try:
         the_task = get_task(task, **task_settings(task_set, old_set, "probe"))

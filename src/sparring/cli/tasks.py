@@ -10,14 +10,14 @@ import typer
 from rich.table import Table
 
 from sparring.settings import parse_settings
+from sparring.tasks import CAPABILITIES, list_tasks, load_problem
+from sparring.tasks import get_task as lookup
 
 from .common import OLD_TASK_SET, TASK_SET, _fail, console, get_task
 
 
 def tasks_cmd() -> None:
     """List the registered tasks: capabilities, levels, templates and config defaults."""
-    from sparring.tasks import CAPABILITIES, list_tasks
-    from sparring.tasks import get_task as lookup
 
     table = Table(title="sparring tasks", show_lines=True)
     for col in ("task", "capabilities", "levels", "templates", "config (defaults)"):
@@ -70,7 +70,6 @@ def verify_cmd(
     old_set: Optional[list[str]] = OLD_TASK_SET,
 ) -> None:
     """Verify one completion against one problem and print the per-step verdicts."""
-    from sparring.tasks import load_problem
 
     t = get_task(task, task_set, old_set, "verify")
 

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from sparring.runcard import ZOO_CARD, RunCard
+from sparring.tasks import get_task
 
 from .common import TASK_SET, _fail, err_console, load_options, task_settings
 
@@ -86,7 +87,6 @@ def train_cmd(
     ),
 ) -> None:
     """Train a model with METHOD and write a checkpoint (save_pretrained dir + run.json)."""
-    from sparring.tasks import get_task
     from sparring.train import Budget, get_method, train
     from sparring.train.common import check_base
 
@@ -151,7 +151,6 @@ def pretrain_cmd(
     """Train a tiny model from scratch on the pretrain recipe (mixed-quality solutions +
     search traces, no critiques); writes weights, tokenizer, run.json and card.json (the
     exact command that rebuilds it, data hash, greedy accuracy and pass@k)."""
-    from sparring.tasks import get_task
     from sparring.train import Budget, pretrain
     from sparring.train.pretrain import PretrainOptions
 
@@ -196,7 +195,6 @@ def rerank_cmd(
 ) -> None:
     """Rerank k sampled answers with a RARO checkpoint's critic (single-elimination tournament);
     print reranked vs greedy vs one sample vs majority vote accuracy on held-out problems."""
-    from sparring.tasks import get_task
     from sparring.train.rerank import rerank
 
     try:

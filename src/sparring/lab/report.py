@@ -19,6 +19,7 @@ import numpy as np
 import yaml
 
 from sparring.atomic import atomic_dir
+from sparring.tasks import list_tasks, task_class
 
 from . import findings
 from .store import Store
@@ -43,7 +44,6 @@ VERDICT_COLOUR = {"replicates": "#1a7f37", "does not replicate": "#cf222e", "inc
 def ood_metrics(task_name: str | None, table: dict) -> list[tuple[str, str, str, bool]]:
     """One accuracy row per OOD level, named by the task's own level descriptions; a level
     the registry does not know (an old run, a task not installed) is named by its key."""
-    from sparring.tasks import list_tasks, task_class
 
     levels = dict(task_class(task_name).levels) if task_name in list_tasks() else {}
     measured = sorted(

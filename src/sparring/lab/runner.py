@@ -25,6 +25,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 
 from sparring.atomic import write_text_atomic
 from sparring.runcard import RunCard
+from sparring.tasks import get_task
 
 from .spec import Spec, load_spec
 from .store import Store
@@ -100,7 +101,6 @@ def train_unit(spec: Spec, arm, seed: int, run_dir: Path) -> tuple[str, dict, li
         return spec.base, {}, []
     config = {"eval_problems": 0, **arm.config, "seed": seed}
     out = run_dir / "ckpt" / f"{arm.name}-s{seed}"
-    from sparring.tasks import get_task
 
     task = get_task(spec.task, **spec.task_config)
     card = train(arm.method, spec.base, task, config, out, spec.budget)
@@ -109,7 +109,6 @@ def train_unit(spec: Spec, arm, seed: int, run_dir: Path) -> tuple[str, dict, li
 
 def probe_unit(spec: Spec, path: str, seed: int, progress: Callable[[str], None] | None = None):
     from sparring.probes import run_probes
-    from sparring.tasks import get_task
 
     task = get_task(spec.task, **spec.task_config)
     return run_probes(

@@ -27,6 +27,8 @@ from typing import Any
 
 import yaml
 
+from sparring.tasks import get_task
+
 NO_TRAINING = "none"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$")
 TOP_FIELDS = ("name", "description", "task", "base", "budget", "seeds", "arms", "probes", "findings")
@@ -211,7 +213,6 @@ def check_spec(spec: Spec, spec_dir: Path | None = None) -> Spec:
     """Everything that needs the library: task config, base, methods, options, probes."""
     from sparring.models.loading import resolve_model_source
     from sparring.probes import as_config, probe_names
-    from sparring.tasks import get_task
     from sparring.train import Budget, get_method
 
     try:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sparring.rewards import as_problem, completion_text
+from sparring.tasks import get_task
 
 from .config import opt
 from .grpo import GRPOOptions, run_grpo
@@ -52,8 +53,6 @@ class RoCSelector:
 
     def __call__(self, inputs: list[dict], completions: list, rewards, big: int, metrics) -> Any:
         import torch
-
-        from sparring.tasks import get_task
 
         keep = self.keep
         if not 1 <= keep < big:
