@@ -14,10 +14,21 @@ Effect and interval:
   ``effect +- 1.96 * sqrt(se_a^2 + se_b^2)`` with each ``se = (hi - lo) / 3.92`` from the
   probe's own bootstrap interval (unpaired, hence conservative).
 
-Verdict rule (``RULE`` below, printed in every report): with the effect signed so that the
-published direction is positive and a threshold ``t`` (0, or ``-margin`` for "approaches"
-claims): **replicates** if the interval's lower end > t; **does not replicate** if its
-upper end < t; otherwise **inconclusive**.
+Verdict rule (``RULE`` below, printed in every report; each claim's own threshold is
+printed beside it, ``rule_of``): with the effect signed so that the published direction is
+positive and a threshold ``t`` (0, or ``-margin`` for "approaches" claims): **replicates**
+if the interval's lower end > t; **does not replicate** if its upper end < t; otherwise
+**inconclusive**.
+
+Premise rule (composite findings): a claim written "... and ..." continues another one, its
+*premise* (2b and 2c rest on 2a "imitation raises accuracy"; 5b "approaches RLVR" on 5a
+"improves on the base"), and means something only if the premise holds: RARO "within 10
+points of GRPO" says nothing about the critic game when RARO fell below the base and GRPO
+barely moved. Such a claim gets the interval verdict above only when its premise
+replicates; otherwise it reads **premise failed** (the premise does not replicate),
+**premise inconclusive** (the premise's interval straddles its threshold, or it had no
+data), or **premise not tested** (the run lacks the premise's arms). Its effect and
+interval are still reported (``interval_verdict``: what the interval alone says).
 """
 
 from __future__ import annotations
@@ -32,12 +43,6 @@ from sparring.stats import paired_difference
 
 from .store import Store
 
-RULE = (
-    "Effect = metric(A) - metric(B), signed so the published direction is positive. "
-    "Replicates if the 95% interval lies above the threshold (0, or -margin for "
-    "'approaches' claims); does not replicate if it lies below; else inconclusive."
-)
-
 
 @dataclass(frozen=True)
 class Claim:
@@ -50,6 +55,7 @@ class Claim:
     metric: str
     direction: int = 1  # +1: published says metric(a) > metric(b)
     margin: float = 0.0
+    premise: str = ""  # id of the claim this one rests on (see the premise rule)
 
 
 CLAIMS = [
@@ -81,6 +87,7 @@ CLAIMS = [
         "validity",
         "validity",
         direction=-1,
+        premise="2a",
     ),
     Claim(
         "2c",
@@ -91,6 +98,7 @@ CLAIMS = [
         "infogain",
         "infogain",
         direction=-1,
+        premise="2a",
     ),
     Claim(
         "3",
@@ -128,6 +136,7 @@ CLAIMS = [
         "accuracy",
         "accuracy",
         margin=0.10,
+        premise="5a",
     ),
     Claim(
         "6",
@@ -158,6 +167,45 @@ CLAIMS = [
         "flip_rate",
     ),
 ]
+
+
+PREMISE_VERDICT = {  # the premise's verdict -> a dependent claim's, when not "replicates"
+    "does not replicate": "premise failed",
+    "premise failed": "premise failed",
+    "inconclusive": "premise inconclusive",
+    "inconclusive (no data)": "premise inconclusive",
+    "premise inconclusive": "premise inconclusive",
+    "not tested by this run": "premise not tested",
+    "premise not tested": "premise not tested",
+}
+
+
+def _premises() -> str:
+    by: dict[str, list[str]] = {}
+    for c in CLAIMS:
+        if c.premise:
+            by.setdefault(c.premise, []).append(c.id)
+    return "; ".join(f"{' and '.join(deps)} on {p}" for p, deps in by.items())
+
+
+RULE = (
+    "Effect = metric(A) - metric(B), signed so the published direction is positive. "
+    "Replicates if the 95% interval lies above the threshold (0, or -margin for "
+    "'approaches' claims; each claim's is in the 'replicates if' column); does not "
+    "replicate if it lies below; else inconclusive. "
+    f"Premise rule: a claim that rests on another ({_premises()}) gets that verdict only "
+    "if its premise replicates; otherwise it reads premise failed (the premise does not "
+    "replicate), premise inconclusive, or premise not tested."
+)
+
+
+def rule_of(c: Claim) -> str:
+    """One claim's decision rule, as the report prints it: where its effect's 95% interval
+    must lie to replicate (and on which premise it rests)."""
+    t = -c.margin * c.direction  # the threshold on the unsigned effect
+    bound = "0" if t == 0 else f"{t:+.2f}"
+    rule = f"CI {'>' if c.direction > 0 else '<'} {bound}"
+    return rule + (f", and {c.premise} replicates" if c.premise else "")
 
 
 def _metric(store: Store, arm: str, probe: str, metric: str) -> tuple[float, float] | None:
@@ -206,8 +254,10 @@ def _effect(store: Store, claim: Claim, a: str, b: str) -> tuple[float, float, f
 
 
 def evaluate(store: Store, roles: dict[str, str]) -> list[dict[str, Any]]:
-    """One row per claim: arms, effect, interval, verdict (or why it was not tested)."""
+    """One row per claim: arms, effect, interval, verdict (or why it was not tested), the
+    claim's rule, and for a claim with a premise what its interval alone says."""
     out = []
+    verdicts: dict[str, str] = {}
     for c in CLAIMS:
         row = {
             "id": c.id,
@@ -220,27 +270,31 @@ def evaluate(store: Store, roles: dict[str, str]) -> list[dict[str, Any]]:
             "hi": None,
             "comparison": "",
             "method": "",
+            "rule": rule_of(c),
+            "premise": c.premise,
+            "interval_verdict": None,
         }
+        out.append(row)
         bs = c.b if isinstance(c.b, tuple) else (c.b,)
         if c.a not in roles or not all(b in roles for b in bs):
             missing = [r for r in (c.a, *bs) if r not in roles]
             row["comparison"] = f"needs arm(s) with role {missing}"
-            out.append(row)
-            continue
-        if len(bs) > 1:  # compare against the better of the alternatives (point estimate)
-            vals = {b: _metric(store, roles[b], c.probe, c.metric) for b in bs}
-            bs = (max((b for b in bs if vals[b]), key=lambda b: vals[b][0] * c.direction, default=bs[0]),)
-        a, b = roles[c.a], roles[bs[0]]
-        res = _effect(store, c, a, b)
-        row["comparison"] = f"{a} vs {b}"
-        if res is None:
-            row["verdict"] = "inconclusive (no data)"
-            out.append(row)
-            continue
-        eff, lo, hi, how = res
-        s_lo, s_hi = sorted((lo * c.direction, hi * c.direction))
-        t = -c.margin
-        verdict = "replicates" if s_lo > t else "does not replicate" if s_hi < t else "inconclusive"
-        row.update(effect=eff, lo=lo, hi=hi, verdict=verdict, method=how)
-        out.append(row)
+        else:
+            if len(bs) > 1:  # compare against the better of the alternatives (point estimate)
+                vals = {b: _metric(store, roles[b], c.probe, c.metric) for b in bs}
+                bs = (max((b for b in bs if vals[b]), key=lambda b: vals[b][0] * c.direction, default=bs[0]),)
+            a, b = roles[c.a], roles[bs[0]]
+            res = _effect(store, c, a, b)
+            row["comparison"] = f"{a} vs {b}"
+            if res is None:
+                row["verdict"] = "inconclusive (no data)"
+            else:
+                eff, lo, hi, how = res
+                s_lo, s_hi = sorted((lo * c.direction, hi * c.direction))
+                t = -c.margin
+                verdict = "replicates" if s_lo > t else "does not replicate" if s_hi < t else "inconclusive"
+                row.update(effect=eff, lo=lo, hi=hi, verdict=verdict, interval_verdict=verdict, method=how)
+                if c.premise and verdicts.get(c.premise) != "replicates":
+                    row["verdict"] = PREMISE_VERDICT[verdicts.get(c.premise, "not tested by this run")]
+        verdicts[c.id] = row["verdict"]
     return out

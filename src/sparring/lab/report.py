@@ -214,14 +214,14 @@ def _markdown(d: dict, images: list[str]) -> str:
         "",
         f"Rule: {findings.RULE}",
         "",
-        "| # | claim | published | comparison | metric | effect [95% CI] | verdict |",
-        "|---|---|---|---|---|---|---|",
+        "| # | claim | published | comparison | metric | effect [95% CI] | replicates if | verdict |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for f in d["findings"]:
         eff = "–" if f["effect"] is None else f"{f['effect']:+.3f} [{f['lo']:+.3f}, {f['hi']:+.3f}]"
         lines.append(
             f"| {f['id']} | {f['statement']} | {f['published']} | {f['comparison']} | "
-            f"{f['metric']} | {eff} | {f['verdict']} |"
+            f"{f['metric']} | {eff} | {f['rule']} | {f['verdict']} |"
         )
     lines += ["", "## Training", "", "| arm | seed | steps | tokens | seconds |", "|---|---|---|---|---|"]
     for u in d["units"]:
@@ -309,6 +309,8 @@ def _html(md_text: str, d: dict) -> str:
 
 
 def _cls(cell: str) -> str:
+    if cell in set(findings.PREMISE_VERDICT.values()):  # the claim itself is not decided
+        return "pre"
     return {"replicates": "ok", "does not replicate": "bad", "inconclusive": "meh"}.get(cell, "")
 
 
@@ -316,7 +318,7 @@ PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>{{ title }}</t
 body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1200px;color:#1f2328}
 table{border-collapse:collapse;margin:1em 0;font-size:13px}td,th{border:1px solid #d0d7de;padding:4px 8px}
 th{background:#f6f8fa}img{max-width:100%;border:1px solid #d0d7de;margin:1em 0}
-.ok{color:#1a7f37;font-weight:600}.bad{color:#cf222e;font-weight:600}.meh{color:#9a6700}
+.ok{color:#1a7f37;font-weight:600}.bad{color:#cf222e;font-weight:600}.meh{color:#9a6700}.pre{color:#656d76;font-style:italic}
 pre{background:#f6f8fa;padding:1em;font-size:12px}</style></head><body>{{ body }}</body></html>"""
 
 

@@ -11,10 +11,17 @@ Resume: every unit (train or probe of one arm and seed) is marked done in the sa
 transaction that stores its results, and checkpoints appear only when complete, so after
 ``kill -9`` the same command skips what finished and redoes only the unit in flight.
 With step or token budgets on CPU the re-run's numbers equal an uninterrupted run's.
+
+Keys: every unit is keyed by the content it depends on (:meth:`Spec.unit_key`; the base's
+and local datasets' fingerprints are computed once per run, before any unit), so a run
+folder whose base weights or tokenizer changed behind the same name or path redoes its
+units. A train unit that is redone for a new key starts from scratch: a pipeline's
+finished stages from the old key (``ckpt/ARM-sSEED.stages/``) are removed first.
 """
 
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 from typing import Callable
@@ -27,7 +34,7 @@ from sparring.atomic import write_text_atomic
 from sparring.runcard import RunCard
 from sparring.tasks import get_task
 
-from .spec import Spec, load_spec
+from .spec import Spec, content_fingerprints, load_spec
 from .store import Store
 
 console = Console(stderr=True)
@@ -62,16 +69,21 @@ def _curves(card: RunCard) -> list[tuple[float, str, float]]:
     return _history_points(card.get("log_history") or train.get("log_history"), 0.0)
 
 
-def _prepare(store: Store, spec: Spec, restart: bool) -> None:
-    """Reconcile the run folder with the spec before any unit runs.
+def _prepare(store: Store, spec: Spec, restart: bool) -> list[str]:
+    """Reconcile the run folder with the spec before any unit runs; returns notes to print.
 
     ``restart`` discards everything. Otherwise results of (arm, seed) pairs no longer in the
     spec are deleted, and every other unit is kept or redone by its unit key
     (:meth:`Spec.unit_key`): a finished unit whose key still matches is not redone. Units
-    recorded before unit keys existed get the keys of the spec they were run with."""
+    recorded before unit keys existed get the keys of the spec they were run with.
+
+    Units recorded before content keys (their stored spec has no fingerprints; their keys
+    hashed the base's *name*) are redone, not migrated: nothing recorded says which weights
+    the name stood for when they ran, and trusting it is the bug content keys fix."""
     if restart:
         store.discard(lambda arm, seed: True)
-        return
+        return []
+    notes = []
     old = store.get_meta("spec")
     if old is not None:
         try:
@@ -88,8 +100,34 @@ def _prepare(store: Store, spec: Spec, restart: bool) -> None:
                 for kind in ("train", "probe")
             }
         )
+        arms = {a.name: a for a in spec.arms}
+        stale = sum(
+            u["status"] == "done"
+            and u["arm"] in arms
+            and u["seed"] in spec.seeds
+            and u["key"] != spec.unit_key(arms[u["arm"]], u["seed"], u["kind"])
+            for u in store.units()
+        )
+        if stale and not previous.fingerprints:
+            notes.append(f"{stale} finished unit(s) were keyed by the base's name (before content keys): redone")
+        elif stale and previous.fingerprints.get("base") != spec.fingerprints.get("base"):
+            notes.append(f"the base's content changed since the last run ({spec.base}): {stale} unit(s) redone")
     wanted = {(a.name, seed) for a in spec.arms for seed in spec.seeds}
     store.discard(lambda arm, seed: (arm, seed) not in wanted)
+    return notes
+
+
+def _ckpt_dir(run_dir: Path, arm_name: str, seed: int) -> Path:
+    return run_dir / "ckpt" / f"{arm_name}-s{seed}"
+
+
+def _clear_stale(run_dir: Path, arm_name: str, seed: int) -> None:
+    """Remove what an earlier train unit of (arm, seed) under another key left that training
+    would reuse: a pipeline skips a finished stage by its own stage key, which does not see
+    new weights behind the same base path."""
+    stages = _ckpt_dir(run_dir, arm_name, seed).with_name(f"{arm_name}-s{seed}.stages")
+    if stages.is_dir():
+        shutil.rmtree(stages)
 
 
 def train_unit(spec: Spec, arm, seed: int, run_dir: Path) -> tuple[str, dict, list]:
@@ -100,7 +138,7 @@ def train_unit(spec: Spec, arm, seed: int, run_dir: Path) -> tuple[str, dict, li
     if not arm.trains:
         return spec.base, {}, []
     config = {"eval_problems": 0, **arm.config, "seed": seed}
-    out = run_dir / "ckpt" / f"{arm.name}-s{seed}"
+    out = _ckpt_dir(run_dir, arm.name, seed)
 
     task = get_task(spec.task, **spec.task_config)
     card = train(arm.method, spec.base, task, config, out, spec.budget)
@@ -133,17 +171,20 @@ def run(
         raise ValueError(
             f"redo: no arm named {', '.join(unknown)} in the spec; arms: {', '.join(a.name for a in spec.arms)}"
         )
+    spec.fingerprints = content_fingerprints(spec)  # once per run; files are hashed once per process
     run_dir = Path(out)
     run_dir.mkdir(parents=True, exist_ok=True)
     store = Store(run_dir)
     try:
-        _prepare(store, spec, restart)
+        notes = _prepare(store, spec, restart)
         store.discard(lambda arm, seed: arm in redo)
         store.set_meta("spec", spec.to_dict())
         _write_text(run_dir / "spec.yaml", yaml.safe_dump(spec.to_dict(), sort_keys=False))
         units = [(arm, seed, kind) for seed in spec.seeds for arm in spec.arms for kind in ("train", "probe")]
         todo = [u for u in units if not store.done(u[0].name, u[1], u[2], spec.unit_key(*u))]
         if not quiet:
+            for note in notes:
+                console.print(note)
             console.print(
                 f"[bold]{spec.name}[/]: {len(spec.arms)} arms x {len(spec.seeds)} seeds, "
                 f"budget {spec.budget} per arm; {len(units) - len(todo)} of {len(units)} "
@@ -162,7 +203,11 @@ def run(
             for arm, seed, kind in todo:
                 label = f"{kind} {arm.name} (seed {seed})"
                 bar.update(job, description=label)
-                store.start(arm.name, seed, kind, spec.unit_key(arm, seed, kind))
+                key = spec.unit_key(arm, seed, kind)
+                before = store.unit(arm.name, seed, kind)
+                if kind == "train" and (before is None or before["key"] != key):
+                    _clear_stale(run_dir, arm.name, seed)  # an interrupted unit of this key keeps its stages
+                store.start(arm.name, seed, kind, key)
                 t0 = time.perf_counter()
                 if kind == "train":
                     path, detail, curves = train_unit(spec, arm, seed, run_dir)

@@ -14,12 +14,18 @@
 Equal budgets are the point of a study, so an arm cannot set its own budget. Everything
 that can be checked before training is checked at load time: fields, task config, that the
 base exists, each method and its options, the probe names and config.
+
+Results are keyed by content, not by name (:meth:`Spec.unit_key`): before a study runs,
+:func:`content_fingerprints` hashes the base model's weights, config and tokenizer (a
+preset: its definition) and every local dataset directory an arm trains on (a ``recipe:``
+that is a path), and the keys hash those fingerprints in place of the names.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -62,23 +68,35 @@ class Spec:
     probe_config: dict[str, Any] = field(default_factory=dict)
     description: str = ""
     findings: bool = True
+    # content fingerprints (``content_fingerprints``): "base" -> the base model's, and
+    # "dataset:REF" -> each local dataset directory's, REF as an arm's ``recipe`` names it
+    fingerprints: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     def unit_key(self, arm: Arm, seed: int, kind: str) -> str:
-        """Hash of everything one unit's result depends on. A train unit: task, base, budget,
-        the arm's method and config, the seed. A probe unit: its train unit's key and the
-        probe settings. A resumed run keeps every finished unit whose key is unchanged, so
-        editing one arm (or the probes) of a study redoes only what the edit touches."""
+        """Hash of everything one unit's result depends on. A train unit: task, the base's
+        content fingerprint, budget, the arm's method and config, the fingerprints of the
+        local datasets that config trains on, the seed. A probe unit: its train unit's key
+        and the probe settings. A resumed run keeps every finished unit whose key is
+        unchanged, so editing one arm (or the probes) of a study redoes only what the edit
+        touches, and new weights behind the same base name or path redo every unit.
+
+        The one place keys are made. The fingerprints come from :func:`content_fingerprints`
+        (the runner fills them in before any unit runs); a spec without them (one stored by
+        sparring before content keys) makes keys that match no fingerprinted spec's."""
         d: dict[str, Any] = {
             "task": self.task,
             "task_config": self.task_config,
-            "base": self.base,
+            "base": self.fingerprints.get("base"),
             "seed": seed,
             "method": arm.method,
             "config": arm.config,
         }
+        data = {ref: self.fingerprints.get(f"dataset:{ref}") for ref in dataset_refs(arm.config)}
+        if any(data.values()):
+            d["datasets"] = {ref: fp for ref, fp in data.items() if fp}
         if arm.trains:
             d["budget"] = self.budget
         if kind == "probe":
@@ -97,6 +115,55 @@ class Spec:
 
     def arm(self, name: str) -> Arm:
         return next(a for a in self.arms if a.name == name)
+
+
+def _is_dataset_dir(recipe: str) -> bool:
+    """Whether training reads ``recipe`` as a dataset directory (``train.data.recipe_dataset``'s
+    rule), not as a corpus recipe name."""
+    return os.sep in recipe or "/" in recipe or recipe.startswith((".", "~")) or Path(recipe).is_dir()
+
+
+def dataset_refs(config: Any) -> list[str]:
+    """The ``recipe`` values anywhere in an arm's config (pipeline stages included) that name
+    a dataset directory, in order of appearance, each once."""
+    out: list[str] = []
+    if isinstance(config, dict):
+        for k, v in config.items():
+            if k == "recipe" and isinstance(v, str) and v and _is_dataset_dir(v):
+                out.append(v)
+            else:
+                out += dataset_refs(v)
+    elif isinstance(config, list):
+        for v in config:
+            out += dataset_refs(v)
+    return list(dict.fromkeys(out))
+
+
+# what a saved dataset's fingerprint leaves out: descriptions derived from the rows
+# (card.json, sample.jsonl) and datasets' own state.json (its "_fingerprint" follows the
+# transforms that made the dataset, not the rows); the Arrow files and schema stay
+DATASET_SKIP = ("card.json", "sample.jsonl", "state.json")
+
+
+def content_fingerprints(spec: Spec) -> dict[str, str]:
+    """Fingerprints of what the spec's names stand for: the base model (weights, config,
+    tokenizer; a preset: its definition) and each local dataset directory an arm's
+    ``recipe`` names (its Arrow files and schema). Files are hashed whole, once per process
+    (``sparring.models.fingerprint``). A relative dataset path is read from the working
+    directory, as training reads it."""
+    from sparring.models.fingerprint import dir_fingerprint, model_fingerprint
+
+    try:
+        out = {"base": model_fingerprint(spec.base)}
+    except (ValueError, OSError) as err:
+        raise ValueError(f"spec.base: {err}") from None
+    for i, arm in enumerate(spec.arms):
+        for ref in dataset_refs(arm.config):
+            try:
+                out[f"dataset:{ref}"] = dir_fingerprint(Path(ref).expanduser(), skip=DATASET_SKIP)
+            except (ValueError, OSError) as err:
+                raise ValueError(f"spec.arms[{i}] ({arm.name}).recipe: {err}") from None
+    return out
 
 
 def _need(cond: bool, where: str, msg: str) -> None:
