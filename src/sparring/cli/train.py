@@ -75,7 +75,8 @@ def train_cmd(
     budget: str = typer.Option(
         "300s",
         "--budget",
-        help="Training budget: '300s', '5min', '200steps', '2Mtokens' (several with commas: first reached stops).",
+        help="Training budget: '300s', '5min', '200steps', '2Mtokens', '2e13flops' "
+        "(several with commas: first reached stops).",
     ),
     config: Optional[Path] = typer.Option(None, "--config", help="YAML/JSON file of method options."),
     settings: Optional[list[str]] = typer.Option(
@@ -124,8 +125,16 @@ train_cmd.__doc__ = (train_cmd.__doc__ or "") + "\n\nMethods and options (--set 
 
 
 def _report(card) -> None:
-    """One line from the run card ``train()`` returned."""
+    """Two lines from the run card ``train()`` returned: what training spent, and the checkpoint."""
+    from sparring.train.budget import short_count
+
     before, after = card.metrics.get("before") or {}, card.metrics.get("after") or {}
+    spent = card.metrics.get("train") or {}
+    if "flops" in spent:
+        console.print(
+            f"trained {spent.get('steps', 0)} steps: {short_count(spent['flops'])} FLOPs, "
+            f"{spent.get('tokens', 0):,} tokens, {spent.get('seconds', 0):g} s"
+        )
     line = f"wrote {card.path}"
     if after:
         acc = f"{after.get('accuracy', 0):.1%}"
@@ -140,7 +149,9 @@ def pretrain_cmd(
     out: Path = typer.Option(
         ..., "--out", help="Where the base checkpoint goes, e.g. src/sparring/zoo/countdown-base."
     ),
-    budget: str = typer.Option("3000steps", "--budget", help="Training budget ('3000steps', '600s', ...)."),
+    budget: str = typer.Option(
+        "3000steps", "--budget", help="Training budget ('3000steps', '600s', '1e15flops', ...)."
+    ),
     config: Optional[Path] = typer.Option(None, "--config", help="YAML/JSON file of pretrain options."),
     settings: Optional[list[str]] = typer.Option(
         None, "--set", "-s", help="Pretrain option KEY=VALUE (repeatable; JSON values)."

@@ -196,7 +196,7 @@ def _markdown(d: dict, images: list[str]) -> str:
         f"# sparring report: {spec['name']}",
         "",
         f"Task `{spec['task']}` {spec['task_config'] or ''}, base `{spec['base']}`, budget "
-        f"**{spec['budget']} per arm** (equal for every arm), seeds {spec['seeds']}, "
+        f"**{spec['budget']} per arm** ({_equal(spec['budget'])}), seeds {spec['seeds']}, "
         f"probes on n={spec['probe_n']} problems per level.",
         "",
         "## Arms x probes (mean [95% CI])",
@@ -223,21 +223,28 @@ def _markdown(d: dict, images: list[str]) -> str:
             f"| {f['id']} | {f['statement']} | {f['published']} | {f['comparison']} | "
             f"{f['metric']} | {eff} | {f['rule']} | {f['verdict']} |"
         )
-    lines += ["", "## Training", "", "| arm | seed | steps | tokens | seconds |", "|---|---|---|---|---|"]
+    lines += [
+        "",
+        "## Training",
+        "",
+        "What each arm spent (FLOPs by the rule of docs/flops.md: training passes, rollouts and",
+        "every extra pass; evaluation outside training not counted). Seconds are this machine's.",
+        "",
+        "| arm | seed | FLOPs | steps | tokens | seconds |",
+        "|---|---|---|---|---|---|",
+    ]
     for u in d["units"]:
         if u["kind"] == "train" and u["status"] == "done":
             metrics = json.loads(u["detail"] or "{}").get("metrics") or {}
             m = metrics.get("train") or {}
-            stages = m.get("stages") or []  # a pipeline: per stage, shown as a sum "a + b"
-            steps, tokens = (
-                (m.get("steps", "–"), m.get("tokens", "–"))
-                if not stages
-                else (
-                    " + ".join(str(st.get("steps", "–")) for st in stages),
-                    " + ".join(str(st.get("tokens", "–")) for st in stages),
-                )
-            )
-            lines.append(f"| {u['arm']} | {u['seed']} | {steps} | {tokens} | {u['seconds']:.0f} |")
+            stages = [st or {} for st in m.get("stages") or []]  # a pipeline: per stage, as "a + b"
+            parts = stages or [m]
+            flops = [st.get("flops") for st in parts]
+            spent = "–" if None in flops else _flops(sum(flops))
+            if stages and None not in flops:
+                spent += " (" + " + ".join(_flops(f) for f in flops) + ")"
+            steps, tokens = (" + ".join(str(st.get(k, "–")) for st in parts) for k in ("steps", "tokens"))
+            lines.append(f"| {u['arm']} | {u['seed']} | {spent} | {steps} | {tokens} | {u['seconds']:.0f} |")
     lines += ["", "## All metrics", "", "| arm | probe | metric | value [95% CI] | seeds |", "|---|---|---|---|---|"]
     for (arm, probe, metric), v in d["all_metrics"]:
         lines.append(f"| {arm} | {probe} | {metric} | {fmt_ci(v)} | {v[3]} |")
@@ -255,6 +262,18 @@ def _markdown(d: dict, images: list[str]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _flops(n: float) -> str:
+    return f"{float(n):.2e}"
+
+
+def _equal(budget: Any) -> str:
+    """What the budget makes equal between arms, said plainly."""
+    text = str(budget).lower()
+    if "flop" in text:
+        return "the same FLOPs for every arm"
+    return "the same for every arm, which is not equal compute: see FLOPs under Training"
 
 
 def _versions() -> dict[str, str]:

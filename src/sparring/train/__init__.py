@@ -12,7 +12,8 @@ Every method has the signature ``fn(base, task, config, out_dir, budget) -> RunC
 - ``config``: the method's options (dataclass, dict, YAML/JSON path or None);
 - ``out_dir``: where the checkpoint goes (``save_pretrained`` dir + ``run.json``,
   written aside and renamed into place);
-- ``budget``: ``Budget`` or text: ``"300s"``, ``"200steps"``, ``"2Mtokens"``.
+- ``budget``: ``Budget`` or text: ``"300s"``, ``"200steps"``, ``"2Mtokens"``, ``"2e13flops"``
+  (FLOPs by the one rule of ``flops.py``, docs/flops.md).
 
 Methods: ``sft`` (any recipe), ``cft``, ``one-shot-cft``, ``grpo``, ``grpo-roc``, ``srl``,
 ``pipeline``. ``METHODS[name].config_cls.options()`` lists each method's options.

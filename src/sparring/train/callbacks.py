@@ -3,6 +3,8 @@ progress bar, and the learning-rate schedule that follows the budget's progress.
 
 Progress is the largest used fraction of any limit, so the cosine schedule decays over
 the budget itself: a 300-second run anneals over 300 seconds whatever its step rate.
+FLOPs are counted by the trainers (``BudgetScheduleMixin.spend``, the rule in ``flops.py``)
+into the tracker; the callback stops at the end of the first step that reaches a limit.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import torch
 from transformers import TrainerCallback
 
 from .budget import Budget
+from .flops import FlopLedger
 
 
 class BudgetTracker:
@@ -23,6 +26,8 @@ class BudgetTracker:
         self.budget = budget.validate()
         self.state = None
         self.t0: float | None = None
+        self.ledger = FlopLedger()
+        self.flops_at_step: dict[int, int] = {}  # cumulative FLOPs at the end of each step
 
     def start(self, state) -> None:
         self.state = state
@@ -41,6 +46,13 @@ class BudgetTracker:
     def tokens(self) -> int:
         return 0 if self.state is None else int(self.state.num_input_tokens_seen or 0)
 
+    @property
+    def flops(self) -> int:
+        return self.ledger.total
+
+    def add_flops(self, kind: str, flops: int) -> None:
+        self.ledger.add(kind, flops)
+
     def progress(self) -> float:
         """The largest used fraction of any limit (>= 1 means the budget is spent)."""
         b, fracs = self.budget, [0.0]
@@ -50,6 +62,8 @@ class BudgetTracker:
             fracs.append(self.tokens / b.tokens)
         if b.seconds is not None:
             fracs.append(self.elapsed / b.seconds)
+        if b.flops is not None:
+            fracs.append(self.flops / b.flops)
         return max(fracs)
 
 
@@ -82,6 +96,7 @@ class BudgetCallback(TrainerCallback):
             )
 
     def on_step_end(self, args, state, control, **kwargs):
+        self.tracker.flops_at_step[int(state.global_step)] = self.tracker.flops
         p = self.tracker.progress()
         if p >= 1.0:
             control.should_training_stop = True
@@ -130,6 +145,17 @@ class BudgetScheduleMixin:
     budget_tracker: BudgetTracker
     warmup_steps: int = 0
     min_lr_ratio: float = 0.1
+
+    def spend(self, kind: str, model, lengths, passes: int = 1) -> None:
+        """Count ``passes`` forwards of ``model`` over sequences of ``lengths`` tokens into
+        the budget (``flops.py``: a training pass is 3 forwards, generating C tokens after
+        P is a forward over P + C). Without a budget attached nothing is counted."""
+        tracker = getattr(self, "budget_tracker", None)
+        if tracker is None:
+            return
+        accelerator = getattr(self, "accelerator", None)
+        inner = accelerator.unwrap_model(model) if accelerator is not None else model
+        tracker.add_flops(kind, passes * tracker.ledger.model(inner).forward(lengths))
 
     def create_scheduler(self, num_training_steps: int, optimizer=None):
         if self.lr_scheduler is None:

@@ -150,12 +150,15 @@ def evaluate(model, tok, task: Task, cfg: MethodConfig, when: str = "after") -> 
 
 
 def train_metrics(trainer, tracker) -> dict[str, Any]:
-    """Final training numbers from the trainer's log history."""
+    """Final training numbers from the trainer's log history: what was spent (steps,
+    tokens, seconds, FLOPs and their split by kind of pass, ``flops.py``) and the curves."""
     hist = [h for h in trainer.state.log_history if "loss" in h or "reward" in h]
     out: dict[str, Any] = {
         "steps": int(trainer.state.global_step),
         "tokens": tracker.tokens,
         "seconds": round(tracker.elapsed, 2),
+        "flops": tracker.flops,
+        "flops_by_kind": dict(sorted(tracker.ledger.parts.items())),
     }
     if tracker.elapsed > 0 and tracker.tokens:
         out["tokens_per_second"] = round(tracker.tokens / tracker.elapsed, 1)
@@ -163,14 +166,38 @@ def train_metrics(trainer, tracker) -> dict[str, Any]:
     if summary:
         out["train_loss"] = summary[-1]["train_loss"]
     keep = ("loss", "reward", "grad_norm", "entropy", "frac_reward_zero_std", "learning_rate", "replay/groups_filled")
+    at = tracker.flops_at_step  # cumulative FLOPs at each step's end
     out["log_history"] = [
-        {"step": h.get("step"), **{k: h[k] for k in keep if isinstance(h.get(k), (int, float))}} for h in hist[-1000:]
+        {
+            "step": h.get("step"),
+            **({"flops": at[h["step"]]} if h.get("step") in at else {}),
+            **{k: h[k] for k in keep if isinstance(h.get(k), (int, float))},
+        }
+        for h in hist[-1000:]
     ]
     for key in keep:
         vals = [h[key] for h in hist if isinstance(h.get(key), (int, float))]
         if vals:
             out[f"first_{key}"] = vals[0]
             out[f"last_{key}"] = vals[-1]
+    return out
+
+
+SPENT = ("steps", "tokens", "seconds", "flops")  # what a run's metrics.train says it spent
+
+
+def spent_total(stages: list[dict | None]) -> dict[str, Any]:
+    """A pipeline's spend: the sum over its stages' ``metrics.train`` (a stage run before
+    FLOPs were counted adds nothing to ``flops``)."""
+    out: dict[str, Any] = {}
+    for key in SPENT:
+        vals = [st.get(key) for st in stages if isinstance(st, dict) and isinstance(st.get(key), (int, float))]
+        out[key] = round(sum(vals), 2) if key == "seconds" else int(sum(vals))
+    kinds: dict[str, int] = {}
+    for st in stages:
+        for kind, n in ((st or {}).get("flops_by_kind") or {}).items():
+            kinds[kind] = kinds.get(kind, 0) + int(n)
+    out["flops_by_kind"] = dict(sorted(kinds.items()))
     return out
 
 

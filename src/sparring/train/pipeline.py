@@ -10,7 +10,9 @@ resolved config, budget, task and the key of what it starts from) is not re-run,
 interrupted pipeline resumes, and changing stage 2 re-runs stage 2 onwards only. A stage
 without its own ``budget`` gets an equal share of the pipeline's budget, so a two-stage
 pipeline at "300s" spends as much as a single method at "300s". The final checkpoint
-(``out_dir``) is a copy of the last stage with a run.json covering all stages.
+(``out_dir``) is a copy of the last stage with a run.json covering all stages; its
+``metrics.train`` sums the stages' steps, tokens, seconds and FLOPs (each stage's own
+numbers under ``stages``).
 """
 
 from __future__ import annotations
@@ -97,6 +99,7 @@ def _share(budget: Budget, k: int) -> Budget:
         steps=None if budget.steps is None else max(1, budget.steps // k),
         tokens=None if budget.tokens is None else max(1, budget.tokens // k),
         seconds=None if budget.seconds is None else budget.seconds / k,
+        flops=None if budget.flops is None else max(1, budget.flops // k),
     )
 
 
@@ -119,7 +122,7 @@ def pipeline(base: str, t: Task, cfg: PipelineOptions, out: Path, budget: Budget
     """Stages in sequence (sft->grpo, cft->grpo, srl->grpo, or any list); finished stages are skipped."""
     from sparring.models import atomic_dir
 
-    from .common import as_card, base_card, run_card
+    from .common import as_card, base_card, run_card, spent_total
 
     plans = cfg.stage_plans()  # every stage resolved before any runs
     plans = [(m, c, _share(budget, len(plans)) if b is None else b) for m, c, b in plans]
@@ -164,7 +167,10 @@ def pipeline(base: str, t: Task, cfg: PipelineOptions, out: Path, budget: Budget
         metrics={
             "before": first_metrics.get("before"),
             "after": last_metrics.get("after"),
-            "train": {"stages": [r["metrics"].get("train") for r in records]},
+            "train": {
+                **spent_total([r["metrics"].get("train") for r in records]),
+                "stages": [r["metrics"].get("train") for r in records],
+            },
         },
         extra={"stages": records},
     )

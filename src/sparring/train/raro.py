@@ -199,7 +199,7 @@ def raro(base: str, t: Task, cfg: RAROOptions, out: Path, budget: Budget) -> Run
 
     from .callbacks import attach_budget
     from .common import evaluate, load_for_training, scratch_dir, train_metrics, write_checkpoint
-    from .grpo import grpo_config
+    from .grpo import _reference_path, grpo_config
     from .raro_judge import CriticJudge, RAROMonitor
     from .raro_trainer import RAROTrainer
 
@@ -215,7 +215,9 @@ def raro(base: str, t: Task, cfg: RAROOptions, out: Path, budget: Budget) -> Run
         seed=cfg.seed,
         drop_truncated=cfg.drop_truncated,
     )
-    with scratch_dir() as scratch:
+    with scratch_dir() as scratch, scratch_dir() as ref_dir:
+        if cfg.beta > 0:  # TRL builds the KL reference from the model's path (as grpo does)
+            _reference_path(model, tok, ref_dir)
         trainer = RAROTrainer(
             model=model,
             reward_funcs=[judge],

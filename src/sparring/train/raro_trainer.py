@@ -26,6 +26,9 @@ Per optimizer step:
 3. :class:`RAROMonitor` (a callback, after the optimizer step, outside the reward path)
    may call the task's verifier on the step's policy answers to log verified accuracy.
 
+FLOPs (``flops.py``) beyond the GRPO step's: every critic verdict sampled (prompt +
+completion per rollout), the critic rows' log-probs and training pass, and the warm-up.
+
 Logged per step (``raro/*``): critic accuracy, tie, policy-win and unparseable rates on the
 fresh (expert, policy) pairs, critic accuracy on distinct pairs, the identical-answer
 rate, mean rewards; monitor-only (``monitor/*``): verified accuracy and critic accuracy on
@@ -41,6 +44,7 @@ from contextlib import contextmanager
 
 import torch
 
+from .flops import TRAIN, mask_lengths
 from .raro_game import Judgement, ReplayBuffer, Triple
 from .raro_judge import CriticJudge, Round, verdict_stats
 from .raro_sampling import CriticRollout
@@ -53,6 +57,10 @@ def dr_grpo_advantages(rewards: torch.Tensor, group: int) -> torch.Tensor:
     ok = ~torch.isnan(g)
     mean = torch.where(ok, g, 0).sum(1, keepdim=True) / ok.sum(1, keepdim=True).clamp(min=1)
     return torch.where(ok, g - mean, torch.zeros_like(g)).reshape(-1)
+
+
+def _attended(t: dict[str, torch.Tensor]) -> list[int]:
+    return mask_lengths(t["prompt_mask"], t["completion_mask"])
 
 
 def _pad_left(rows: list[list[int]], width: int, value: int) -> torch.Tensor:
@@ -156,6 +164,7 @@ class RAROTrainer(SparringGRPOTrainer):
         adv_p = dr_grpo_advantages(pr, self.num_generations).to(dev)
         rows, adv_c, stats = self._critic_rows(rnd)
         self._count_tokens(rnd.rollouts, rows)
+        self.spend_rollouts("critic_sampling", self.critic_model or self.model, rnd.rollouts + rnd.extra_rollouts)
         step = {**stats, "raro/policy_reward": float(torch.nanmean(pr)) if (~pr.isnan()).any() else 0.0}
         self._log_step(step)
         self.last_round = rnd
@@ -182,6 +191,7 @@ class RAROTrainer(SparringGRPOTrainer):
             [t["prompt_ids"].size(1) + max(i for i, m in enumerate(r.loss_mask) if m) - 1 for r in rows],
             device=ids.device,
         )
+        self.spend("warmup", model, mask_lengths(mask), TRAIN)
         logits = model(input_ids=ids, attention_mask=mask).logits
         picked = logits[torch.arange(len(rows), device=ids.device), at][:, first].float()
         truth = torch.tensor([self.sampler.labels.index(j.truth) for j in keys], device=ids.device)
@@ -193,6 +203,7 @@ class RAROTrainer(SparringGRPOTrainer):
         (padding both into one tensor would stretch every policy row to the critic's length)."""
         loss = super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
         if self._critic_batch is not None and model.training:
+            self.spend("critic_train", model, _attended(self._critic_batch), TRAIN)
             with self._quiet_metrics():
                 loss = loss + self._compute_loss(model, self._critic_batch)
         return loss
@@ -247,6 +258,10 @@ class RAROTrainer(SparringGRPOTrainer):
         extra = sum(r.tokens for r in rows if id(r) not in fresh)
         self.state.num_input_tokens_seen += sum(r.tokens for r in judged) + extra
 
+    def spend_rollouts(self, kind: str, model, rollouts: list[CriticRollout]) -> None:
+        """FLOPs of sampling critic rollouts: a forward over each one's prompt + completion."""
+        self.spend(kind, model, [r.tokens for r in rollouts])
+
     def _log_step(self, step: dict[str, float]) -> None:
         for key, v in step.items():
             self._metrics["train"][key].append(v)
@@ -270,6 +285,7 @@ class RAROTrainer(SparringGRPOTrainer):
     def _logps(self, model, t: dict[str, torch.Tensor]) -> torch.Tensor:
         ids = torch.cat([t["prompt_ids"], t["completion_ids"]], 1)
         mask = torch.cat([t["prompt_mask"], t["completion_mask"]], 1)
+        self.spend("critic_logprobs", model, mask_lengths(mask))
         with torch.no_grad():
             logps, _, _ = self._get_per_token_logps_and_entropies(model, ids, mask, t["completion_ids"].size(1))
         return logps
@@ -301,6 +317,7 @@ class RAROTrainer(SparringGRPOTrainer):
         lr *= self.critic_lr_scale
         for group in self.critic_optimizer.param_groups:
             group["lr"] = lr
+        self.spend("critic_train", model, _attended(t), TRAIN)
         with self._quiet_metrics():
             model.train()
             loss = self._compute_loss(model, t)

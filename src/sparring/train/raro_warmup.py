@@ -11,8 +11,9 @@ answer is the demonstration — at the position the constrained decoder samples 
 from (after the critic's own sampled reasoning and the forced ``Verdict: ``). A tenth of
 the questions is held out; the critic's greedy accuracy on their pairs is logged before
 and after. Nothing here calls the task's verifier: the truth is where the demonstration
-is. It runs inside the trainer's first step, so a wall-clock or token budget includes it
-(a step budget counts game steps only).
+is. It runs inside the trainer's first step, so a wall-clock, token or FLOP budget includes
+it (a step budget counts game steps only); its FLOPs (the answer pool, every sampled
+verdict, the training passes, the held-out accuracy) are counted under ``warmup``.
 
 Why a pool: inside the game every step pays for the policy's generation and judging, so a
 warm-up made of game steps (measured: 60 steps of ~340 critic rows, ~5 s each) gets far
@@ -28,6 +29,7 @@ from typing import Any
 
 import torch
 
+from .flops import generated_lengths
 from .raro_game import Triple
 
 WARMUP_QUESTIONS = 1000
@@ -57,7 +59,11 @@ def _policy_answers(trainer, prompts: list[str]) -> list[list[str]]:
                 pad_token_id=tok.pad_token_id,
                 num_return_sequences=WARMUP_SAMPLES,
             )
-            new = gen[:, enc["input_ids"].shape[1] :].tolist()
+            new_ids = gen[:, enc["input_ids"].shape[1] :]
+            prompt_lengths = enc["attention_mask"].sum(1).repeat_interleave(WARMUP_SAMPLES).tolist()
+            made = generated_lengths(new_ids, [tok.eos_token_id])
+            trainer.spend("warmup", model, [p + c for p, c in zip(prompt_lengths, made, strict=True)])
+            new = new_ids.tolist()
             texts = [tok.decode(ids, skip_special_tokens=True) if tok.eos_token_id in ids else None for ids in new]
             out += [texts[j : j + WARMUP_SAMPLES] for j in range(0, len(texts), WARMUP_SAMPLES)]
     finally:
@@ -86,6 +92,7 @@ def _accuracy(trainer, critic, pairs) -> float:
     if not pairs:
         return 0.0
     rollouts = trainer.sampler.sample(critic, [j.prompt for j in pairs], greedy=True)
+    trainer.spend_rollouts("warmup", critic, rollouts)
     return sum(r.verdict == j.truth for r, j in zip(rollouts, pairs)) / len(pairs)
 
 
@@ -111,6 +118,7 @@ def warm_up_critic(
     for _ in tqdm(range(steps if train else 0), desc="raro critic warm-up", disable=not show_progress):
         batch = rng.sample(train, min(WARMUP_BATCH, len(train)))
         rows = trainer.sampler.sample(critic, [j.prompt for j in batch])
+        trainer.spend_rollouts("warmup", critic, rows)
         loss = trainer._verdict_loss(critic, rows, batch)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(critic.parameters(), trainer.args.max_grad_norm)

@@ -11,6 +11,10 @@
 
 The per-function rewards come through TRL's public reward-function interface (each
 function wrapped by :class:`RecordedReward`), not an override of TRL's private scoring.
+Both trainers count the FLOPs of what they run into the budget (``flops.py``): SFT in
+``compute_loss`` (each micro-batch's attention mask), GRPO the rollouts and TRL's
+no-gradient log-prob passes from the scored batch, and each training pass in
+``compute_loss``.
 The private TRL methods still overridden or called, and why, are listed in docs/trl.md.
 """
 
@@ -25,6 +29,7 @@ import torch
 from trl import GRPOTrainer, SFTTrainer
 
 from .callbacks import BudgetScheduleMixin
+from .flops import TRAIN, mask_lengths
 from .replay import pad_right
 from .variants import get_advantage, group_std
 
@@ -59,6 +64,11 @@ class SparringSFTTrainer(BudgetScheduleMixin, SFTTrainer):
         lengths = [len(x) for x in ds["input_ids"]]
         step_rows = self.args.per_device_train_batch_size * self.args.gradient_accumulation_steps
         return BucketBatchSampler(lengths, step_rows, seed=self.args.seed)  # split into passes in order
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        if model.training and torch.is_grad_enabled():  # a training pass over this micro-batch
+            self.spend("train", model, _sft_lengths(inputs), TRAIN)
+        return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
 
 
 class SparringGRPOTrainer(BudgetScheduleMixin, GRPOTrainer):
@@ -121,17 +131,38 @@ class SparringGRPOTrainer(BudgetScheduleMixin, GRPOTrainer):
         mask = torch.cat([out["prompt_mask"][rows], out["completion_mask"][rows]], dim=1)
         for key, model in models.items():
             if isinstance(out.get(key), torch.Tensor):
+                self.spend("logprobs", model, mask_lengths(mask))
                 with torch.no_grad():
                     logps, _, _ = self._get_per_token_logps_and_entropies(
                         model, ids, mask, width, batch_size=len(replaced)
                     )
                 out[key][rows] = logps.to(out[key].dtype)
 
+    def _count_rollouts(self, out: dict) -> None:
+        """FLOPs of TRL's part of the step (before any row is re-picked): the rollouts
+        generated (prompt + every generated token), then the no-gradient passes TRL ran over
+        the scored rows (old policy log-probs, reference log-probs) where it returned them."""
+        prompts = mask_lengths(out["prompt_mask"])
+        ids = self._recorded.get("completion_ids")
+        generated = [len(x) for x in ids] if ids is not None else mask_lengths(out["completion_mask"])
+        self.spend("rollouts", self.model, [p + c for p, c in zip(prompts, generated, strict=True)])
+        attended = mask_lengths(out["prompt_mask"], out["completion_mask"])
+        if out.get("old_per_token_logps") is not None:
+            self.spend("logprobs", self.model, attended)
+        if out.get("ref_per_token_logps") is not None:
+            self.spend("logprobs", self.ref_model if self.ref_model is not None else self.model, attended)
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        if model.training and torch.is_grad_enabled():  # one optimisation pass over the batch
+            self.spend("train", model, mask_lengths(inputs["prompt_mask"], inputs["completion_mask"]), TRAIN)
+        return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+
     def _generate_and_score_completions(self, inputs):
         self._recorded.clear()  # TRL also scores eval batches: never read an older batch's rewards
         out = super()._generate_and_score_completions(inputs)
         if not self.model.training:
             return out
+        self._count_rollouts(out)
         rpf = self._rewards_per_func()
         rewards = (rpf * self.reward_weights.to(rpf.device).unsqueeze(0)).nansum(dim=1)
         rows = torch.arange(rewards.numel(), device=rewards.device)
@@ -163,7 +194,8 @@ class SparringGRPOTrainer(BudgetScheduleMixin, GRPOTrainer):
 class RecordedReward:
     """A reward function as TRL sees it (same arguments, same ``__name__``, so the same
     ``rewards/<name>/*`` logs), that also keeps what it returned, in ``log[index]``, and the
-    completions it scored, in ``log["completions"]``."""
+    completions it scored, in ``log["completions"]`` (their token ids in
+    ``log["completion_ids"]``)."""
 
     def __init__(self, fn, index: int, log: dict):
         inner = fn
@@ -183,7 +215,18 @@ class RecordedReward:
         rewards = list(self.fn(*args, **kwargs))
         self.log[self.index] = rewards
         self.log["completions"] = kwargs.get("completions")
+        self.log["completion_ids"] = kwargs.get("completion_ids")  # the generated ids (the FLOP count's lengths)
         return rewards
+
+
+def _sft_lengths(inputs: dict) -> list[int]:
+    """The sequences of an SFT micro-batch: attention-mask rows, or (padding-free packing)
+    the runs of ``position_ids`` that start at 0."""
+    if inputs.get("attention_mask") is not None:
+        return mask_lengths(inputs["attention_mask"])
+    pos = inputs["position_ids"].flatten()
+    starts = torch.nonzero(pos == 0).flatten().tolist() + [pos.numel()]
+    return [b - a for a, b in zip(starts, starts[1:])]
 
 
 def _take(out: dict, rows: torch.Tensor) -> dict:
