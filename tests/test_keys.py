@@ -227,3 +227,21 @@ def test_an_inconclusive_or_untested_premise_leaves_the_claim_undecided(tmp_path
     f = {r["id"]: r for r in evaluate(store, {"raro": "raro", "grpo": "grpo"})}
     assert f["5a"]["verdict"] == "not tested by this run"
     assert f["5b"]["verdict"] == "premise not tested"
+
+
+def test_a_pipeline_outside_the_lab_redoes_its_stages_when_its_base_changes(tmp_path):
+    """The pipeline's own stage key starts from the base's content, not its path."""
+    from sparring.models import make_model, save_model
+    from sparring.train import train
+
+    base = tmp_path / "base"
+    save_model(*make_model("test", seed=0), base)
+    stage = {"n": 8, "batch_size": 4, "eval_problems": 0, "show_progress": False, "warmup_steps": 0}
+    cfg = {"stages": [{"method": "sft", "config": stage}], "eval_problems": 0, "show_progress": False}
+    first = train("pipeline", str(base), "countdown", cfg, tmp_path / "p", "1steps")
+    assert [s["skipped"] for s in first.get("stages")] == [False]
+    again = train("pipeline", str(base), "countdown", cfg, tmp_path / "p", "1steps")
+    assert [s["skipped"] for s in again.get("stages")] == [True]
+    save_model(*make_model("test", seed=1), base)  # new weights behind the same path
+    third = train("pipeline", str(base), "countdown", cfg, tmp_path / "p", "1steps")
+    assert [s["skipped"] for s in third.get("stages")] == [False]

@@ -6,7 +6,8 @@
 
 Stages live next to the output, in ``<out_dir>.stages/NN-method/``; each is an ordinary
 checkpoint. A stage whose checkpoint exists with the same *stage key* (hash of its method,
-resolved config, budget, task and the key of what it starts from) is not re-run, so an
+resolved config, budget, task and the key of what it starts from: for the first stage the
+base's content fingerprint, ``sparring.models.fingerprint``) is not re-run, so an
 interrupted pipeline resumes, and changing stage 2 re-runs stage 2 onwards only. A stage
 without its own ``budget`` gets an equal share of the pipeline's budget, so a two-stage
 pipeline at "300s" spends as much as a single method at "300s". The final checkpoint
@@ -121,13 +122,14 @@ def _finished(stage_dir: Path, key: str) -> bool:
 def pipeline(base: str, t: Task, cfg: PipelineOptions, out: Path, budget: Budget) -> RunCard:
     """Stages in sequence (sft->grpo, cft->grpo, srl->grpo, or any list); finished stages are skipped."""
     from sparring.models import atomic_dir
+    from sparring.models.fingerprint import model_fingerprint
 
-    from .common import as_card, base_card, run_card, spent_total
+    from .common import as_card, run_card, spent_total
 
     plans = cfg.stage_plans()  # every stage resolved before any runs
     plans = [(m, c, _share(budget, len(plans)) if b is None else b) for m, c, b in plans]
     root = out.parent / f"{out.name}.stages"
-    prev_key = _key(base_card(base))
+    prev_key = _key({"base": model_fingerprint(base)})  # the base's content, not its name
     current: Any = base
     records = []
     for i, (m, stage_cfg, b) in enumerate(plans, start=1):
