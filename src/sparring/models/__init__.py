@@ -27,6 +27,7 @@ from .generation import HFResponder, as_responder, cut_at_stop, load_for_inferen
 from .loading import atomic_dir, list_zoo, load_model, resolve_model_source, save_model
 from .presets import PRESETS, Preset, count_parameters, make_model, preset_config
 from .responder import Message, Prompt, Responder, assistant, token_counter, user
+from .tiny import TINY_ARCHS, make_tiny_real, tiny_real_tokenizer
 from .tokenizer import VOCAB, VOCAB_SIZE, char_tokenizer
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "RUN_CARD",
     "ZOO_CARD",
     "RunCard",
+    "TINY_ARCHS",
     "VOCAB",
     "VOCAB_SIZE",
     "DeviceDefaults",
@@ -54,9 +56,11 @@ __all__ = [
     "load_for_inference",
     "load_model",
     "make_model",
+    "make_tiny_real",
     "preset_config",
     "resolve_model_source",
     "save_model",
+    "tiny_real_tokenizer",
     "token_counter",
     "trl_args_overrides",
     "user",
