@@ -131,7 +131,7 @@ def test_task_set_is_the_task_that_train_and_rerank_use(tmp_path, monkeypatch):
 
     seen = {}
 
-    def fake_train(method, base, task, config, out, budget):
+    def fake_train(method, base, task, config, out, budget, resume=False):
         from sparring.runcard import RunCard
 
         seen["train"] = task.config_dict()["n_numbers"]

@@ -58,6 +58,11 @@ def _given(ctx: typer.Context, name: str) -> bool:
     return getattr(ctx.get_parameter_source(name), "name", "DEFAULT") not in ("DEFAULT", "DEFAULT_MAP")
 
 
+RESUME_HELP = (
+    "Continue from the last complete checkpoint this command wrote with --set checkpoint_every=... "
+    "(in OUT.resume/; SFT family and pretrain; docs/resume.md)."
+)
+
 NO_BASE = (
     "--base: pretraining always starts from a fresh preset, never from a base; "
     "choose it with --set preset=NAME (test, tiny, small)"
@@ -86,6 +91,7 @@ def train_cmd(
     show_options: bool = typer.Option(
         False, "--options", help="List METHOD's options, defaults and meaning; train nothing."
     ),
+    resume: bool = typer.Option(False, "--resume", help=RESUME_HELP),
 ) -> None:
     """Train a model with METHOD and write a checkpoint (save_pretrained dir + run.json)."""
     from sparring.train import Budget, get_method, train
@@ -115,7 +121,7 @@ def train_cmd(
         _fail(err, console)
     console.print(f"[bold]{method}[/] from {base} on {task}, budget {b} -> {out}")
     try:
-        card = train(method, base, t, cfg, out, b)  # the public entry point, as from Python
+        card = train(method, base, t, cfg, out, b, resume=resume)  # the public entry point, as from Python
     except ValueError as err:
         _fail(err, console)
     _report(card)
@@ -158,6 +164,7 @@ def pretrain_cmd(
     ),
     task_set: Optional[list[str]] = TASK_SET,
     base: Optional[str] = typer.Option(None, "--base", hidden=True, help="Refused: " + NO_BASE),
+    resume: bool = typer.Option(False, "--resume", help=RESUME_HELP),
 ) -> None:
     """Train a tiny model from scratch on the pretrain recipe (mixed-quality solutions +
     search traces, no critiques); writes weights, tokenizer, run.json and card.json (the
@@ -176,7 +183,7 @@ def pretrain_cmd(
         _fail(err, console)
     console.print(f"[bold]pretrain[/] {cfg.preset} from scratch on {task}, budget {b} -> {out}")
     try:
-        run = pretrain(t, out, cfg, b, task_settings=ts)
+        run = pretrain(t, out, cfg, b, task_settings=ts, resume=resume)
     except ValueError as err:
         _fail(err, console)
     _report(run)

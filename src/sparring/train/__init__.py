@@ -37,10 +37,21 @@ from .registry import METHODS, Method, get_method, register_method
 from .variants import ADVANTAGES, LOSSES, register_advantage, register_loss
 
 
-def train(method: str, base: Any, task: Any, config: Any = None, out_dir: Any = None, budget: Any = None):
+def train(
+    method: str,
+    base: Any,
+    task: Any,
+    config: Any = None,
+    out_dir: Any = None,
+    budget: Any = None,
+    *,
+    resume: bool = False,
+):
     """Run ``method``; returns the checkpoint's :class:`~sparring.models.RunCard`
     (``card.path`` is the directory, ``card.metrics`` what run.json holds). Bad input
-    raises ValueError before anything trains."""
+    raises ValueError before anything trains. ``resume``: continue from the last complete
+    checkpoint the same run wrote with ``checkpoint_every`` (in ``OUT.resume/``;
+    docs/resume.md), or start from step 0 with a warning when there is none."""
     m = get_method(method)
     if out_dir is None:
         raise ValueError("out_dir: required (where the checkpoint is written)")
@@ -53,7 +64,17 @@ def train(method: str, base: Any, task: Any, config: Any = None, out_dir: Any = 
     cfg = config if isinstance(config, m.config_cls) else m.config_cls.from_any(config)
     cfg.check_task(t)
     check_base(base)
-    return as_card(m.run(str(base), t, cfg, check_out_dir(out_dir), b))
+    if not isinstance(resume, bool):
+        raise ValueError(f"resume: must be true or false, got {resume!r}")
+    if (resume or cfg.checkpoint_every is not None) and not m.resumable:
+        can = ", ".join(sorted(k for k, v in METHODS.items() if v.resumable))
+        raise ValueError(
+            f"{'resume' if resume else 'checkpoint_every'}: {method} does not write resumable checkpoints yet ({can} do)"
+        )
+    from .resume import resume_requested
+
+    with resume_requested(resume):
+        return as_card(m.run(str(base), t, cfg, check_out_dir(out_dir), b))
 
 
 __all__ = [

@@ -136,6 +136,24 @@ class Budget:
         return self.steps if self.steps is not None else UNBOUNDED_STEPS
 
 
+def parse_every(value: Any, what: str = "checkpoint_every") -> tuple[str, float] | None:
+    """How often to write a resumable checkpoint: None (never), ``"10steps"`` ->
+    ``("steps", 10)``, ``"5min"`` / ``"300s"`` -> ``("seconds", 300.0)`` (the budget's
+    spelling, one limit, steps or time)."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"{what}: expected e.g. '50steps' or '5min', or null (off), got {value!r}")
+    try:
+        b = Budget.parse(value)
+    except ValueError as err:
+        raise ValueError(f"{what}: {str(err).removeprefix('budget: ')}") from None
+    given = b.to_dict()
+    if len(given) != 1 or not ({"steps", "seconds"} & set(given)):
+        raise ValueError(f"{what}: give a number of steps or a time, e.g. '50steps' or '5min', got {value!r}")
+    return ("steps", float(b.steps)) if b.steps is not None else ("seconds", float(b.seconds))
+
+
 def _number(text: str) -> Decimal:
     try:
         return Decimal(text)

@@ -28,6 +28,8 @@ class BudgetTracker:
         self.t0: float | None = None
         self.ledger = FlopLedger()
         self.flops_at_step: dict[int, int] = {}  # cumulative FLOPs at the end of each step
+        self.seconds_before = 0.0  # wall time spent before a resume (``load_state_dict``)
+        self.lr_start: float | None = None  # progress when the warm-up ended (the schedule's anchor)
 
     def start(self, state) -> None:
         self.state = state
@@ -36,7 +38,7 @@ class BudgetTracker:
 
     @property
     def elapsed(self) -> float:
-        return 0.0 if self.t0 is None else time.perf_counter() - self.t0
+        return self.seconds_before + (0.0 if self.t0 is None else time.perf_counter() - self.t0)
 
     @property
     def step(self) -> int:
@@ -52,6 +54,28 @@ class BudgetTracker:
 
     def add_flops(self, kind: str, flops: int) -> None:
         self.ledger.add(kind, flops)
+
+    def state_dict(self) -> dict:
+        """What a resumed run needs to go on spending the same budget (``resume.py``): the
+        FLOPs (total, by kind, at each step's end), the wall time so far and the schedule's
+        anchor. Steps and tokens live in the Trainer's own state (``global_step``,
+        ``num_input_tokens_seen``), which transformers restores."""
+        return {
+            "flops": self.ledger.total,
+            "flops_by_kind": dict(self.ledger.parts),
+            "flops_at_step": {str(k): v for k, v in self.flops_at_step.items()},
+            "seconds": self.elapsed,
+            "lr_start": self.lr_start,
+            "steps": self.step,
+            "tokens": self.tokens,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.ledger.total = int(state["flops"])
+        self.ledger.parts = {k: int(v) for k, v in state["flops_by_kind"].items()}
+        self.flops_at_step = {int(k): int(v) for k, v in state["flops_at_step"].items()}
+        self.seconds_before = float(state["seconds"])
+        self.lr_start = None if state["lr_start"] is None else float(state["lr_start"])
 
     def progress(self) -> float:
         """The largest used fraction of any limit (>= 1 means the budget is spent)."""
@@ -120,17 +144,19 @@ class BudgetCallback(TrainerCallback):
 
 def budget_lr_lambda(tracker: BudgetTracker, warmup_steps: int, min_lr_ratio: float):
     """Linear warm-up over ``warmup_steps`` steps, then cosine decay to ``min_lr_ratio``
-    over the rest of the budget's progress (not over a step count fixed in advance)."""
-    start: list[float] = []  # progress when the warm-up ended
+    over the rest of the budget's progress (not over a step count fixed in advance). The
+    progress at which the warm-up ended is kept on the tracker (``lr_start``), so a resumed
+    run decays along the same curve."""
 
     def fn(_: int) -> float:
         step = tracker.step
         if warmup_steps > 0 and step < warmup_steps:
             return (step + 1) / warmup_steps
         p = min(1.0, tracker.progress())
-        if not start:
-            start.append(p if p < 1.0 else 0.0)
-        frac = (p - start[0]) / max(1e-9, 1.0 - start[0])
+        if tracker.lr_start is None:
+            tracker.lr_start = p if p < 1.0 else 0.0
+        start = tracker.lr_start
+        frac = (p - start) / max(1e-9, 1.0 - start)
         return min_lr_ratio + (1.0 - min_lr_ratio) * 0.5 * (1.0 + math.cos(math.pi * min(1.0, frac)))
 
     return fn

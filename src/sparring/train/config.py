@@ -37,6 +37,12 @@ class MethodConfig:
     eval_before: bool = opt(True, "Also evaluate the base before training (run.json metrics.before).")
     logging_steps: int = opt(10, "Log training metrics every N optimizer steps.")
     show_progress: bool = opt(True, "Show a progress bar of the budget.")
+    checkpoint_every: str | None = opt(
+        None,
+        "Write a resumable training checkpoint every N steps or minutes ('50steps', '5min') "
+        "into OUT.resume/ (the last two kept, removed when the run ends); `--resume` "
+        "continues from it. null: none. SFT family only for now (docs/resume.md).",
+    )
 
     method_name = "base"
 
@@ -91,6 +97,9 @@ class MethodConfig:
         self.check_bool("eval_before")
         self.check_int("logging_steps", lo=1)
         self.check_bool("show_progress")
+        from .budget import parse_every
+
+        parse_every(self.checkpoint_every, f"{self.method_name}.checkpoint_every")
 
     def _err(self, name: str, msg: str) -> ValueError:
         return ValueError(f"{self.method_name}.{name}: {msg} (got {getattr(self, name)!r})")

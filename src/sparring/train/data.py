@@ -110,7 +110,12 @@ class BucketBatchSampler:
     Inside a batch the rows come shortest first: when the Trainer splits an optimizer step
     into gradient-accumulation passes, each pass holds rows of similar length and pads less
     (imitation rows, 2 passes: 8.9% padding instead of 14.9%). The step's rows, and so its
-    update, are the same; only which pass computes which row changes."""
+    update, are the same; only which pass computes which row changes.
+
+    The order of an epoch is a pure function of ``(seed, epoch)``. The Trainer calls
+    ``set_epoch`` before each epoch (also the one it resumes in, after which it skips the
+    batches already trained), so a resumed run sees the rows an uninterrupted one would;
+    iterated without ``set_epoch``, each pass moves on to the next epoch."""
 
     def __init__(self, lengths: list[int], batch_size: int, seed: int = 0, smallest: int = 64):
         self.lengths = list(lengths)
@@ -126,6 +131,9 @@ class BucketBatchSampler:
 
     def __len__(self) -> int:
         return sum(len(v) for v in self.buckets.values())
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
 
     def __iter__(self):
         import random

@@ -106,7 +106,7 @@ def rebuild_command(
         parts += ["--task-set", f"{k}={json.dumps(v)}"]
     default = PretrainOptions()
     for f in fields(cfg):
-        if getattr(cfg, f.name) != getattr(default, f.name) and f.name != "show_progress":
+        if getattr(cfg, f.name) != getattr(default, f.name) and f.name not in ("show_progress", "checkpoint_every"):
             parts += ["--set", f"{f.name}={json.dumps(getattr(cfg, f.name), separators=(',', ':'))}"]
     parts += ["--out", str(out)]
     return " ".join(shlex.quote(p) for p in parts)
@@ -124,7 +124,7 @@ def card_data_hash(card: dict) -> str:
     return corpus.fingerprint(corpus.build(d["recipe"], task, d["n"], d["seed"], **d["options"]))
 
 
-@register_method("pretrain", PretrainOptions)
+@register_method("pretrain", PretrainOptions, resumable=True)
 def pretrain_method(base: str, task: Task, cfg: PretrainOptions, out: Path, budget: Budget) -> RunCard:
     """Train a preset from scratch on the pretrain recipe (``base`` must be that preset)."""
     if base != cfg.preset:
@@ -136,15 +136,23 @@ def pretrain_method(base: str, task: Task, cfg: PretrainOptions, out: Path, budg
 
 
 def pretrain(
-    task: Any, out_dir: Any, config: Any = None, budget: Any = DEFAULT_BUDGET, task_settings: dict | None = None
+    task: Any,
+    out_dir: Any,
+    config: Any = None,
+    budget: Any = DEFAULT_BUDGET,
+    task_settings: dict | None = None,
+    *,
+    resume: bool = False,
 ) -> RunCard:
-    """Train ``config.preset`` from scratch; write the checkpoint + ``card.json``."""
+    """Train ``config.preset`` from scratch; write the checkpoint + ``card.json``
+    (``resume``: continue from the last ``checkpoint_every`` checkpoint, docs/resume.md)."""
     from .common import check_out_dir, resolve_task
+    from .resume import resume_requested
 
     cfg = PretrainOptions.from_any(config)
-    return _pretrain(
-        resolve_task(task), check_out_dir(out_dir), cfg, Budget.parse(budget), Path(out_dir), task_settings
-    )
+    t, out, b = resolve_task(task), check_out_dir(out_dir), Budget.parse(budget)
+    with resume_requested(resume):
+        return _pretrain(t, out, cfg, b, Path(out_dir), task_settings)
 
 
 def _pretrain(

@@ -15,6 +15,7 @@ class Method:
     name: str
     config_cls: type[MethodConfig]
     run: RunFn
+    resumable: bool = False  # writes resumable checkpoints (checkpoint_every) and honours resume
 
     @property
     def doc(self) -> str:
@@ -24,11 +25,13 @@ class Method:
 METHODS: dict[str, Method] = {}
 
 
-def register_method(name: str, config_cls: type[MethodConfig]) -> Callable[[RunFn], RunFn]:
-    """Decorator: register ``fn(base, task, config, out_dir, budget) -> Path`` as ``name``."""
+def register_method(name: str, config_cls: type[MethodConfig], *, resumable: bool = False) -> Callable[[RunFn], RunFn]:
+    """Decorator: register ``fn(base, task, config, out_dir, budget) -> Path`` as ``name``
+    (``resumable``: it writes ``checkpoint_every`` checkpoints and continues from one when
+    ``train(..., resume=True)`` asks, ``resume.py``)."""
 
     def deco(fn: RunFn) -> RunFn:
-        METHODS[name] = Method(name, config_cls, fn)
+        METHODS[name] = Method(name, config_cls, fn, resumable)
         return fn
 
     return deco

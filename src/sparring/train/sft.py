@@ -10,6 +10,7 @@ EOS text to each completion) and a schedule that follows the budget.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -120,16 +121,19 @@ def accumulation_passes(batch_size: int, mean_tokens: float, micro_batch_tokens:
     return min(divisors, key=lambda d: (abs(d - want), d))
 
 
-def sft_config(cfg: SFTOptions, budget: Budget, output_dir: str, dd, mean_tokens: float = 0.0):
+def sft_config(
+    cfg: SFTOptions, budget: Budget, output_dir: str, dd, mean_tokens: float = 0.0, save: dict | None = None
+):
     """TRL's SFTConfig for ``cfg``; ``mean_tokens`` (the mean row length) sizes the
-    gradient-accumulation passes (0, unknown: one pass)."""
+    gradient-accumulation passes (0, unknown: one pass); ``save`` overrides the
+    checkpoint arguments (``resume.Checkpoints.trainer_args``)."""
     from trl import SFTConfig
 
     from .common import trainer_kwargs
 
     passes = accumulation_passes(cfg.batch_size, mean_tokens, cfg.micro_batch_tokens, dd)
     return SFTConfig(
-        **trainer_kwargs(cfg, budget, output_dir, dd),
+        **{**trainer_kwargs(cfg, budget, output_dir, dd), **(save or {})},
         learning_rate=cfg.learning_rate,
         per_device_train_batch_size=cfg.batch_size // passes,
         gradient_accumulation_steps=passes,
@@ -149,6 +153,7 @@ def _run(method: str, base: str, task: Task, cfg: SFTOptions, out: Path, budget:
     from .callbacks import attach_budget
     from .common import evaluate, load_for_training, scratch_dir, train_metrics, write_checkpoint
     from .data import recipe_dataset, tokenize_sft
+    from .resume import Checkpoints, resume_wanted, run_key
     from .trainers import SparringSFTTrainer
 
     ds, data = recipe_dataset(
@@ -163,13 +168,23 @@ def _run(method: str, base: str, task: Task, cfg: SFTOptions, out: Path, budget:
     mean = sum(len(x) for x in sample) / len(sample)
     if cfg.batch_size == 0:  # auto: a step of ~batch_tokens tokens, whatever the recipe's row length
         cfg = replace(cfg, batch_size=max(1, min(AUTO_BATCH_MAX, round(cfg.batch_tokens / mean))))
-    before = evaluate(model, tok, task, cfg, "before")
+    ckpts = Checkpoints(
+        out,
+        cfg.checkpoint_every,
+        run_key(method, cfg, budget, base, task, data),
+        resume=resume_wanted(),
+        what=method,
+    )
     extra = EXTRA_EVALS.get(method) if cfg.eval_problems > 0 else None
-    extra_before = extra(model, tok, task, cfg, "before") if extra and cfg.eval_before else {}
+    if ckpts.step is not None:  # the base was evaluated before the first step: not again
+        before, extra_before = ckpts.saved.get("before"), ckpts.saved.get("extra_before", {})
+        print(f"{method}: resuming from step {ckpts.step} ({ckpts.start})", file=sys.stderr, flush=True)
+    else:
+        before = evaluate(model, tok, task, cfg, "before")
+        extra_before = extra(model, tok, task, cfg, "before") if extra and cfg.eval_before else {}
     with scratch_dir() as scratch:
-        trainer = SparringSFTTrainer(
-            model=model, args=sft_config(cfg, budget, scratch, dd, mean), train_dataset=ds, processing_class=tok
-        )
+        args = sft_config(cfg, budget, ckpts.output_dir(scratch), dd, mean, save=ckpts.trainer_args())
+        trainer = SparringSFTTrainer(model=model, args=args, train_dataset=ds, processing_class=tok)
         trainer.bucket_by_length = cfg.bucket_by_length
         tracker = attach_budget(
             trainer,
@@ -177,21 +192,27 @@ def _run(method: str, base: str, task: Task, cfg: SFTOptions, out: Path, budget:
             warmup_steps=cfg.warmup_steps,
             min_lr_ratio=cfg.min_lr_ratio,
             show_progress=cfg.show_progress,
-            desc=method,
+            desc=method if ckpts.step is None else f"{method} from step {ckpts.step}",
         )
-        trainer.train()
+        ckpts.attach(trainer, tracker, {"before": before, "extra_before": extra_before})
+        trainer.train(resume_from_checkpoint=ckpts.resume_from())
     model = trainer.model
+    spent = train_metrics(trainer, tracker)
+    if ckpts.step is not None:
+        spent["resumed_from_step"] = ckpts.step
     metrics: dict[str, Any] = {
-        "train": train_metrics(trainer, tracker),
+        "train": spent,
         "before": before,
         "after": evaluate(model, tok, task, cfg),
     }
     if extra is not None:
         metrics.update(extra_before)
         metrics.update(extra(model, tok, task, cfg, "after"))
-    return write_checkpoint(
+    card = write_checkpoint(
         model, tok, out, method=method, cfg=cfg, budget=budget, base=base, task=task, data=data, metrics=metrics
     )
+    ckpts.done()
+    return card
 
 
 def _critique_eval(model, tok, task, cfg, when: str) -> dict:
@@ -212,19 +233,19 @@ def _critique_eval(model, tok, task, cfg, when: str) -> dict:
 EXTRA_EVALS: dict[str, Any] = {"cft": _critique_eval, "one-shot-cft": _critique_eval}
 
 
-@register_method("sft", SFTOptions)
+@register_method("sft", SFTOptions, resumable=True)
 def sft(base: str, task: Task, config: SFTOptions, out: Path, budget: Budget) -> RunCard:
     """Imitation SFT on any recipe, loss on the completion only."""
     return _run("sft", base, task, config, out, budget)
 
 
-@register_method("cft", CFTOptions)
+@register_method("cft", CFTOptions, resumable=True)
 def cft(base: str, task: Task, config: CFTOptions, out: Path, budget: Budget) -> RunCard:
     """Critique fine-tuning: loss on the critique of a noisy candidate solution."""
     return _run("cft", base, task, config, out, budget)
 
 
-@register_method("one-shot-cft", OneShotCFTOptions)
+@register_method("one-shot-cft", OneShotCFTOptions, resumable=True)
 def one_shot_cft(base: str, task: Task, config: OneShotCFTOptions, out: Path, budget: Budget) -> RunCard:
     """CFT on many critiques of solutions to one seed problem."""
     return _run("one-shot-cft", base, task, config, out, budget)
