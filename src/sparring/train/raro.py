@@ -255,34 +255,11 @@ def raro(base: str, t: Task, cfg: RAROOptions, out: Path, budget: Budget) -> Run
         train[f"first_{key}"], train[f"last_{key}"] = vals[0], vals[-1]
     metrics = {"train": train, "before": before, "after": evaluate(model, tok, t, cfg)}
     extra = {"raro": {"shared_critic": cfg.shared_critic, "labels": list(cfg.game().labels)}}
+    card = dict(method="raro", cfg=cfg, budget=budget, base=base, task=t, data=data_card, metrics=metrics, extra=extra)
     if critic is None:
-        return write_checkpoint(
-            model,
-            tok,
-            out,
-            method="raro",
-            cfg=cfg,
-            budget=budget,
-            base=base,
-            task=t,
-            data=data_card,
-            metrics=metrics,
-            extra=extra,
-        )
+        return write_checkpoint(model, tok, out, **card)
     with atomic_dir(out) as tmp:  # policy and critic appear together or not at all
-        inner = write_checkpoint(
-            model,
-            tok,
-            tmp / "policy",
-            method="raro",
-            cfg=cfg,
-            budget=budget,
-            base=base,
-            task=t,
-            data=data_card,
-            metrics=metrics,
-            extra=extra,
-        )
+        inner = write_checkpoint(model, tok, tmp / "policy", **card)
         for f in inner.path.iterdir():
             os.replace(f, tmp / f.name)
         inner.path.rmdir()
