@@ -230,8 +230,7 @@ def rerank_cmd(
             device=device,
         )
     except ValueError as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(code=2) from None
+        _fail(err, err_console)
     if as_json:
         typer.echo(json.dumps(res, indent=2))
         return

@@ -25,7 +25,7 @@ from typing import Callable
 from datasets import Dataset
 
 from ..tasks.base import Task
-from .card import card, content_hash, fingerprint, load, save
+from .card import card, content_hash, fingerprint, is_dataset_path, load, save
 from .common import COLUMNS, Options, check_no_heldout, select_problems
 from .critique import CritiqueOptions, OneShotOptions, critique, one_shot_critique
 from .critique_format import (
@@ -101,6 +101,7 @@ __all__ = [
     "critique",
     "critique_prompt",
     "fingerprint",
+    "is_dataset_path",
     "imitation",
     "load",
     "noisy",

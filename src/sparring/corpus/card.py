@@ -73,6 +73,13 @@ def _resolved_options(recipe: str, options: Any) -> dict[str, Any]:
     return asdict(cls.make(options)) if cls is not None else options
 
 
+def is_dataset_path(recipe: str) -> bool:
+    """Whether a ``recipe`` value names a saved dataset directory rather than a recipe
+    (a path separator, a leading ``.`` or ``~``, or an existing directory): the one rule
+    training and the lab's content keys both use."""
+    return os.sep in recipe or "/" in recipe or recipe.startswith((".", "~")) or Path(recipe).is_dir()
+
+
 def card(dataset: Dataset, recipe: str, task: Task, n: int, seed: int, options: Any = None) -> dict[str, Any]:
     """What the corpus is: recipe, task config, n, seed, resolved options, row count, counts
     per label, distinct problems, and a content hash (see ``content_hash``)."""

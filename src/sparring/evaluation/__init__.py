@@ -13,7 +13,7 @@ gets the same numbers from ``sparring train`` and ``sparring probe``:
     critique_metrics(task, outcomes) -> {metric: value}
 """
 
-from .answers import accuracy, answers
+from .answers import accuracy, answers, read_outputs
 from .critique import (
     CRITIQUE_STOP,
     QUESTION_STYLES,
@@ -33,6 +33,7 @@ __all__ = [
     "CritiqueOutcome",
     "accuracy",
     "answers",
+    "read_outputs",
     "critique_fractions",
     "critique_items",
     "critique_metrics",

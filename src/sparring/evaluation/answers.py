@@ -31,9 +31,15 @@ def answers(
     outs = responder.generate(
         prompts, n_samples=samples, temperature=temperature, max_new_tokens=max_new_tokens, seed=seed, stop=tuple(stop)
     )
-    if not isinstance(outs, (list, tuple)) or len(outs) != len(prompts):
+    return read_outputs(outs, len(prompts), label, samples)
+
+
+def read_outputs(outs: Any, expected: int, label: str, samples: int | None = None) -> list[list[str]]:
+    """A responder's outputs as ``expected`` lists of text (at most ``samples`` each, at
+    least one): anything that is not text becomes ``""``; a wrong count is one error."""
+    if not isinstance(outs, (list, tuple)) or len(outs) != expected:
         got = len(outs) if isinstance(outs, (list, tuple)) else type(outs).__name__
-        raise ValueError(f"{label}: responder returned {got} outputs for {len(prompts)} prompts")
+        raise ValueError(f"{label}: responder returned {got} outputs for {expected} prompts")
     texts = []
     for row in outs:
         row = list(row) if isinstance(row, (list, tuple)) else [row]

@@ -36,6 +36,9 @@ from .answers import answers
 
 CRITIQUE_STOP = ("[END]",)
 QUESTION_STYLES = ("prompt", "words")
+# the defaults of the probe (ProbeConfig) and of CFT's run card: one place, so they agree
+FLAWED_FRACTION = 0.5
+CAP_LIMIT = 1024
 
 
 @dataclass(frozen=True)
@@ -77,7 +80,7 @@ def critique_question(task: Task, problem: Problem, style: str) -> str:
 
 
 def critique_items(
-    task: Task, problems: Sequence[Problem], *, seed: int = 0, flawed_fraction: float = 0.5
+    task: Task, problems: Sequence[Problem], *, seed: int = 0, flawed_fraction: float = FLAWED_FRACTION
 ) -> list[CritiqueItem]:
     """One item per problem (see the module doc); a solution where nothing can be planted
     is shown as its gold."""
@@ -114,7 +117,7 @@ def run_critiques(
     *,
     question: str = "prompt",
     max_new_tokens: int | None = None,
-    cap_limit: int = 1024,
+    cap_limit: int = CAP_LIMIT,
     seed: int = 0,
 ) -> tuple[list[CritiqueOutcome], int]:
     """The greedy critique of every item, read; and the length cap used."""

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -117,19 +116,15 @@ class Spec:
         return next(a for a in self.arms if a.name == name)
 
 
-def _is_dataset_dir(recipe: str) -> bool:
-    """Whether training reads ``recipe`` as a dataset directory (``train.data.recipe_dataset``'s
-    rule), not as a corpus recipe name."""
-    return os.sep in recipe or "/" in recipe or recipe.startswith((".", "~")) or Path(recipe).is_dir()
-
-
 def dataset_refs(config: Any) -> list[str]:
     """The ``recipe`` values anywhere in an arm's config (pipeline stages included) that name
     a dataset directory, in order of appearance, each once."""
+    from sparring.corpus import is_dataset_path  # corpus loads datasets: only when asked
+
     out: list[str] = []
     if isinstance(config, dict):
         for k, v in config.items():
-            if k == "recipe" and isinstance(v, str) and v and _is_dataset_dir(v):
+            if k == "recipe" and isinstance(v, str) and v and is_dataset_path(v):
                 out.append(v)
             else:
                 out += dataset_refs(v)

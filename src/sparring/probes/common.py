@@ -6,7 +6,7 @@ import os
 import time
 from typing import Any, Sequence
 
-from sparring.evaluation import answers
+from sparring.evaluation import answers, read_outputs
 from sparring.models import as_responder
 from sparring.tasks import Problem, Task, Verdict
 
@@ -41,14 +41,7 @@ def prompt_for(task: Task, problem: Problem, cfg: ProbeConfig, template: int = 0
 
 def first_text(outputs: Any, expected: int, probe: str) -> list[str]:
     """First sample of each output list; anything that is not text becomes ``""``."""
-    if not isinstance(outputs, (list, tuple)) or len(outputs) != expected:
-        got = len(outputs) if isinstance(outputs, (list, tuple)) else type(outputs).__name__
-        raise ValueError(f"probe {probe}: responder returned {got} outputs for {expected} prompts")
-    out = []
-    for o in outputs:
-        s = o[0] if isinstance(o, (list, tuple)) and o else o
-        out.append(s if isinstance(s, str) else "")
-    return out
+    return [row[0] for row in read_outputs(outputs, expected, f"probe {probe}", 1)]
 
 
 def answer(

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from sparring.evaluation.critique import CAP_LIMIT, FLAWED_FRACTION, QUESTION_STYLES
 from sparring.tasks import Problem, Task, get_task
 
 ANSWER_FORMATS = ("auto", "{final_line}", "Answer: {answer}")
@@ -56,7 +57,7 @@ class ProbeConfig:
     n_resamples: int = 1000
     batch_size: int = 512
     max_new_tokens: int | None = None
-    max_new_tokens_cap: int = 1024
+    max_new_tokens_cap: int = CAP_LIMIT
     traces: bool = False
     chat: bool = False
     levels: tuple[str, ...] | None = None
@@ -64,7 +65,7 @@ class ProbeConfig:
     passk_ks: tuple[int, ...] = (1, 4, 16)
     temperature: float = 1.0
     abstain_fraction: float = 0.5
-    critique_flawed_fraction: float = 0.5
+    critique_flawed_fraction: float = FLAWED_FRACTION
     critique_max_new_tokens: int | None = None
     critique_question: str = "prompt"
     answer_format: str = "auto"
@@ -101,7 +102,7 @@ class ProbeConfig:
         for name in ("abstain_fraction", "critique_flawed_fraction", "flat_high_threshold"):
             v = getattr(self, name)
             need(isinstance(v, (int, float)) and 0.0 <= v <= 1.0, name, "must be in [0, 1]")
-        need(self.critique_question in ("prompt", "words"), "critique_question", "must be 'prompt' or 'words'")
+        need(self.critique_question in QUESTION_STYLES, "critique_question", f"must be one of {list(QUESTION_STYLES)}")
         need(
             isinstance(self.answer_format, str) and self.answer_format.strip() != "",
             "answer_format",

@@ -42,11 +42,9 @@ from typing import Any
 
 from sparring.evaluation import (
     CRITIQUE_STOP,
-    QUESTION_STYLES,
     CritiqueItem,
     critique_fractions,
     critique_items,
-    critique_question,
     run_critiques,
 )
 from sparring.tasks import Task
@@ -58,7 +56,7 @@ from .result import ProbeResult
 NAME = "critique"
 NEEDS = ("flaws",)  # task capabilities (Task.require)
 STOP = CRITIQUE_STOP
-__all__ = ["NAME", "NEEDS", "QUESTION_STYLES", "STOP", "critique_question", "items", "run"]
+__all__ = ["NAME", "NEEDS", "STOP", "items", "run"]
 
 
 def items(task: Task, cfg: ProbeConfig) -> list[CritiqueItem]:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
-from sparring.corpus import fingerprint
+from sparring.corpus import fingerprint, is_dataset_path
 from sparring.tasks import Task
 
 from .common import require_columns
@@ -26,7 +25,7 @@ def recipe_dataset(
     ``recipe`` is a directory path; check it has ``columns``. Returns (dataset, data card)."""
     if not isinstance(recipe, str) or not recipe:
         raise ValueError(f"{what}.recipe: expected a recipe name or a dataset directory, got {recipe!r}")
-    if os.sep in recipe or recipe.startswith((".", "~")) or Path(recipe).is_dir():
+    if is_dataset_path(recipe):
         ds = load_dataset_dir(recipe)
         source: dict[str, Any] = {"dataset": str(Path(recipe).expanduser().absolute())}
     else:
