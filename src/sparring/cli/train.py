@@ -59,8 +59,12 @@ def _given(ctx: typer.Context, name: str) -> bool:
 
 
 RESUME_HELP = (
-    "Continue from the last complete checkpoint this command wrote with --set checkpoint_every=... "
-    "(in OUT.resume/; SFT family and pretrain; docs/resume.md)."
+    "Continue from the last complete checkpoint this command wrote (in OUT.resume/, see "
+    "--checkpoint-every; docs/resume.md)."
+)
+EVERY_HELP = (
+    "Write a resumable checkpoint every N steps or minutes ('50steps', '5min'; 'auto', the "
+    "default: every 10 minutes; 'off'); the option checkpoint_every."
 )
 
 NO_BASE = (
@@ -92,6 +96,7 @@ def train_cmd(
         False, "--options", help="List METHOD's options, defaults and meaning; train nothing."
     ),
     resume: bool = typer.Option(False, "--resume", help=RESUME_HELP),
+    checkpoint_every: Optional[str] = typer.Option(None, "--checkpoint-every", help=EVERY_HELP),
 ) -> None:
     """Train a model with METHOD and write a checkpoint (save_pretrained dir + run.json)."""
     from sparring.train import Budget, get_method, train
@@ -109,7 +114,7 @@ def train_cmd(
             raise ValueError(NO_BASE)
         if out is None:
             raise ValueError("--out: required (the checkpoint directory to write)")
-        options = load_options(config, settings)
+        options = _with_every(load_options(config, settings), checkpoint_every)
         cfg = m.config_cls.from_any(options)
         b = Budget.parse(budget)
         t = get_task(task, **task_settings(task_set))
@@ -128,6 +133,11 @@ def train_cmd(
 
 
 train_cmd.__doc__ = (train_cmd.__doc__ or "") + "\n\nMethods and options (--set KEY=VALUE):\n\n" + methods_help()
+
+
+def _with_every(options: dict, every: str | None) -> dict:
+    """The method options with ``--checkpoint-every`` (which wins over --config and --set)."""
+    return options if every is None else {**options, "checkpoint_every": every}
 
 
 def _report(card) -> None:
@@ -165,6 +175,7 @@ def pretrain_cmd(
     task_set: Optional[list[str]] = TASK_SET,
     base: Optional[str] = typer.Option(None, "--base", hidden=True, help="Refused: " + NO_BASE),
     resume: bool = typer.Option(False, "--resume", help=RESUME_HELP),
+    checkpoint_every: Optional[str] = typer.Option(None, "--checkpoint-every", help=EVERY_HELP),
 ) -> None:
     """Train a tiny model from scratch on the pretrain recipe (mixed-quality solutions +
     search traces, no critiques); writes weights, tokenizer, run.json and card.json (the
@@ -175,7 +186,7 @@ def pretrain_cmd(
     try:
         if base is not None:
             raise ValueError(NO_BASE)
-        cfg = PretrainOptions.from_any(load_options(config, settings))
+        cfg = PretrainOptions.from_any(_with_every(load_options(config, settings), checkpoint_every))
         b = Budget.parse(budget)
         ts = task_settings(task_set)
         t = get_task(task, **ts)

@@ -17,6 +17,12 @@ and local datasets' fingerprints are computed once per run, before any unit), so
 folder whose base weights or tokenizer changed behind the same name or path redoes its
 units. A train unit that is redone for a new key starts from scratch: a pipeline's
 finished stages from the old key (``ckpt/ARM-sSEED.stages/``) are removed first.
+
+Checkpoints inside a unit: with the spec's ``checkpoint_every`` (or an arm's own), every arm
+whose method is resumable writes resumable checkpoints (``ckpt/ARM-sSEED.resume/``,
+docs/resume.md). A train unit that was killed mid-way (recorded ``running`` under the same
+key) continues from its last complete checkpoint (``train(..., resume=True)``) instead of
+step 0; the step is in its run.json, ``metrics.train.resumed_from_step``.
 """
 
 from __future__ import annotations
@@ -130,18 +136,25 @@ def _clear_stale(run_dir: Path, arm_name: str, seed: int) -> None:
         shutil.rmtree(stages)
 
 
-def train_unit(spec: Spec, arm, seed: int, run_dir: Path) -> tuple[str, dict, list]:
+def _resumable(arm) -> bool:
+    from sparring.train import get_method
+
+    return arm.trains and get_method(arm.method).resumable
+
+
+def train_unit(spec: Spec, arm, seed: int, run_dir: Path, resume: bool = False) -> tuple[str, dict, list]:
     """Train one arm for one seed (or return the base for an untrained arm): the
-    checkpoint, what the store records of its card, and its training curves."""
+    checkpoint, what the store records of its card, and its training curves. ``resume``:
+    continue from the last complete checkpoint an interrupted run of this unit wrote."""
     from sparring.train import train
 
     if not arm.trains:
         return spec.base, {}, []
-    config = {"eval_problems": 0, **arm.config, "seed": seed}
+    config = {"eval_problems": 0, **spec.arm_config(arm), "seed": seed}
     out = _ckpt_dir(run_dir, arm.name, seed)
 
     task = get_task(spec.task, **spec.task_config)
-    card = train(arm.method, spec.base, task, config, out, spec.budget)
+    card = train(arm.method, spec.base, task, config, out, spec.budget, resume=resume)
     return str(card.path), {"metrics": card.metrics, "budget": card.budget}, _curves(card)
 
 
@@ -207,10 +220,22 @@ def run(
                 before = store.unit(arm.name, seed, kind)
                 if kind == "train" and (before is None or before["key"] != key):
                     _clear_stale(run_dir, arm.name, seed)  # an interrupted unit of this key keeps its stages
+                # killed mid-way under this key: continue from its last checkpoint
+                resume = (
+                    kind == "train"
+                    and before is not None
+                    and before["status"] == "running"
+                    and before["key"] == key
+                    and _resumable(arm)
+                )
+                if resume and not quiet:
+                    console.print(
+                        f"train {arm.name} (seed {seed}): resuming the interrupted run from its last checkpoint"
+                    )
                 store.start(arm.name, seed, kind, key)
                 t0 = time.perf_counter()
                 if kind == "train":
-                    path, detail, curves = train_unit(spec, arm, seed, run_dir)
+                    path, detail, curves = train_unit(spec, arm, seed, run_dir, resume=resume)
                     store.finish_train(arm.name, seed, path, time.perf_counter() - t0, detail, curves)
                 else:
                     path = store.unit(arm.name, seed, "train")["path"]

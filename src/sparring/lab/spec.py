@@ -10,6 +10,7 @@
       - {name: sft, method: sft, config: {recipe: imitation}}
       - {name: sft-grpo, method: pipeline, config: {preset: sft-grpo}}
     probes: {names: all, n: 200, config: {max_new_tokens: 64}}
+    checkpoint_every: 50steps   # optional: resumable checkpoints for every resumable arm
 
 Equal budgets are the point of a study, so an arm cannot set its own budget. Everything
 that can be checked before training is checked at load time: fields, task config, that the
@@ -18,7 +19,9 @@ base exists, each method and its options, the probe names and config.
 Results are keyed by content, not by name (:meth:`Spec.unit_key`): before a study runs,
 :func:`content_fingerprints` hashes the base model's weights, config and tokenizer (a
 preset: its definition) and every local dataset directory an arm trains on (a ``recipe:``
-that is a path), and the keys hash those fingerprints in place of the names.
+that is a path), and the keys hash those fingerprints in place of the names. Options that
+do not change what a run computes (``checkpoint_every``, ``show_progress``: ``NOT_KEYED``)
+are left out of the keys, so changing them redoes nothing.
 """
 
 from __future__ import annotations
@@ -36,9 +39,22 @@ from sparring.tasks import get_task
 
 NO_TRAINING = "none"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$")
-TOP_FIELDS = ("name", "description", "task", "base", "budget", "seeds", "arms", "probes", "findings")
+TOP_FIELDS = (
+    "name",
+    "description",
+    "task",
+    "base",
+    "budget",
+    "seeds",
+    "arms",
+    "probes",
+    "findings",
+    "checkpoint_every",
+)
 ARM_FIELDS = ("name", "method", "config", "role")
 PROBE_FIELDS = ("names", "n", "config")
+# method options that do not change what a run computes: not part of a unit's key
+NOT_KEYED = ("checkpoint_every", "show_progress")
 
 
 @dataclass
@@ -67,6 +83,9 @@ class Spec:
     probe_config: dict[str, Any] = field(default_factory=dict)
     description: str = ""
     findings: bool = True
+    # resumable checkpoints (e.g. "50steps", "5min") for every arm whose method is resumable
+    # and whose config does not set its own (:meth:`arm_config`); None: off
+    checkpoint_every: str | None = None
     # content fingerprints (``content_fingerprints``): "base" -> the base model's, and
     # "dataset:REF" -> each local dataset directory's, REF as an arm's ``recipe`` names it
     fingerprints: dict[str, str] = field(default_factory=dict)
@@ -84,14 +103,17 @@ class Spec:
 
         The one place keys are made. The fingerprints come from :func:`content_fingerprints`
         (the runner fills them in before any unit runs); a spec without them (one stored by
-        sparring before content keys) makes keys that match no fingerprinted spec's."""
+        sparring before content keys) makes keys that match no fingerprinted spec's.
+
+        ``checkpoint_every`` (the spec's and any arm's or stage's) and ``show_progress`` are
+        not hashed: they do not change a unit's result."""
         d: dict[str, Any] = {
             "task": self.task,
             "task_config": self.task_config,
             "base": self.fingerprints.get("base"),
             "seed": seed,
             "method": arm.method,
-            "config": arm.config,
+            "config": _keyed(arm.config),
         }
         data = {ref: self.fingerprints.get(f"dataset:{ref}") for ref in dataset_refs(arm.config)}
         if any(data.values()):
@@ -107,13 +129,40 @@ class Spec:
             }
         return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
+    def arm_config(self, arm: Arm) -> dict[str, Any]:
+        """The method options ``arm`` trains with: its config, plus the spec's
+        ``checkpoint_every`` when its method is resumable and the config sets none."""
+        config = dict(arm.config)
+        if self.checkpoint_every is not None and arm.trains and "checkpoint_every" not in config:
+            from sparring.train import get_method
+
+            if get_method(arm.method).resumable:
+                config["checkpoint_every"] = self.checkpoint_every
+        return config
+
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Spec":
-        """The inverse of :meth:`to_dict` (a spec stored in a run's database)."""
+        """The inverse of :meth:`to_dict` (a spec stored in a run's database; fields added
+        since, such as ``checkpoint_every``, take their defaults)."""
         return cls(**{**d, "arms": [Arm(**a) for a in d["arms"]]})
 
     def arm(self, name: str) -> Arm:
         return next(a for a in self.arms if a.name == name)
+
+
+def _keyed(config: dict[str, Any]) -> dict[str, Any]:
+    """An arm's config as its unit key hashes it: without the ``NOT_KEYED`` options, at the
+    top and in each pipeline stage's config (a config without them is returned as is)."""
+    out = {k: v for k, v in config.items() if k not in NOT_KEYED}
+    stages = out.get("stages")
+    if isinstance(stages, list):
+        out["stages"] = [
+            {**st, "config": {k: v for k, v in st["config"].items() if k not in NOT_KEYED}}
+            if isinstance(st, dict) and isinstance(st.get("config"), dict)
+            else st
+            for st in stages
+        ]
+    return out
 
 
 def dataset_refs(config: Any) -> list[str]:
@@ -255,6 +304,12 @@ def parse_spec(raw: Any, source: str = "spec") -> Spec:
     _need(isinstance(pconf, dict), "probes.config", "must be a mapping")
     findings = raw.get("findings", True)
     _need(isinstance(findings, bool), "findings", "must be true or false")
+    every = raw.get("checkpoint_every")
+    _need(
+        every is None or isinstance(every, str),
+        "checkpoint_every",
+        f"must be like '50steps' or '5min', or null (off) (got {every!r})",
+    )
     return Spec(
         name,
         str(task.get("name")),
@@ -268,6 +323,7 @@ def parse_spec(raw: Any, source: str = "spec") -> Spec:
         pconf,
         str(raw.get("description", "")),
         findings,
+        every,
     )
 
 
@@ -276,6 +332,7 @@ def check_spec(spec: Spec, spec_dir: Path | None = None) -> Spec:
     from sparring.models.loading import resolve_model_source
     from sparring.probes import as_config, probe_names
     from sparring.train import Budget, get_method
+    from sparring.train.budget import parse_every
 
     try:
         task = get_task(spec.task, **spec.task_config)
@@ -292,12 +349,19 @@ def check_spec(spec: Spec, spec_dir: Path | None = None) -> Spec:
         Budget.parse(spec.budget)
     except ValueError as err:
         raise ValueError(f"spec.budget: {err}") from None
+    try:
+        parse_every(spec.checkpoint_every, "checkpoint_every")
+    except ValueError as err:
+        raise ValueError(f"spec.{err}") from None
     for i, arm in enumerate(spec.arms):
         if not arm.trains:
             _need(not arm.config, f"arms[{i}].config", "an arm with method 'none' takes no config")
             continue
         try:
-            get_method(arm.method).config_cls.from_any(dict(arm.config)).check_task(task)
+            method = get_method(arm.method)
+            method.config_cls.from_any(spec.arm_config(arm)).check_task(task)
+            if arm.config.get("checkpoint_every") is not None and not method.resumable:
+                raise ValueError(f"checkpoint_every: {arm.method} does not write resumable checkpoints yet")
         except ValueError as err:
             raise ValueError(f"spec.arms[{i}] ({arm.name}): {err}") from None
     try:

@@ -66,7 +66,8 @@ def train(
     check_base(base)
     if not isinstance(resume, bool):
         raise ValueError(f"resume: must be true or false, got {resume!r}")
-    if (resume or cfg.checkpoint_every is not None) and not m.resumable:
+    asked = cfg.checkpoint_every not in (None, "auto", "off")  # auto: whenever the method can
+    if (resume or asked) and not m.resumable:
         can = ", ".join(sorted(k for k, v in METHODS.items() if v.resumable))
         raise ValueError(
             f"{'resume' if resume else 'checkpoint_every'}: {method} does not write resumable checkpoints yet ({can} do)"

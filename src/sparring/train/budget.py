@@ -136,14 +136,20 @@ class Budget:
         return self.steps if self.steps is not None else UNBOUNDED_STEPS
 
 
+AUTO_CHECKPOINT_SECONDS = 600.0  # checkpoint_every "auto": a run shorter than this writes none
+
+
 def parse_every(value: Any, what: str = "checkpoint_every") -> tuple[str, float] | None:
-    """How often to write a resumable checkpoint: None (never), ``"10steps"`` ->
+    """How often to write a resumable checkpoint: None or ``"off"`` (never), ``"auto"``
+    (every 10 minutes of training, so a shorter run writes none), ``"10steps"`` ->
     ``("steps", 10)``, ``"5min"`` / ``"300s"`` -> ``("seconds", 300.0)`` (the budget's
     spelling, one limit, steps or time)."""
-    if value is None:
+    if value is None or value == "off":
         return None
+    if value == "auto":
+        return ("seconds", AUTO_CHECKPOINT_SECONDS)
     if not isinstance(value, str):
-        raise ValueError(f"{what}: expected e.g. '50steps' or '5min', or null (off), got {value!r}")
+        raise ValueError(f"{what}: expected e.g. '50steps', '5min', 'auto' or 'off', got {value!r}")
     try:
         b = Budget.parse(value)
     except ValueError as err:

@@ -38,10 +38,11 @@ class MethodConfig:
     logging_steps: int = opt(10, "Log training metrics every N optimizer steps.")
     show_progress: bool = opt(True, "Show a progress bar of the budget.")
     checkpoint_every: str | None = opt(
-        None,
+        "auto",
         "Write a resumable training checkpoint every N steps or minutes ('50steps', '5min') "
         "into OUT.resume/ (the last two kept, removed when the run ends); `--resume` "
-        "continues from it. null: none. SFT family only for now (docs/resume.md).",
+        "continues from it. auto: every 10 minutes, so shorter runs write none; off: never "
+        "(docs/resume.md).",
     )
 
     method_name = "base"

@@ -87,14 +87,18 @@ class GRPOOptions(RolloutOptions):
         return self.drop_zero_variance in (True, "true")
 
 
-def grpo_config(cfg: GRPOOptions, budget: Budget, output_dir: str, dd, generations: int | None = None):
+def grpo_config(
+    cfg: GRPOOptions, budget: Budget, output_dir: str, dd, generations: int | None = None, save: dict | None = None
+):
+    """TRL's GRPOConfig for ``cfg``; ``save`` overrides the checkpoint arguments
+    (``resume.Checkpoints.trainer_args``)."""
     from trl import GRPOConfig
 
     from .common import trainer_kwargs
 
     spec = get_loss(cfg.loss)
     g = generations or cfg.num_generations
-    kw = trainer_kwargs(cfg, budget, output_dir, dd)
+    kw = {**trainer_kwargs(cfg, budget, output_dir, dd), **(save or {})}
     kw.update(spec.trl)
     kw.setdefault("epsilon_high", cfg.epsilon)
     return GRPOConfig(
@@ -147,14 +151,17 @@ def run_grpo(
     )
     from .data import prompt_dataset
     from .replay import SuccessReplay
+    from .resume import checkpoints_for
     from .trainers import SparringGRPOTrainer
 
     if dataset is None:
         dataset, data_card = prompt_dataset(task, cfg.n, cfg.seed, cfg.recipe, cfg.recipe_options, what=method)
+    data_card = data_card or {}
     for r in cfg.rewards:
         require_columns(dataset, ("prompt", *REWARD_COLUMNS.get(r, ())), f"{method} reward {r!r}")
     model, tok, dd = load_for_training(base, cfg)
-    before = evaluate(model, tok, task, cfg, "before")
+    ckpts = checkpoints_for(method, cfg, budget, base, task, data_card, out)
+    before = ckpts.saved_or("before", lambda: evaluate(model, tok, task, cfg, "before"))  # not redone on a resume
     restore = prepare_model(model, tok) if prepare_model is not None else None
     spec = get_loss(cfg.loss)
     with scratch_dir() as scratch, scratch_dir() as ref_dir:
@@ -163,7 +170,7 @@ def run_grpo(
         trainer = SparringGRPOTrainer(
             model=model,
             reward_funcs=[get_reward(r) for r in cfg.rewards],
-            args=grpo_config(cfg, budget, scratch, dd, generations),
+            args=grpo_config(cfg, budget, ckpts.output_dir(scratch), dd, generations, save=ckpts.trainer_args()),
             train_dataset=dataset,
             processing_class=tok,
             advantage=cfg.advantage or spec.advantage,
@@ -178,14 +185,17 @@ def run_grpo(
             warmup_steps=cfg.warmup_steps,
             min_lr_ratio=cfg.min_lr_ratio,
             show_progress=cfg.show_progress,
-            desc=method,
+            desc=ckpts.describe(method),
         )
-        trainer.train()
+        # a batch is generated afresh every num_iterations steps: checkpoints fall on those
+        ckpts.attach(trainer, tracker, {"before": before}, align=cfg.num_iterations)
+        ckpts.train(trainer)
     model = trainer.model
     if restore is not None:
         restore(model)
-    metrics = {"train": train_metrics(trainer, tracker), "before": before, "after": evaluate(model, tok, task, cfg)}
-    return write_checkpoint(
+    spent = ckpts.mark(train_metrics(trainer, tracker))
+    metrics = {"train": spent, "before": before, "after": evaluate(model, tok, task, cfg)}
+    card = write_checkpoint(
         model,
         tok,
         out,
@@ -194,9 +204,11 @@ def run_grpo(
         budget=budget,
         base=base,
         task=task,
-        data=data_card or {},
+        data=data_card,
         metrics=metrics,
     )
+    ckpts.done()
+    return card
 
 
 def _reference_path(model, tok, ref_dir: str) -> None:
@@ -212,7 +224,7 @@ def _reference_path(model, tok, ref_dir: str) -> None:
     model.config._name_or_path = ref_dir
 
 
-@register_method("grpo", GRPOOptions)
+@register_method("grpo", GRPOOptions, resumable=True)
 def grpo(base: str, task: Task, config: GRPOOptions, out: Path, budget: Budget) -> RunCard:
     """RLVR with GRPO: verifier rewards, loss variants grpo / dr_grpo / dapo, KL beta."""
     return run_grpo("grpo", base, task, config, out, budget)

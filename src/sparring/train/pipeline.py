@@ -8,7 +8,11 @@ Stages live next to the output, in ``<out_dir>.stages/NN-method/``; each is an o
 checkpoint. A stage whose checkpoint exists with the same *stage key* (hash of its method,
 resolved config, budget, task and the key of what it starts from: for the first stage the
 base's content fingerprint, ``sparring.models.fingerprint``) is not re-run, so an
-interrupted pipeline resumes, and changing stage 2 re-runs stage 2 onwards only. A stage
+interrupted pipeline resumes, and changing stage 2 re-runs stage 2 onwards only. With
+``checkpoint_every`` (shared by every stage) each stage writes resumable checkpoints, and
+``train(..., resume=True)`` also continues the stage that was in flight from its last one
+(``NN-method.resume/``, ``resume.py``); ``checkpoint_every`` and ``show_progress`` are not
+part of a stage key. A stage
 without its own ``budget`` gets an equal share of the pipeline's budget, so a two-stage
 pipeline at "300s" spends as much as a single method at "300s". The final checkpoint
 (``out_dir``) is a copy of the last stage with a run.json covering all stages; its
@@ -42,7 +46,16 @@ PRESETS: dict[str, list[str]] = {
     "srl-grpo": ["srl", "grpo"],
 }
 STAGE_MARK = "stage.json"
-_SHARED = ("seed", "device", "eval_problems", "eval_max_new_tokens", "show_progress", "logging_steps")
+_SHARED = (
+    "seed",
+    "device",
+    "eval_problems",
+    "eval_max_new_tokens",
+    "show_progress",
+    "logging_steps",
+    "checkpoint_every",
+)
+_NOT_KEYED = ("checkpoint_every", "show_progress")  # do not change what a stage computes
 
 
 @dataclass
@@ -118,7 +131,7 @@ def _finished(stage_dir: Path, key: str) -> bool:
         return False
 
 
-@register_method("pipeline", PipelineOptions)
+@register_method("pipeline", PipelineOptions, resumable=True)
 def pipeline(base: str, t: Task, cfg: PipelineOptions, out: Path, budget: Budget) -> RunCard:
     """Stages in sequence (sft->grpo, cft->grpo, srl->grpo, or any list); finished stages are skipped."""
     from sparring.models import atomic_dir
@@ -133,7 +146,8 @@ def pipeline(base: str, t: Task, cfg: PipelineOptions, out: Path, budget: Budget
     current: Any = base
     records = []
     for i, (m, stage_cfg, b) in enumerate(plans, start=1):
-        key = _key([m.name, stage_cfg.to_dict(), b.to_dict(), t.name, t.config_dict(), prev_key])
+        keyed = {k: v for k, v in stage_cfg.to_dict().items() if k not in _NOT_KEYED}
+        key = _key([m.name, keyed, b.to_dict(), t.name, t.config_dict(), prev_key])
         stage_dir = root / f"{i:02d}-{m.name}"
         skipped = _finished(stage_dir, key)
         if skipped:

@@ -192,7 +192,7 @@ def expert_dataset(task, cfg: RAROOptions):
     return ds, card
 
 
-@register_method("raro", RAROOptions)
+@register_method("raro", RAROOptions, resumable=True)
 def raro(base: str, t: Task, cfg: RAROOptions, out: Path, budget: Budget) -> RunCard:
     """RARO: policy vs a relativistic critic (the same model), demonstrations only, no verifier."""
     from sparring.models import atomic_dir, save_model
@@ -202,11 +202,13 @@ def raro(base: str, t: Task, cfg: RAROOptions, out: Path, budget: Budget) -> Run
     from .grpo import _reference_path, grpo_config
     from .raro_judge import CriticJudge, RAROMonitor
     from .raro_trainer import RAROTrainer
+    from .resume import checkpoints_for
 
     ds, data_card = expert_dataset(t, cfg)
     model, tok, dd = load_for_training(base, cfg)
     critic = None if cfg.shared_critic else load_for_training(base, cfg)[0]
-    before = evaluate(model, tok, t, cfg, "before")
+    ckpts = checkpoints_for("raro", cfg, budget, base, t, data_card, out)
+    before = ckpts.saved_or("before", lambda: evaluate(model, tok, t, cfg, "before"))  # not redone on a resume
     judge = CriticJudge(
         cfg.game(),
         sampler_for(cfg, tok),
@@ -221,7 +223,7 @@ def raro(base: str, t: Task, cfg: RAROOptions, out: Path, budget: Budget) -> Run
         trainer = RAROTrainer(
             model=model,
             reward_funcs=[judge],
-            args=grpo_config(cfg, budget, scratch, dd),
+            args=grpo_config(cfg, budget, ckpts.output_dir(scratch), dd, save=ckpts.trainer_args()),
             train_dataset=ds,
             processing_class=tok,
             judge=judge,
@@ -242,13 +244,14 @@ def raro(base: str, t: Task, cfg: RAROOptions, out: Path, budget: Budget) -> Run
             warmup_steps=cfg.warmup_steps,
             min_lr_ratio=cfg.min_lr_ratio,
             show_progress=cfg.show_progress,
-            desc="raro",
+            desc=ckpts.describe("raro"),
         )
         if cfg.monitor_every:
             trainer.add_callback(RAROMonitor(trainer, t, cfg.monitor_every))
-        trainer.train()
+        ckpts.attach(trainer, tracker, {"before": before}, align=cfg.num_iterations)
+        ckpts.train(trainer)
     model = trainer.model
-    train = train_metrics(trainer, tracker)
+    train = ckpts.mark(train_metrics(trainer, tracker))
     train["history"] = trainer.history
     for key in sorted({k for h in trainer.history for k in h if k != "step"}):
         vals = [h[key] for h in trainer.history if key in h]
@@ -257,7 +260,9 @@ def raro(base: str, t: Task, cfg: RAROOptions, out: Path, budget: Budget) -> Run
     extra = {"raro": {"shared_critic": cfg.shared_critic, "labels": list(cfg.game().labels)}}
     card = dict(method="raro", cfg=cfg, budget=budget, base=base, task=t, data=data_card, metrics=metrics, extra=extra)
     if critic is None:
-        return write_checkpoint(model, tok, out, **card)
+        written = write_checkpoint(model, tok, out, **card)
+        ckpts.done()
+        return written
     with atomic_dir(out) as tmp:  # policy and critic appear together or not at all
         inner = write_checkpoint(model, tok, tmp / "policy", **card)
         for f in inner.path.iterdir():
@@ -266,4 +271,5 @@ def raro(base: str, t: Task, cfg: RAROOptions, out: Path, budget: Budget) -> Run
         critic.eval()
         save_model(critic, tok, tmp / CRITIC_DIR)
     inner.path = out
+    ckpts.done()
     return inner

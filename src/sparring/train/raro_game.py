@@ -28,7 +28,7 @@ from __future__ import annotations
 import random
 import re
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Iterable
 
 PAIRWISE_LABELS = ("1", "2", "tie")
@@ -191,6 +191,19 @@ class ReplayBuffer:
     def add(self, triples: Iterable[Triple]) -> None:
         if self.capacity:
             self.items.extend(t for t in triples if t.answer is not None)
+
+    def state_dict(self) -> dict:
+        """The buffer and its generator as JSON (a resumable checkpoint's part, ``resume.py``)."""
+        from .resume import rng_state
+
+        return {"items": [asdict(t) for t in self.items], "rng": rng_state(self.rng)}
+
+    def load_state_dict(self, state: dict) -> None:
+        from .resume import set_rng_state
+
+        self.items.clear()
+        self.items.extend(Triple(**t) for t in state["items"])
+        set_rng_state(self.rng, state["rng"])
 
     def sample(self, k: int) -> list[Triple]:
         n = len(self)

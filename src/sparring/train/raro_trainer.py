@@ -41,6 +41,7 @@ import logging
 import random
 from collections import defaultdict
 from contextlib import contextmanager
+from pathlib import Path
 
 import torch
 
@@ -137,6 +138,48 @@ class RAROTrainer(SparringGRPOTrainer):
                 eps=a.adam_epsilon,
                 weight_decay=a.weight_decay,
             )
+
+    # ---- resumable state (resume.py) -------------------------------------------------------
+    CRITIC_FILE = "sparring-critic.pt"
+
+    def sparring_state(self) -> dict:
+        """GRPO's, plus the game's random generators, the replay buffer, the per-step history
+        and whether the critic's warm-up is done (it runs once, before the first step)."""
+        from .resume import rng_state
+
+        return {
+            **super().sparring_state(),
+            "rng": rng_state(self.rng),
+            "judge_rng": rng_state(self.judge.rng),
+            "replay": self.replay.state_dict(),
+            "history": self.history,
+            "warmed": self._warmed,
+        }
+
+    def load_sparring_state_dict(self, state: dict) -> None:
+        from .resume import set_rng_state
+
+        super().load_sparring_state_dict(state)
+        set_rng_state(self.rng, state["rng"])
+        set_rng_state(self.judge.rng, state["judge_rng"])
+        self.replay.load_state_dict(state["replay"])
+        self.history = list(state["history"])
+        self._warmed = bool(state["warmed"])
+
+    def save_sparring_state(self, folder) -> None:
+        """A separate critic's weights and optimizer go beside the JSON state (transformers
+        saves only the policy's)."""
+        super().save_sparring_state(folder)
+        if self.critic_model is not None:
+            state = {"model": self.critic_model.state_dict(), "optimizer": self.critic_optimizer.state_dict()}
+            torch.save(state, Path(folder) / self.CRITIC_FILE)
+
+    def load_sparring_state(self, folder) -> None:
+        super().load_sparring_state(folder)
+        if self.critic_model is not None:
+            state = torch.load(Path(folder) / self.CRITIC_FILE, map_location="cpu", weights_only=True)
+            self.critic_model.load_state_dict(state["model"])
+            self.critic_optimizer.load_state_dict(state["optimizer"])
 
     # ---- one step ----------------------------------------------------------------------
     def _generate_and_score_completions(self, inputs):

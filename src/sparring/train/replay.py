@@ -79,6 +79,13 @@ class SuccessReplay:
             metrics["replay/prompts_stored"].append(float(len(self.store)))
         return rewards, completion_ids, completion_mask, [row for row, _ in fills]
 
+    def state_dict(self) -> dict[str, Any]:
+        """The store as JSON (a resumable checkpoint's part, ``resume.py``), in insertion order."""
+        return {"store": [[key, list(ids), reward] for key, (ids, reward) in self.store.items()]}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.store = {key: (tuple(ids), float(reward)) for key, ids, reward in state["store"]}
+
 
 def pad_right(t: torch.Tensor, width: int, value: float) -> torch.Tensor:
     """A copy of the 2-D ``t`` with columns of ``value`` added on the right up to ``width``."""

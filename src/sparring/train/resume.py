@@ -1,4 +1,4 @@
-"""Resumable training checkpoints (the SFT family: sft, cft, one-shot-cft, pretrain).
+"""Resumable training checkpoints, for every method (pipelines stage by stage).
 
 With ``checkpoint_every`` set (``"50steps"``, ``"5min"``), a run writes a resumable
 checkpoint into ``OUT.resume/checkpoint-<step>/`` beside its output ``OUT``, keeps the
@@ -11,11 +11,16 @@ What is where:
   module's callback for a time interval): weights, optimizer, scheduler, RNG states and
   ``trainer_state.json`` (global step, tokens seen, log history). ``trainer.train(
   resume_from_checkpoint=...)`` restores them and skips the batches of the current epoch
-  already trained; ``BucketBatchSampler.set_epoch`` makes that epoch's order the same.
+  already trained; the samplers' ``set_epoch`` (``BucketBatchSampler``,
+  ``trainers.EpochRepeatSampler``) makes that epoch's order the same.
 - ``sparring-state.json``: what transformers does not know: the budget spent
   (``BudgetTracker.state_dict``: FLOPs, wall seconds, the schedule's anchor), the run's
   identity (method, config, budget, base, task, data hash; a resume of a different run is
   refused) and the evaluation of the base before training (not redone).
+- the trainer's own state, when it has any (``save_sparring_state(folder)`` /
+  ``load_sparring_state(folder)`` on the trainer): GRPO's success-replay store, the RoC
+  selector's and RARO's random generators, RARO's replay buffer, history and warm-up flag,
+  and a separate RARO critic's weights and optimizer.
 - ``sparring-complete.json``, written last: the step and every file's size.
 
 transformers writes into ``OUT.resume/.staging/``; when it is done (``on_save``) the
@@ -24,6 +29,10 @@ so ``checkpoint-<step>`` never holds a half-written checkpoint under its name. A
 checkpoint whose marker is missing or unreadable, whose files are missing or of another
 size, or whose state files do not parse is skipped with a one-line warning and the
 previous one is used.
+
+A trainer that reuses one generated batch for several steps (GRPO's ``num_iterations``)
+is only checkpointed at a step where the next batch is generated afresh (``align``): a
+checkpoint never has to hold a half-used batch.
 """
 
 from __future__ import annotations
@@ -171,6 +180,14 @@ def run_key(method: str, cfg, budget, base: str, task, data: dict) -> dict[str, 
     )
 
 
+def checkpoints_for(method: str, cfg, budget, base: str, task, data: dict, out: Path) -> "Checkpoints":
+    """The checkpoints of the run of ``method`` writing ``out``: the interval from
+    ``cfg.checkpoint_every``, the run's identity from :func:`run_key`, resuming if
+    ``train(..., resume=True)`` asked."""
+    key = run_key(method, cfg, budget, base, task, data)
+    return Checkpoints(out, cfg.checkpoint_every, key, resume=resume_wanted(), what=method)
+
+
 class Checkpoints:
     """One run's resumable checkpoints: where they go, which one to start from, the
     trainer arguments and callback that write them."""
@@ -190,7 +207,12 @@ class Checkpoints:
             else:
                 self.state = json.loads((self.start / STATE).read_text(encoding="utf-8"))
                 self._check_key()
+                print(f"{what}: resuming from step {self.step} ({self.start})", file=sys.stderr, flush=True)
         elif self.every is not None and self.root.exists():
+            if checkpoints(self.root):
+                warn(
+                    f"{what}: starting over; removing the checkpoints of an earlier run in {self.root} (--resume continues it)"
+                )
             shutil.rmtree(self.root)  # a fresh start: an older run's checkpoints must not be resumed into
         if self.every is not None:
             shutil.rmtree(self.staging, ignore_errors=True)  # what a killed process was writing
@@ -218,13 +240,25 @@ class Checkpoints:
         """The extra state saved with the checkpoint resumed from (``{}`` on a fresh start)."""
         return self.state.get("extra", {}) if self.start is not None else {}
 
+    def saved_or(self, key: str, compute):
+        """What the checkpoint resumed from saved under ``key`` (e.g. the evaluation of the
+        base before the first step: not redone), else ``compute()``."""
+        return self.saved[key] if self.start is not None else compute()
+
+    def describe(self, what: str) -> str:
+        """The progress bar's label: ``what``, and from which step it resumed."""
+        return what if self.step is None else f"{what} from step {self.step}"
+
+    def mark(self, spent: dict[str, Any]) -> dict[str, Any]:
+        """run.json's ``metrics.train``, with the step resumed from (if any)."""
+        return spent if self.step is None else {**spent, "resumed_from_step": self.step}
+
     def output_dir(self, scratch: str) -> str:
         """The Trainer's output_dir: the staging folder when checkpoints are written
         (same filesystem as ``OUT.resume``), else the throwaway ``scratch``."""
         if self.every is None:
             return scratch
-        self.staging.mkdir(parents=True, exist_ok=True)
-        return str(self.staging)
+        return str(self.staging)  # created by transformers' first save: a run that writes none leaves nothing
 
     def trainer_args(self) -> dict[str, Any]:
         """TrainingArguments for the checkpoints: transformers' ``save_steps`` for a step
@@ -236,22 +270,38 @@ class Checkpoints:
             return {"save_strategy": "steps", "save_steps": int(n), "save_only_model": False}
         return {"save_strategy": "no", "save_only_model": False}
 
-    def attach(self, trainer, tracker, extra: dict[str, Any]) -> None:
-        """Restore the budget spent (on a resume) and add the callback that completes each
-        checkpoint. ``extra`` is saved too and comes back as :attr:`saved`."""
+    def attach(self, trainer, tracker, extra: dict[str, Any], align: int = 1) -> None:
+        """Restore the budget spent and the trainer's own state (on a resume) and add the
+        callback that completes each checkpoint. ``extra`` is saved too and comes back as
+        :attr:`saved`; checkpoints fall only on steps that are multiples of ``align``."""
         if self.start is not None:
             tracker.load_state_dict(self.state["tracker"])
+            if hasattr(trainer, "load_sparring_state"):
+                trainer.load_sparring_state(self.start)
         if self.every is not None:
             seconds = self.every[1] if self.every[0] == "seconds" else None
-            trainer.add_callback(CheckpointCallback(self, tracker, extra, seconds))
+            trainer.add_callback(CheckpointCallback(self, trainer, tracker, extra, seconds, align))
 
     def resume_from(self) -> str | None:
         return None if self.start is None else str(self.start)
 
-    def finish(self, step: int, tracker, extra: dict[str, Any]) -> Path:
+    def train(self, trainer) -> None:
+        """``trainer.train()``, from the checkpoint resumed from (if any). A run that fails
+        with an exception leaves its complete checkpoints (to resume from) and nothing else:
+        no staging folder, and no ``OUT.resume/`` when it wrote no checkpoint."""
+        try:
+            trainer.train(resume_from_checkpoint=self.resume_from())
+        except BaseException:
+            shutil.rmtree(self.staging, ignore_errors=True)
+            if self.root.is_dir() and not checkpoints(self.root):
+                shutil.rmtree(self.root, ignore_errors=True)
+            raise
+
+    def finish(self, step: int, tracker, extra: dict[str, Any], trainer=None) -> Path:
         """Move transformers' ``checkpoint-<step>`` out of staging, with sparring's state
-        and the completion marker, into ``OUT.resume/checkpoint-<step>`` in one rename;
-        then keep the newest ``KEEP`` complete ones."""
+        (and ``trainer``'s, if it keeps any) and the completion marker, into
+        ``OUT.resume/checkpoint-<step>`` in one rename; then keep the newest ``KEEP``
+        complete ones."""
         src = self.staging / f"{PREFIX}{step}"
         final = self.root / f"{PREFIX}{step}"
         if not src.is_dir():  # transformers saved nothing (not the main process)
@@ -261,6 +311,8 @@ class Checkpoints:
             for entry in src.iterdir():
                 os.rename(entry, tmp / entry.name)
             (tmp / STATE).write_text(json.dumps(state, sort_keys=True, default=str), encoding="utf-8")
+            if hasattr(trainer, "save_sparring_state"):
+                trainer.save_sparring_state(tmp)
             marker = {"format": FORMAT, "step": step, "files": _manifest(tmp), "written": time.time()}
             (tmp / MARKER).write_text(json.dumps(marker, sort_keys=True), encoding="utf-8")
         shutil.rmtree(src, ignore_errors=True)
@@ -286,23 +338,39 @@ class Checkpoints:
 class CheckpointCallback(TrainerCallback):
     """Asks for a checkpoint every ``seconds`` (a step interval is transformers'
     ``save_steps``), never at the step that ends training (the final model is written
-    anyway), and completes each checkpoint transformers saved (``Checkpoints.finish``)."""
+    anyway), and only at a step that is a multiple of ``align`` (a save asked for in
+    between waits for the next such step); completes each checkpoint transformers saved
+    (``Checkpoints.finish``)."""
 
-    def __init__(self, ckpts: Checkpoints, tracker, extra: dict[str, Any], seconds: float | None):
-        self.ckpts, self.tracker, self.extra, self.seconds = ckpts, tracker, extra, seconds
+    def __init__(self, ckpts: Checkpoints, trainer, tracker, extra: dict[str, Any], seconds: float | None, align: int):
+        self.ckpts, self.trainer, self.tracker, self.extra = ckpts, trainer, tracker, extra
+        self.seconds, self.align = seconds, max(1, int(align))
         self.last = time.perf_counter()
+        self.pending = False
 
     def on_train_begin(self, args, state, control, **kwargs):
         self.last = time.perf_counter()
 
     def on_step_end(self, args, state, control, **kwargs):
-        if self.seconds is not None and time.perf_counter() - self.last >= self.seconds:
-            control.should_save = True
-        if control.should_training_stop:  # added after BudgetCallback: its stop is already decided
-            control.should_save = False
+        due = self.seconds is not None and time.perf_counter() - self.last >= self.seconds
+        self.pending = self.pending or due or bool(control.should_save)
+        # added after BudgetCallback, so its stop is already decided: no save at the last step
+        control.should_save = self.pending and state.global_step % self.align == 0 and not control.should_training_stop
+        if control.should_save:
+            self.pending = False
         return control
 
     def on_save(self, args, state, control, **kwargs):
-        self.ckpts.finish(int(state.global_step), self.tracker, self.extra)
+        self.ckpts.finish(int(state.global_step), self.tracker, self.extra, self.trainer)
         self.last = time.perf_counter()
         return control
+
+
+def rng_state(rng) -> list:
+    """A ``random.Random``'s state as JSON (``set_rng_state`` restores it)."""
+    version, internal, gauss = rng.getstate()
+    return [version, list(internal), gauss]
+
+
+def set_rng_state(rng, state: list) -> None:
+    rng.setstate((state[0], tuple(state[1]), state[2]))

@@ -51,6 +51,16 @@ class RoCSelector:
         self.keep = keep
         self.rng = random.Random(seed)
 
+    def state_dict(self) -> dict:
+        from .resume import rng_state
+
+        return {"rng": rng_state(self.rng)}
+
+    def load_state_dict(self, state: dict) -> None:
+        from .resume import set_rng_state
+
+        set_rng_state(self.rng, state["rng"])
+
     def __call__(self, inputs: list[dict], completions: list, rewards, big: int, metrics) -> Any:
         import torch
 
@@ -91,7 +101,7 @@ class RoCOptions(GRPOOptions):
         self.check_int("oversample", lo=2, hi=8)
 
 
-@register_method("grpo-roc", RoCOptions)
+@register_method("grpo-roc", RoCOptions, resumable=True)
 def grpo_roc(base: str, task: Task, cfg: RoCOptions, out: Path, budget: Budget) -> RunCard:
     """GRPO-RoC: oversample 2G, keep failures, keep only the cleanest successes."""
     return run_grpo(

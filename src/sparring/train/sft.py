@@ -10,7 +10,6 @@ EOS text to each completion) and a schedule that follows the budget.
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -153,7 +152,7 @@ def _run(method: str, base: str, task: Task, cfg: SFTOptions, out: Path, budget:
     from .callbacks import attach_budget
     from .common import evaluate, load_for_training, scratch_dir, train_metrics, write_checkpoint
     from .data import recipe_dataset, tokenize_sft
-    from .resume import Checkpoints, resume_wanted, run_key
+    from .resume import checkpoints_for
     from .trainers import SparringSFTTrainer
 
     ds, data = recipe_dataset(
@@ -168,20 +167,13 @@ def _run(method: str, base: str, task: Task, cfg: SFTOptions, out: Path, budget:
     mean = sum(len(x) for x in sample) / len(sample)
     if cfg.batch_size == 0:  # auto: a step of ~batch_tokens tokens, whatever the recipe's row length
         cfg = replace(cfg, batch_size=max(1, min(AUTO_BATCH_MAX, round(cfg.batch_tokens / mean))))
-    ckpts = Checkpoints(
-        out,
-        cfg.checkpoint_every,
-        run_key(method, cfg, budget, base, task, data),
-        resume=resume_wanted(),
-        what=method,
-    )
+    ckpts = checkpoints_for(method, cfg, budget, base, task, data, out)
     extra = EXTRA_EVALS.get(method) if cfg.eval_problems > 0 else None
-    if ckpts.step is not None:  # the base was evaluated before the first step: not again
-        before, extra_before = ckpts.saved.get("before"), ckpts.saved.get("extra_before", {})
-        print(f"{method}: resuming from step {ckpts.step} ({ckpts.start})", file=sys.stderr, flush=True)
-    else:
-        before = evaluate(model, tok, task, cfg, "before")
-        extra_before = extra(model, tok, task, cfg, "before") if extra and cfg.eval_before else {}
+    # the base was evaluated before the first step: a resume does not do it again
+    before = ckpts.saved_or("before", lambda: evaluate(model, tok, task, cfg, "before"))
+    extra_before = ckpts.saved_or(
+        "extra_before", lambda: extra(model, tok, task, cfg, "before") if extra and cfg.eval_before else {}
+    )
     with scratch_dir() as scratch:
         args = sft_config(cfg, budget, ckpts.output_dir(scratch), dd, mean, save=ckpts.trainer_args())
         trainer = SparringSFTTrainer(model=model, args=args, train_dataset=ds, processing_class=tok)
@@ -192,14 +184,12 @@ def _run(method: str, base: str, task: Task, cfg: SFTOptions, out: Path, budget:
             warmup_steps=cfg.warmup_steps,
             min_lr_ratio=cfg.min_lr_ratio,
             show_progress=cfg.show_progress,
-            desc=method if ckpts.step is None else f"{method} from step {ckpts.step}",
+            desc=ckpts.describe(method),
         )
         ckpts.attach(trainer, tracker, {"before": before, "extra_before": extra_before})
-        trainer.train(resume_from_checkpoint=ckpts.resume_from())
+        ckpts.train(trainer)
     model = trainer.model
-    spent = train_metrics(trainer, tracker)
-    if ckpts.step is not None:
-        spent["resumed_from_step"] = ckpts.step
+    spent = ckpts.mark(train_metrics(trainer, tracker))
     metrics: dict[str, Any] = {
         "train": spent,
         "before": before,

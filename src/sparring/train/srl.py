@@ -76,7 +76,7 @@ def _stop_at_newline(model, tok):
     return restore
 
 
-@register_method("srl", SRLOptions)
+@register_method("srl", SRLOptions, resumable=True)
 def srl(base: str, t: Task, cfg: SRLOptions, out: Path, budget: Budget) -> RunCard:
     """SRL: GRPO on the next expert step with a difflib similarity reward."""
     from sparring.corpus import fingerprint

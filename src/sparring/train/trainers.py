@@ -22,11 +22,14 @@ from __future__ import annotations
 
 import functools
 import inspect
+import json
 import warnings
+from pathlib import Path
 from typing import Any
 
 import torch
 from trl import GRPOTrainer, SFTTrainer
+from trl.trainer.utils import RepeatSampler
 
 from .callbacks import BudgetScheduleMixin
 from .flops import TRAIN, mask_lengths
@@ -99,6 +102,38 @@ class SparringGRPOTrainer(BudgetScheduleMixin, GRPOTrainer):
         self.success_replay = success_replay
         if success_replay is not None and self.beta != 0.0 and self.ref_model is None:
             raise ValueError("success replay with a KL term needs a separate reference model (not a PEFT adapter)")
+
+    def _get_train_sampler(self, dataset=None):
+        sampler = super()._get_train_sampler(dataset)
+        if type(sampler) is RepeatSampler and sampler.seed is not None:
+            sampler.__class__ = EpochRepeatSampler  # same sampler, plus set_epoch (a resume's epoch order)
+        return sampler
+
+    # ---- resumable state (resume.py): what TRL's checkpoint does not hold -----------------
+    STATE_FILE = "sparring-trainer.json"
+
+    def sparring_state(self) -> dict[str, Any]:
+        """TRL's step counter (which batch is generated afresh), the success-replay store and
+        the selector's random generator, as JSON."""
+        state: dict[str, Any] = {"trl_step": int(self._step)}
+        if self.success_replay is not None:
+            state["success_replay"] = self.success_replay.state_dict()
+        if self.selector is not None and hasattr(self.selector, "state_dict"):
+            state["selector"] = self.selector.state_dict()
+        return state
+
+    def load_sparring_state_dict(self, state: dict[str, Any]) -> None:
+        self._step = int(state["trl_step"])
+        if self.success_replay is not None:
+            self.success_replay.load_state_dict(state["success_replay"])
+        if self.selector is not None and hasattr(self.selector, "load_state_dict"):
+            self.selector.load_state_dict(state["selector"])
+
+    def save_sparring_state(self, folder: Path) -> None:
+        (Path(folder) / self.STATE_FILE).write_text(json.dumps(self.sparring_state()), encoding="utf-8")
+
+    def load_sparring_state(self, folder: Path) -> None:
+        self.load_sparring_state_dict(json.loads((Path(folder) / self.STATE_FILE).read_text(encoding="utf-8")))
 
     @property
     def group_size(self) -> int:
@@ -189,6 +224,15 @@ class SparringGRPOTrainer(BudgetScheduleMixin, GRPOTrainer):
         mask = out["completion_mask"] if out.get("tool_mask") is None else out["completion_mask"] * out["tool_mask"]
         out["num_items_in_batch"] = mask.sum()
         return out
+
+
+class EpochRepeatSampler(RepeatSampler):
+    """TRL's RepeatSampler whose epoch order is a function of ``(seed, epoch)``: epoch 0 is
+    TRL's order; the Trainer's ``set_epoch`` reseeds before each epoch, so a run resumed in
+    epoch 2 draws epoch 2's order (TRL's sampler would draw epoch 0's again)."""
+
+    def set_epoch(self, epoch: int) -> None:
+        self.generator.manual_seed(self.seed + 7919 * int(epoch))
 
 
 class RecordedReward:
