@@ -117,6 +117,7 @@ class Task(ABC):
     name: str = ""
     config_cls: type = object
     templates: tuple[str, ...] = ()  # the "char" style's templates (0 = canonical)
+    chat_templates: tuple[str, ...] = ()  # the "chat" style's (a user message; the answer tagged)
     styles: tuple[str, ...] = ("char",)
     levels: dict[str, str] = {"id": "in distribution"}  # name -> description, "id" first
     capabilities: frozenset[str] = frozenset()
@@ -244,14 +245,25 @@ class Task(ABC):
     def _gold_answer(self, problem: Problem) -> str: ...
 
     def prompt(self, problem: Problem, template: int = 0, style: str = "char") -> str:
-        """The prompt text for ``template`` of ``style`` (0 = canonical); the completion
-        follows it. Only the "char" style exists so far; a chat style (natural language
-        with a tagged answer) is added as another entry of ``styles``."""
+        """The prompt text for ``template`` of ``style`` (0 = canonical). "char": the text
+        the completion follows; "chat": the user message (natural language, asking for the
+        final answer in ``<answer>...</answer>``), rendered by the model's chat template."""
         if style not in self.styles:
             raise ValueError(f"style: {style!r} is not one of {list(self.styles)} for {self.name}")
-        if not 0 <= template < len(self.templates):
-            raise ValueError(f"template: must be in 0..{len(self.templates) - 1}, got {template}")
-        return self.templates[template].format(**self._template_fields(problem))
+        templates = self.chat_templates if style == "chat" else self.templates
+        if not 0 <= template < len(templates):
+            raise ValueError(f"template: must be in 0..{len(templates) - 1}, got {template}")
+        return templates[template].format(**self._template_fields(problem))
+
+    def gold_completion(self, problem: Problem, style: str = "char") -> str:
+        """The gold completion in ``style``: ``solve`` for "char"; for "chat", reasoning and
+        the tagged final answer (``ABSTAIN_TEXT`` tagged on an unsolvable problem)."""
+        if style not in self.styles:
+            raise ValueError(f"style: {style!r} is not one of {list(self.styles)} for {self.name}")
+        return self._chat_gold(problem) if style == "chat" else self.solve(problem)
+
+    def _chat_gold(self, problem: Problem) -> str:
+        raise ValueError(f"style: {self.name} has no chat style")
 
     def solutions(self, problem: Problem, limit: int | None = None) -> list[str]:
         """All distinct gold solutions (default: just ``solve``)."""

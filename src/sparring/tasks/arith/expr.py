@@ -7,84 +7,20 @@ grammar (integers, + - * /, parentheses) that raises ValueError on anything else
 from __future__ import annotations
 
 import random
-import re
 from functools import lru_cache
 from typing import NamedTuple
 
-from ..base import MAX_DIGITS
+from ..expression import MAX_EXPR_CHARS, MAX_PAREN_DEPTH, PREC, render  # noqa: F401  (part of this module's API)
+from ..expression import parse as _parse
 from .tree import Tree, apply_op
 
-MAX_EXPR_CHARS = 200
-MAX_PAREN_DEPTH = 32
 MAX_SOLUTIONS = 10_000  # cap on ``solutions(limit=None)``: orders grow factorially
-PREC = {"+": 1, "-": 1, "*": 2, "/": 2}
-_TOKEN_RE = re.compile(r"[0-9]+|[-+*/()]")
 
 
-# ---- expression text <-> tree -------------------------------------------------------------
 def parse(expr: str) -> Tree:
-    """Parse our expression grammar (digits, + - * /, parentheses); ValueError if malformed."""
-    if not isinstance(expr, str) or not 0 < len(expr) <= MAX_EXPR_CHARS:
-        raise ValueError(f"problem.data.expr: must be a string of 1..{MAX_EXPR_CHARS} characters")
-    s = expr.replace(" ", "")
-    tokens, pos = [], 0
-    while pos < len(s):
-        m = _TOKEN_RE.match(s, pos)
-        if m is None:
-            raise ValueError(f"problem.data.expr: unexpected character {s[pos]!r}")
-        if m[0].isdigit() and len(m[0]) > MAX_DIGITS:
-            raise ValueError(f"problem.data.expr: numbers have at most {MAX_DIGITS} digits")
-        tokens.append(m[0])
-        pos = m.end()
-    i = 0
-
-    def peek() -> str | None:
-        return tokens[i] if i < len(tokens) else None
-
-    def binary(ops: str, sub, depth: int) -> Tree:
-        nonlocal i
-        t = sub(depth)
-        while peek() is not None and peek() in ops:
-            op = tokens[i]
-            i += 1
-            t = (op, t, sub(depth))
-        return t
-
-    def factor(depth: int) -> Tree:
-        nonlocal i
-        tok = peek()
-        if tok is None:
-            raise ValueError("problem.data.expr: ends where a number was expected")
-        i += 1
-        if tok.isdigit():
-            return int(tok)
-        if tok == "(":
-            if depth >= MAX_PAREN_DEPTH:
-                raise ValueError(f"problem.data.expr: parentheses nest deeper than {MAX_PAREN_DEPTH}")
-            t = binary("+-", lambda d: binary("*/", factor, d), depth + 1)
-            if peek() != ")":
-                raise ValueError("problem.data.expr: unbalanced parentheses")
-            i += 1
-            return t
-        raise ValueError(f"problem.data.expr: unexpected {tok!r} where a number was expected")
-
-    tree = binary("+-", lambda d: binary("*/", factor, d), 0)
-    if i != len(tokens):
-        raise ValueError(f"problem.data.expr: unexpected {tokens[i]!r}")
-    return tree
-
-
-def render(t: Tree) -> str:
-    """Minimal parentheses that keep the tree: ``parse(render(t)) == t``."""
-    if isinstance(t, int):
-        return str(t)
-    op, left, right = t
-    ls, rs = render(left), render(right)
-    if not isinstance(left, int) and PREC[left[0]] < PREC[op]:
-        ls = f"({ls})"
-    if not isinstance(right, int) and PREC[right[0]] <= PREC[op]:
-        rs = f"({rs})"
-    return ls + op + rs
+    """Parse an Arith problem's expression (``tasks.expression.parse``); ValueError naming
+    ``problem.data.expr`` if malformed."""
+    return _parse(expr, "problem.data.expr")
 
 
 class Flat(NamedTuple):

@@ -13,13 +13,14 @@ from functools import lru_cache
 from typing import Iterator
 
 from ..flaws import Chain, FlawRules
-from ..steps import Step, fmt_step, fmt_steps
+from ..steps import Step, StepJudge, fmt_step, fmt_steps
 from ..steps import apply_positive as apply_op
 
 OPS = ("+", "*", "-", "/")  # the order moves() tries, and the flaw engine's choice order
 __all__ = [
     "FLAW_RULES",
     "OPS",
+    "PoolJudge",
     "Step",
     "apply_op",
     "flaw_chain",
@@ -146,3 +147,40 @@ def flaw_chain(numbers: list[int], target: int, steps: list[Step]) -> Chain:
         return list(dict.fromkeys(used + invented))
 
     return Chain(list(steps), provenance(numbers, steps), lambda out: label(numbers, target, out), candidates)
+
+
+class PoolJudge(StepJudge):
+    """Countdown semantics: a step takes two numbers from the pool and puts its result back."""
+
+    def __init__(self, numbers: list[int], target: int):
+        self.pool, self.target = Counter(numbers), target
+
+    def step(self, a: int, op: str, b: int, r: int) -> tuple[str, str | None]:
+        reasons, expected = [], None
+        need = Counter([a, b])
+        missing = [v for v, c in need.items() if self.pool[v] < c]
+        if missing:
+            have = sorted(self.pool.elements())
+            reasons.append(f"{', '.join(map(str, missing))} not available (have {have})")
+        true = apply_op(a, op, b)
+        if true is None:
+            reasons.append(f"{a}{op}{b} is not a positive integer")
+        elif true != r:
+            reasons.append(f"{a}{op}{b} is {true}, not {r}")
+            expected = f"{a}{op}{b}={true}"
+        self.pool -= need
+        self.pool[r] += 1
+        return "; ".join(reasons), expected
+
+    def end(self) -> str:
+        if self.pool == Counter([self.target]):
+            return ""
+        left = sorted(self.pool.elements())
+        return (
+            f"ends with {left}, not just the target {self.target}"
+            if len(left) > 1
+            else f"ends at {left[0]}, not the target {self.target}"
+        )
+
+    def answer_ok(self, last_r: int) -> bool:
+        return last_r == self.target

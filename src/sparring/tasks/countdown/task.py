@@ -15,7 +15,6 @@ which never appear in train or test).
 from __future__ import annotations
 
 import random
-from collections import Counter
 from dataclasses import dataclass, field
 
 from ..base import (
@@ -32,8 +31,9 @@ from ..base import (
 )
 from ..flaws import FLAW_KINDS, make_flaw
 from ..registry import register
-from ..steps import StepJudge, judge_steps
-from . import core
+from ..steps import judge_steps
+from . import chat, core
+from .core import PoolJudge
 from .search import check_trace, search_trace
 
 
@@ -69,47 +69,12 @@ class CountdownConfig(TaskConfig):
         )
 
 
-class _PoolJudge(StepJudge):
-    """Countdown semantics: a step takes two numbers from the pool and puts its result back."""
-
-    def __init__(self, numbers: list[int], target: int):
-        self.pool, self.target = Counter(numbers), target
-
-    def step(self, a: int, op: str, b: int, r: int) -> tuple[str, str | None]:
-        reasons, expected = [], None
-        need = Counter([a, b])
-        missing = [v for v, c in need.items() if self.pool[v] < c]
-        if missing:
-            have = sorted(self.pool.elements())
-            reasons.append(f"{', '.join(map(str, missing))} not available (have {have})")
-        true = core.apply_op(a, op, b)
-        if true is None:
-            reasons.append(f"{a}{op}{b} is not a positive integer")
-        elif true != r:
-            reasons.append(f"{a}{op}{b} is {true}, not {r}")
-            expected = f"{a}{op}{b}={true}"
-        self.pool -= need
-        self.pool[r] += 1
-        return "; ".join(reasons), expected
-
-    def end(self) -> str:
-        if self.pool == Counter([self.target]):
-            return ""
-        left = sorted(self.pool.elements())
-        return (
-            f"ends with {left}, not just the target {self.target}"
-            if len(left) > 1
-            else f"ends at {left[0]}, not the target {self.target}"
-        )
-
-    def answer_ok(self, last_r: int) -> bool:
-        return last_r == self.target
-
-
 @register
 class Countdown(Task):
     name = "countdown"
     config_cls = CountdownConfig
+    styles = ("char", "chat")
+    chat_templates = chat.TEMPLATES  # natural language, the answer in <answer>...</answer> (chat.py)
     templates = (
         "{csv}:{target}\n",
         "Numbers: {spaced}. Target: {target}.\n",
@@ -217,6 +182,10 @@ class Countdown(Task):
                 break
         return out
 
+    def _chat_gold(self, problem: Problem) -> str:
+        d = problem.data
+        return chat.gold(d["numbers"], d["target"], self._steps(problem) if problem.solvable else None)
+
     def _gold_answer(self, problem: Problem) -> str:
         return str(problem.data["target"])
 
@@ -247,7 +216,9 @@ class Countdown(Task):
             return text
         if text.startswith("Current State:"):
             return self._verify_trace(problem, text)
-        return judge_steps(problem, text, _PoolJudge(problem.data["numbers"], problem.data["target"]))
+        if chat.is_chat(text):
+            return chat.verify(problem, text)
+        return judge_steps(problem, text, PoolJudge(problem.data["numbers"], problem.data["target"]))
 
     def _verify_trace(self, problem: Problem, text: str) -> Verdict:
         d = problem.data

@@ -11,12 +11,11 @@ from __future__ import annotations
 import re
 
 from ..base import ABSTAIN_TEXT, MAX_DIGITS
+from ..freetext import last_answer as _last_answer
 
 MAX_ABS = 10**9  # bound on every number of an (untrusted) problem
 MAX_ANSWER_CHARS = 32
 
-# The last tag wins; its content is bounded, so a hostile completion costs one linear scan.
-_TAG = re.compile(r"<answer>([^<>]{0,%d})</answer>" % MAX_ANSWER_CHARS)
 _INT = re.compile(r"(?:[xX]\s*=\s*)?([+-]?)\s*([0-9]{1,%d})\s*\.?" % MAX_DIGITS, re.ASCII)
 
 
@@ -129,10 +128,10 @@ def unsolvable_chain(a: int, b: int, c: int, d: int) -> str:
 
 
 def last_answer(text: str) -> str | None:
-    """The content of the last ``<answer>...</answer>``, ASCII whitespace stripped (None if
-    there is none)."""
-    found = _TAG.findall(text)
-    return found[-1].strip(" \t\r\n\f\v") if found else None
+    """The content of the last ``<answer>...</answer>`` (``tasks.freetext``: the last tag
+    wins; its content is bounded, so a hostile completion costs one linear scan), ASCII
+    whitespace stripped (None if there is none)."""
+    return _last_answer(text, MAX_ANSWER_CHARS)
 
 
 def parse_int(content: str) -> int | None:

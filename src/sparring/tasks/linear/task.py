@@ -121,6 +121,16 @@ class Linear(Task):
         "Find the integer x such that {eq}.\n",
         "Equation: {eq}. What is x?\n",
     )
+    styles = ("char", "chat")
+    # the chat style: the same free text, asked for in a user message (the answer rules are the same)
+    chat_templates = (
+        "Solve for x: {eq}. Show your work, then give x (an integer) in <answer></answer> tags, "
+        "or <answer>No solution</answer> if no integer x satisfies the equation.",
+        "Find the integer x such that {eq}. Reason step by step and end with <answer>x</answer> "
+        "holding its value (or <answer>No solution</answer>).",
+        "Equation: {eq}. What is x? Put the final integer inside <answer>...</answer>; write "
+        "<answer>No solution</answer> if there is none.",
+    )
     levels = {
         "id": "in distribution",  # a*x + b = d, |a| <= max_coef, |b|, |x| <= max_value
         "ood-both": "OOD: x on both sides",  # a*x + b = c*x + d (a != c)
@@ -235,6 +245,9 @@ class Linear(Task):
     # ---- text -------------------------------------------------------------------------
     def _template_fields(self, problem: Problem) -> dict:
         return {"eq": render(*_abcd(problem))}
+
+    def _chat_gold(self, problem: Problem) -> str:
+        return self.solve(problem)  # already free text that ends with the tag
 
     def question(self, problem: Problem) -> str:
         return (

@@ -1,0 +1,150 @@
+"""Countdown in the chat style: natural-language prompts, free reasoning, and the final
+expression in ``<answer>...</answer>`` (the TinyZero / RARO convention).
+
+The answer is an expression over the given numbers, ``<answer>(7*3)+9</answer>`` (``×``,
+``÷`` and ``−`` are read as ``*``, ``/`` and ``-``; a trailing ``= 30`` is allowed and must
+be the expression's value; a final period is ignored), or ``<answer>No solution</answer>``. It is right when it uses
+every given number exactly once and evaluates, by Countdown's rule (every intermediate
+result a positive integer, exact division), to the target. It is parsed by the tasks' one
+bounded parser (``tasks.expression``), never evaluated as code.
+
+The reasoning's steps (``tasks.freetext.free_steps``: ``7*3=21``, ``7 × 3 = 21``, ``7
+times 3 is 21``, ...) are judged against the pool of numbers as the char style's lines
+are, so validity, the first error and the critique probe work on free text. The
+expression decides ``correct``; the steps decide ``steps_valid``: a right answer whose
+steps cannot be read (or are wrong) is right but not valid.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from ..expression import Tree, parse, render
+from ..freetext import free_steps, last_answer, outside_answers
+from ..records import ABSTAIN_TEXT, Problem, StepCheck, Verdict, abstention_verdict, fail, is_abstention
+from . import core
+
+MAX_ANSWER_CHARS = 120
+TEMPLATES = (
+    "Using the numbers {listed}, create an equation that equals {target}. You can use + - * / "
+    "and each number exactly once; every intermediate result must be a positive whole number. "
+    "Show your reasoning, then give the equation in <answer> </answer> tags, for example "
+    "<answer>(1 + 2) * 3</answer>. If it cannot be done, answer <answer>No solution</answer>.",
+    "Reach {target} by combining {words} with addition, subtraction, multiplication and exact "
+    "division, using every number once. Think step by step, writing each operation like "
+    "7 * 3 = 21, and end with the final expression inside <answer></answer> (or "
+    "<answer>No solution</answer> if it is impossible).",
+    "Numbers: {spaced}. Target: {target}. Combine all of the numbers with + - * / to hit the "
+    "target, each exactly once, with positive whole intermediate results. Put the final "
+    "expression in <answer>...</answer>; write <answer>No solution</answer> if there is none.",
+)
+_SYMBOLS = str.maketrans({"×": "*", "÷": "/", "−": "-", "–": "-", "·": "*"})
+
+
+def is_chat(text: str) -> bool:
+    """Whether a completion is in the chat style (it has an answer tag)."""
+    return "<answer>" in text
+
+
+def gold(numbers: list[int], target: int, steps: list[core.Step] | None) -> str:
+    """The chat-style gold completion: the steps in words and symbols, then the expression
+    (``steps`` None: the problem is unsolvable)."""
+    if steps is None:
+        listed = ", ".join(map(str, numbers))
+        return f"No combination of {listed} reaches {target}.\n<answer>{ABSTAIN_TEXT}</answer>"
+    lines = [f"{a} {op} {b} = {r}" for a, op, b, r in steps]
+    return "\n".join([*lines, f"<answer>{render(expression_of(numbers, steps))}</answer>"])
+
+
+def expression_of(numbers: list[int], steps: list[core.Step]) -> Tree:
+    """The expression tree a valid step chain builds (each step takes its operands from the
+    pool of (value, tree) pairs, first match first)."""
+    pool: list[tuple[int, Tree]] = [(n, n) for n in numbers]
+    for a, op, b, r in steps:
+        ia = next(i for i, (v, _) in enumerate(pool) if v == a)
+        ta = pool.pop(ia)[1]
+        ib = next(i for i, (v, _) in enumerate(pool) if v == b)
+        tb = pool.pop(ib)[1]
+        pool.append((r, (op, ta, tb)))
+    return pool[-1][1]
+
+
+def _value(t: Tree, leaves: list[int]) -> tuple[int | None, str]:
+    """The tree's value by Countdown's rule, collecting its leaves; (None, why) if some node
+    is not a positive integer."""
+    if isinstance(t, int):
+        leaves.append(t)
+        return t, ""
+    op, left, right = t
+    a, why = _value(left, leaves)
+    if a is None:
+        return None, why
+    b, why = _value(right, leaves)
+    if b is None:
+        return None, why
+    r = core.apply_op(a, op, b)
+    return (None, f"{a}{op}{b} is not a positive integer") if r is None else (r, "")
+
+
+def read_expression(answer: str) -> tuple[Tree | None, int | None, str]:
+    """(tree, claimed value after ``=`` or None, why it cannot be read or "")."""
+    text = answer.translate(_SYMBOLS).strip().removesuffix(".")
+    claimed = None
+    if text.count("=") == 1:
+        text, rhs = text.split("=")
+        rhs = rhs.strip().rstrip(".").strip()
+        if not rhs.isascii() or not rhs.isdigit() or len(rhs) > 12:
+            return None, None, f"the answer's right-hand side {rhs[:20]!r} is not a number"
+        claimed = int(rhs)
+    try:
+        return parse(text.strip(), "answer"), claimed, ""
+    except ValueError as err:
+        return None, None, str(err)
+
+
+def verify(problem: Problem, text: str) -> Verdict:
+    """Judge a chat-style completion (see the module doc). Never raises."""
+    numbers, target = problem.data["numbers"], problem.data["target"]
+    steps = _judge_steps(numbers, outside_answers(text, MAX_ANSWER_CHARS))
+    answer = last_answer(text, MAX_ANSWER_CHARS)
+    if answer is None:
+        return fail(
+            f"no <answer>...</answer> tag (at most {MAX_ANSWER_CHARS} characters inside)", steps, well_formed=False
+        )
+    if is_abstention(answer):
+        return abstention_verdict(problem)
+    tree, claimed, why = read_expression(answer)
+    if tree is None:
+        return fail(f"unreadable answer: {why}", steps, well_formed=False, answer=answer[:40])
+    leaves: list[int] = []
+    value, why = _value(tree, leaves)
+    reach = value == target
+    if not why and Counter(leaves) != Counter(numbers):
+        why = f"uses {sorted(leaves)}, not each of {sorted(numbers)} exactly once"
+    if not why and claimed is not None and claimed != value:
+        why = f"claims {claimed}, but the expression is {value}"
+    if not why and not reach:
+        why = f"the expression is {value}, not the target {target}"
+    if not why and not problem.solvable:  # cannot happen for a true value; kept for safety
+        why = "the problem has no solution; the answer is to abstain"
+    ok = not why
+    first = next((s.index for s in steps if not s.ok), None)
+    return Verdict(
+        ok,
+        reach,
+        steps,
+        None if ok else (len(steps) if first is None else first),
+        answer[:40],
+        reason=why,
+    )
+
+
+def _judge_steps(numbers: list[int], reasoning: str) -> list[StepCheck]:
+    """Each step read from the reasoning, judged against the pool (as the char style's lines:
+    operands available, the result right; the claimed result goes back into the pool)."""
+    judge = core.PoolJudge(list(numbers), 0)
+    out = []
+    for i, (written, (a, op, b, r)) in enumerate(free_steps(reasoning)):
+        why, expected = judge.step(a, op, b, r)
+        out.append(StepCheck(i, written[:80], not why, why, expected))
+    return out
