@@ -96,7 +96,7 @@ def test_gold_chat_completions_score_one_and_the_prompts_ask_for_the_tag():
     assert CD.verify(NONE, CD.gold_completion(NONE, "chat")).correct
     assert len(CD.chat_templates) >= 3 and CD.styles == ("char", "chat")
     with pytest.raises(ValueError, match="style"):
-        get_task("arith").gold_completion(P, "chat")
+        get_task("countdown").gold_completion(P, "json")
 
 
 def test_linear_speaks_the_chat_style_too():
@@ -131,3 +131,29 @@ def test_steps_are_read_from_prose_by_the_written_grammar():
     assert len(free_steps("1+1=2 " * 1000)) == MAX_FREE_STEPS
     assert last_answer("<answer>1</answer><answer> 2 </answer>", 10) == "2"
     assert last_answer("<answer>12345678901</answer>", 10) is None
+
+
+def test_arith_speaks_the_chat_style_and_its_steps_are_judged_from_prose():
+    ar = get_task("arith")
+    probs = ar.problems("test", 30) + ar.problems("ood-long", 10)
+    for p in probs:
+        assert ar.verify(p, ar.gold_completion(p, "chat")).correct, ar.gold_completion(p, "chat")
+        assert all("<answer>" in ar.prompt(p, k, "chat") for k in range(len(ar.chat_templates)))
+    p = ar.check_problem(Problem("arith", "", {"expr": "3+4*5"}))
+    right = "First 4 times 5 is 20, then 3 + 20 = 23.\n<answer>23</answer>"
+    assert (lambda v: (v.correct, v.steps_valid))(ar.verify(p, right)) == (True, True)
+    order = ar.verify(p, "3 + 4 = 7, 7 * 5 = 35\n<answer>23</answer>")  # right value, wrong order
+    assert order.correct and not order.steps_valid and order.steps[0].reason.startswith("no sub-expression")
+    wrong = ar.verify(p, "4*5=20\n3+20=23\n<answer>35</answer>")
+    assert not wrong.correct and wrong.first_error == 2  # valid steps, wrong value
+    for bad in ("<answer>-23</answer>", "<answer>23.5</answer>", "<answer>twenty-three</answer>", "<answer>23"):
+        assert ar.verify(p, bad).score == 0.0 and not ar.verify(p, bad).well_formed
+    for p in ar.problems("test", 20):
+        for kind in ar.flaw_kinds():
+            try:
+                text, _, first = ar.flaw(p, seed=2, kind=kind)
+            except ValueError:
+                continue
+            wrong_value = int(ar.gold_answer(p)) + 1  # the answer decides correct; the steps the first error
+            v = ar.verify(p, text.replace("\n", "; next, ") + f"\n<answer>{wrong_value}</answer>")
+            assert not v.correct and v.first_error == first, (kind, text, v.reason)

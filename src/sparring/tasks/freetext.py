@@ -31,7 +31,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from .records import MAX_DIGITS
+from .records import MAX_DIGITS, StepCheck
 
 MAX_FREE_STEPS = 64
 OPS = {
@@ -94,3 +94,20 @@ def free_steps(text: str) -> list[tuple[str, tuple[int, str, int, int]]]:
         if len(out) >= MAX_FREE_STEPS:
             break
     return out
+
+
+def judge_free_steps(text: str, judge) -> list[StepCheck]:
+    """Each step read from ``text`` (``free_steps``), judged by a step-chain task's
+    ``StepJudge`` exactly as its char-style lines are (the claimed result carries on)."""
+    out = []
+    for i, (written, (a, op, b, r)) in enumerate(free_steps(text)):
+        why, expected = judge.step(a, op, b, r)
+        out.append(StepCheck(i, written[:80], not why, why, expected))
+    return out
+
+
+def read_natural(answer: str) -> int | None:
+    """A non-negative integer answer: ASCII digits (at most ``MAX_DIGITS``), a final period
+    allowed; else None."""
+    text = answer.strip().removesuffix(".").strip()
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= MAX_DIGITS else None

@@ -36,11 +36,15 @@ from ..base import (
     Task,
     TaskConfig,
     Verdict,
+    abstention_verdict,
     content_id,
+    fail,
+    is_abstention,
     read_completion,
     seeded_rng,
 )
 from ..flaws import FLAW_KINDS, make_flaw
+from ..freetext import judge_free_steps, last_answer, outside_answers, read_natural
 from ..registry import register
 from ..steps import StepJudge, fmt_steps, judge_steps
 from .expr import (
@@ -157,6 +161,9 @@ class _TreeJudge(StepJudge):
         return last_r == self.fl.value
 
 
+CHAT_ANSWER_CHARS = 32  # the chat style's answer tag holds one number
+
+
 @register
 class Arith(Task):
     name = "arith"
@@ -166,6 +173,17 @@ class Arith(Task):
         "Evaluate: {expr}\n",
         "Compute {expr} step by step.\n",
         "What is {expr}?\n",
+    )
+    styles = ("char", "chat")
+    chat_templates = (
+        "Evaluate {expr}. Multiplication and division come before addition and subtraction, "
+        "otherwise left to right; every division must be exact and no result may be negative. "
+        "Work it out step by step, then give the value in <answer></answer> tags, or "
+        "<answer>No solution</answer> if some operation is impossible.",
+        "What is {expr}? Show each operation (like 6 * 7 = 42), then put the final number "
+        "inside <answer>...</answer> (or <answer>No solution</answer> if it has no value).",
+        "Compute {expr} by hand, one operation at a time, and end with <answer>value</answer>; "
+        "write <answer>No solution</answer> if a division is inexact or a result negative.",
     )
     levels = {
         "id": "in distribution",
@@ -283,7 +301,37 @@ class Arith(Task):
         text = read_completion(problem, completion)
         if isinstance(text, Verdict):
             return text
+        if "<answer>" in text:
+            return self._verify_chat(problem, text)
         return judge_steps(problem, text, _TreeJudge(flat(problem.data["expr"])))
+
+    def _verify_chat(self, problem: Problem, text: str) -> Verdict:
+        """The chat style (docs/tasks.md): the last answer tag holds the value and decides
+        ``correct``; the steps read from the prose decide validity and the first error."""
+        judge = _TreeJudge(flat(problem.data["expr"]))
+        steps = judge_free_steps(outside_answers(text, CHAT_ANSWER_CHARS), judge)
+        answer = last_answer(text, CHAT_ANSWER_CHARS)
+        if answer is None:
+            return fail(
+                f"no <answer>...</answer> tag (at most {CHAT_ANSWER_CHARS} characters inside)", steps, well_formed=False
+            )
+        if is_abstention(answer):
+            return abstention_verdict(problem)
+        value = read_natural(answer)
+        if value is None:
+            return fail(f"unreadable answer {answer[:20]!r}: not a non-negative integer", steps, well_formed=False)
+        ok = problem.solvable and str(value) == self._gold_answer(problem)
+        first = next((s.index for s in steps if not s.ok), None)
+        why = "" if ok else (judge.unsolvable_reason if not problem.solvable else f"{value} is not the value")
+        return Verdict(ok, ok, steps, None if ok else (len(steps) if first is None else first), str(value), reason=why)
+
+    def _chat_gold(self, problem: Problem) -> str:
+        if not problem.solvable:
+            bad = flat(problem.data["expr"]).bad or "an operation is impossible"
+            return f"{bad}, so {problem.data['expr']} has no value.\n<answer>{ABSTAIN_TEXT}</answer>"
+        steps = gold(tree_of(problem.data["expr"]))[0]
+        lines = [f"{a} {op} {b} = {r}" for a, op, b, r in steps]
+        return "\n".join([*lines, f"<answer>{self._gold_answer(problem)}</answer>"])
 
     # ---- flaws, distractors -----------------------------------------------------------
     def flaw(self, problem: Problem, seed: int = 0, kind: str | None = None) -> Flaw:

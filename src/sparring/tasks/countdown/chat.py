@@ -20,8 +20,8 @@ from __future__ import annotations
 from collections import Counter
 
 from ..expression import Tree, parse, render
-from ..freetext import free_steps, last_answer, outside_answers
-from ..records import ABSTAIN_TEXT, Problem, StepCheck, Verdict, abstention_verdict, fail, is_abstention
+from ..freetext import judge_free_steps, last_answer, outside_answers
+from ..records import ABSTAIN_TEXT, Problem, Verdict, abstention_verdict, fail, is_abstention
 from . import core
 
 MAX_ANSWER_CHARS = 120
@@ -105,7 +105,7 @@ def read_expression(answer: str) -> tuple[Tree | None, int | None, str]:
 def verify(problem: Problem, text: str) -> Verdict:
     """Judge a chat-style completion (see the module doc). Never raises."""
     numbers, target = problem.data["numbers"], problem.data["target"]
-    steps = _judge_steps(numbers, outside_answers(text, MAX_ANSWER_CHARS))
+    steps = judge_free_steps(outside_answers(text, MAX_ANSWER_CHARS), core.PoolJudge(list(numbers), 0))
     answer = last_answer(text, MAX_ANSWER_CHARS)
     if answer is None:
         return fail(
@@ -137,14 +137,3 @@ def verify(problem: Problem, text: str) -> Verdict:
         answer[:40],
         reason=why,
     )
-
-
-def _judge_steps(numbers: list[int], reasoning: str) -> list[StepCheck]:
-    """Each step read from the reasoning, judged against the pool (as the char style's lines:
-    operands available, the result right; the claimed result goes back into the pool)."""
-    judge = core.PoolJudge(list(numbers), 0)
-    out = []
-    for i, (written, (a, op, b, r)) in enumerate(free_steps(reasoning)):
-        why, expected = judge.step(a, op, b, r)
-        out.append(StepCheck(i, written[:80], not why, why, expected))
-    return out
