@@ -82,6 +82,16 @@ def test_the_methods_of_this_layer_are_registered():
     assert set(CASES) | {"pipeline"} <= set(METHODS)
 
 
+def test_a_pipeline_splits_a_count_budget_exactly_among_its_stages():
+    from sparring.train import Budget
+    from sparring.train.pipeline import _share
+
+    assert [_share(Budget.parse("7steps"), 2, i).steps for i in range(2)] == [4, 3]
+    assert [_share(Budget.parse("3steps"), 2, i).steps for i in range(2)] == [2, 1]  # was 1 + 1
+    assert sum(_share(Budget.parse("1000001flops"), 3, i).flops for i in range(3)) == 1000001
+    assert [_share(Budget.parse("90s"), 3, i).seconds for i in range(3)] == [30.0] * 3
+
+
 def test_pipeline_skips_finished_stages(tmp_path, init_weights):
     cfg = {**TINY, "stages": [{"method": "sft", "config": CASES["sft"]}, {"method": "grpo", "config": {**RL, "n": 4}}]}
     out = tmp_path / "pipe"

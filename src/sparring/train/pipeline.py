@@ -13,8 +13,9 @@ interrupted pipeline resumes, and changing stage 2 re-runs stage 2 onwards only.
 ``train(..., resume=True)`` also continues the stage that was in flight from its last one
 (``NN-method.resume/``, ``resume.py``); ``checkpoint_every`` and ``show_progress`` are not
 part of a stage key. A stage
-without its own ``budget`` gets an equal share of the pipeline's budget, so a two-stage
-pipeline at "300s" spends as much as a single method at "300s". The final checkpoint
+without its own ``budget`` gets an equal share of the pipeline's budget (counts split
+exactly, the remainder to the first stages), so a two-stage pipeline at "300s" or
+"7steps" spends as much as a single method at that budget. The final checkpoint
 (``out_dir``) is a copy of the last stage with a run.json covering all stages; its
 ``metrics.train`` sums the stages' steps, tokens, seconds and FLOPs (each stage's own
 numbers under ``stages``).
@@ -108,12 +109,19 @@ class PipelineOptions(MethodConfig):
         return [dict(s) for s in self.stages] or [{"method": m} for m in PRESETS[self.preset]]
 
 
-def _share(budget: Budget, k: int) -> Budget:
+def _share(budget: Budget, k: int, i: int) -> Budget:
+    """Stage ``i``'s (0-based) equal share of ``budget``, one of ``k`` stages: counts (steps,
+    tokens, FLOPs) are split exactly, the remainder going to the first stages (``7steps``
+    over two stages: 4 + 3), so the shares add up to the budget; seconds are split evenly."""
+
+    def part(n: int | None) -> int | None:
+        return None if n is None else max(1, n // k + (1 if i < n % k else 0))
+
     return Budget(
-        steps=None if budget.steps is None else max(1, budget.steps // k),
-        tokens=None if budget.tokens is None else max(1, budget.tokens // k),
+        steps=part(budget.steps),
+        tokens=part(budget.tokens),
         seconds=None if budget.seconds is None else budget.seconds / k,
-        flops=None if budget.flops is None else max(1, budget.flops // k),
+        flops=part(budget.flops),
     )
 
 
@@ -140,7 +148,7 @@ def pipeline(base: str, t: Task, cfg: PipelineOptions, out: Path, budget: Budget
     from .common import as_card, run_card, spent_total
 
     plans = cfg.stage_plans()  # every stage resolved before any runs
-    plans = [(m, c, _share(budget, len(plans)) if b is None else b) for m, c, b in plans]
+    plans = [(m, c, _share(budget, len(plans), i) if b is None else b) for i, (m, c, b) in enumerate(plans)]
     root = out.parent / f"{out.name}.stages"
     prev_key = _key({"base": model_fingerprint(base)})  # the base's content, not its name
     current: Any = base
