@@ -260,4 +260,7 @@ def test_budget_parsing():
 
 
 def test_pipeline_share_splits_flops():
-    assert _share(Budget(flops=10**10, steps=7), 2) == Budget(steps=3, flops=5 * 10**9)
+    assert [_share(Budget(flops=10**10, steps=7), 2, i) for i in range(2)] == [
+        Budget(steps=4, flops=5 * 10**9),
+        Budget(steps=3, flops=5 * 10**9),
+    ]
