@@ -31,7 +31,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from .records import MAX_DIGITS, StepCheck
+from .records import MAX_DIGITS, Problem, StepCheck, Verdict, abstention_verdict, fail, is_abstention
 
 MAX_FREE_STEPS = 64
 OPS = {
@@ -111,3 +111,27 @@ def read_natural(answer: str) -> int | None:
     allowed; else None."""
     text = answer.strip().removesuffix(".").strip()
     return int(text) if text.isascii() and text.isdigit() and len(text) <= MAX_DIGITS else None
+
+
+def read_chat(problem: Problem, text: str, judge, max_chars: int) -> tuple[list[StepCheck], str | Verdict]:
+    """What every chat-style verifier reads first: the steps of the prose (judged by the
+    task's ``judge``) and the last answer tag's content, or the final Verdict when there is
+    no tag (malformed) or the tag abstains."""
+    steps = judge_free_steps(outside_answers(text, max_chars), judge)
+    answer = last_answer(text, max_chars)
+    if answer is None:
+        return steps, fail(
+            f"no <answer>...</answer> tag (at most {max_chars} characters inside)", steps, well_formed=False
+        )
+    if is_abstention(answer):
+        return steps, abstention_verdict(problem)
+    return steps, answer
+
+
+def chat_verdict(ok: bool, answer_correct: bool, steps: list[StepCheck], answer: str, why: str) -> Verdict:
+    """The verdict of a readable chat answer: ``ok`` decides correctness; the first error is
+    the first invalid step (or the number of steps when all are valid), None when right."""
+    first = next((s.index for s in steps if not s.ok), None)
+    return Verdict(
+        ok, answer_correct, steps, None if ok else (len(steps) if first is None else first), answer, reason=why
+    )

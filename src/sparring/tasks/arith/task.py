@@ -36,15 +36,13 @@ from ..base import (
     Task,
     TaskConfig,
     Verdict,
-    abstention_verdict,
     content_id,
     fail,
-    is_abstention,
     read_completion,
     seeded_rng,
 )
 from ..flaws import FLAW_KINDS, make_flaw
-from ..freetext import judge_free_steps, last_answer, outside_answers, read_natural
+from ..freetext import chat_verdict, read_chat, read_natural
 from ..registry import register
 from ..steps import StepJudge, fmt_steps, judge_steps
 from .expr import (
@@ -309,21 +307,15 @@ class Arith(Task):
         """The chat style (docs/tasks.md): the last answer tag holds the value and decides
         ``correct``; the steps read from the prose decide validity and the first error."""
         judge = _TreeJudge(flat(problem.data["expr"]))
-        steps = judge_free_steps(outside_answers(text, CHAT_ANSWER_CHARS), judge)
-        answer = last_answer(text, CHAT_ANSWER_CHARS)
-        if answer is None:
-            return fail(
-                f"no <answer>...</answer> tag (at most {CHAT_ANSWER_CHARS} characters inside)", steps, well_formed=False
-            )
-        if is_abstention(answer):
-            return abstention_verdict(problem)
+        steps, answer = read_chat(problem, text, judge, CHAT_ANSWER_CHARS)
+        if isinstance(answer, Verdict):
+            return answer
         value = read_natural(answer)
         if value is None:
             return fail(f"unreadable answer {answer[:20]!r}: not a non-negative integer", steps, well_formed=False)
         ok = problem.solvable and str(value) == self._gold_answer(problem)
-        first = next((s.index for s in steps if not s.ok), None)
         why = "" if ok else (judge.unsolvable_reason if not problem.solvable else f"{value} is not the value")
-        return Verdict(ok, ok, steps, None if ok else (len(steps) if first is None else first), str(value), reason=why)
+        return chat_verdict(ok, ok, steps, str(value), why)
 
     def _chat_gold(self, problem: Problem) -> str:
         if not problem.solvable:

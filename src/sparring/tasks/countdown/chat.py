@@ -20,8 +20,8 @@ from __future__ import annotations
 from collections import Counter
 
 from ..expression import Tree, parse, render
-from ..freetext import judge_free_steps, last_answer, outside_answers
-from ..records import ABSTAIN_TEXT, Problem, Verdict, abstention_verdict, fail, is_abstention
+from ..freetext import chat_verdict, read_chat
+from ..records import ABSTAIN_TEXT, Problem, Verdict, fail
 from . import core
 
 MAX_ANSWER_CHARS = 120
@@ -105,14 +105,9 @@ def read_expression(answer: str) -> tuple[Tree | None, int | None, str]:
 def verify(problem: Problem, text: str) -> Verdict:
     """Judge a chat-style completion (see the module doc). Never raises."""
     numbers, target = problem.data["numbers"], problem.data["target"]
-    steps = judge_free_steps(outside_answers(text, MAX_ANSWER_CHARS), core.PoolJudge(list(numbers), 0))
-    answer = last_answer(text, MAX_ANSWER_CHARS)
-    if answer is None:
-        return fail(
-            f"no <answer>...</answer> tag (at most {MAX_ANSWER_CHARS} characters inside)", steps, well_formed=False
-        )
-    if is_abstention(answer):
-        return abstention_verdict(problem)
+    steps, answer = read_chat(problem, text, core.PoolJudge(list(numbers), 0), MAX_ANSWER_CHARS)
+    if isinstance(answer, Verdict):
+        return answer
     tree, claimed, why = read_expression(answer)
     if tree is None:
         return fail(f"unreadable answer: {why}", steps, well_formed=False, answer=answer[:40])
@@ -127,13 +122,4 @@ def verify(problem: Problem, text: str) -> Verdict:
         why = f"the expression is {value}, not the target {target}"
     if not why and not problem.solvable:  # cannot happen for a true value; kept for safety
         why = "the problem has no solution; the answer is to abstain"
-    ok = not why
-    first = next((s.index for s in steps if not s.ok), None)
-    return Verdict(
-        ok,
-        reach,
-        steps,
-        None if ok else (len(steps) if first is None else first),
-        answer[:40],
-        reason=why,
-    )
+    return chat_verdict(not why, reach, steps, answer[:40], why)
