@@ -134,7 +134,12 @@ def test_loading_rejects_what_is_not_a_model(tmp_path):
     with pytest.raises(ValueError, match="no config.json"):
         load_for_probes(tmp_path)
     (tmp_path / "config.json").write_text("{not json")
-    with pytest.raises(ValueError, match="not a loadable causal LM"):
+    with pytest.raises(ValueError, match="has no tokenizer"):  # checked first: a clear line
+        load_for_probes(tmp_path)
+    from sparring.models import char_tokenizer
+
+    char_tokenizer().save_pretrained(tmp_path)
+    with pytest.raises(ValueError, match="not a valid JSON"):
         load_for_probes(tmp_path)
     with pytest.raises(ValueError, match="unknown zoo model"):
         load_for_probes("zoo:nope")

@@ -19,6 +19,13 @@ TASK_SET = typer.Option(None, "--task-set", help="Task config KEY=VALUE (repeata
 # the old spelling on the commands whose --set meant task options (train's --set is method options)
 OLD_TASK_SET = typer.Option(None, "--set", "-s", hidden=True, help="Deprecated: use --task-set.")
 
+STYLE_HELP = (
+    "Prompt format: auto (chat for any model whose tokenizer is not sparring's char tokenizer, "
+    "else char), char (raw char prompts), chat (natural-language prompts through the chat "
+    "template, answers in <answer> tags)."
+)
+SYSTEM_PROMPT = typer.Option(None, "--system-prompt", help="Chat style: a system message before every prompt.")
+
 
 def _fail(err: Exception | str, out: Console = console) -> None:
     out.print(f"[bold red]error:[/] {escape(str(err))}", soft_wrap=True)  # one line, whatever the width

@@ -19,7 +19,7 @@ from rich.table import Table
 from sparring.atomic import write_text_atomic
 from sparring.tasks import get_task
 
-from .common import OLD_TASK_SET, TASK_SET, _fail, console, task_settings
+from .common import OLD_TASK_SET, STYLE_HELP, SYSTEM_PROMPT, TASK_SET, _fail, console, task_settings
 
 
 def _fmt(v: float | None) -> str:
@@ -76,7 +76,9 @@ def probe_cmd(
         None, "--max-new-tokens", help="Fixed generation cap (default: from the gold)."
     ),
     traces: bool = typer.Option(False, "--traces", help="The model writes search traces (longer caps)."),
-    chat: bool = typer.Option(False, "--chat", help="Send prompts through the chat template."),
+    style: str = typer.Option("auto", "--style", help=STYLE_HELP),
+    system_prompt: Optional[str] = SYSTEM_PROMPT,
+    chat: bool = typer.Option(False, "--chat", hidden=True, help="Deprecated: use --style chat."),
     device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda, cuda:N, mps (default: auto)."),
 ) -> None:
     """Run the probe battery on CHECKPOINT and print every metric with its 95% CI."""
@@ -85,9 +87,23 @@ def probe_cmd(
     try:
         the_task = get_task(task, **task_settings(task_set, old_set, "probe"))
         names = probe_names(probes, the_task)
-        cfg = as_config(None, n=n, seed=seed, max_new_tokens=max_new_tokens, traces=traces, chat=chat)
+        if chat:
+            typer.echo("warning: --chat is deprecated; use --style chat", err=True)
+            style = "chat" if style == "auto" else style
+        cfg = as_config(
+            None,
+            n=n,
+            seed=seed,
+            max_new_tokens=max_new_tokens,
+            traces=traces,
+            style=style,
+            system_prompt=system_prompt,
+        )
         with console.status(f"loading {checkpoint}"):
             model, tok = load_for_probes(checkpoint, device=device)
+        from sparring.probes.common import setup
+
+        _, cfg = setup(model, tok, cfg, the_task)  # auto decided, a style the model cannot serve refused
     except ValueError as err:
         _fail(err)
     from sparring.models import configure_threads, device_defaults
@@ -102,7 +118,8 @@ def probe_cmd(
         except ValueError as err:
             _fail(err)
     seconds = time.perf_counter() - t0
-    console.print(results_table(results, escape(f"{checkpoint} on {task} (n={n}, seed={seed}, {seconds:.0f} s)")))
+    title = f"{checkpoint} on {task} ({cfg.style} style, n={n}, seed={seed}, {seconds:.0f} s)"
+    console.print(results_table(results, escape(title)))
     if out is not None:
         import torch
         import transformers

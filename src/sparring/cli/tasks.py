@@ -38,6 +38,7 @@ def sample_cmd(
     seed: int = typer.Option(0, help="Which problem to draw."),
     task_set: Optional[list[str]] = TASK_SET,
     old_set: Optional[list[str]] = OLD_TASK_SET,
+    style: str = typer.Option("char", "--style", help="Which prompts and gold to show: char or chat."),
 ) -> None:
     """Show a problem, its gold solution, a flawed solution with its critique, a search trace."""
     from sparring.corpus import programmatic_critique
@@ -47,11 +48,14 @@ def sample_cmd(
         p = t.problems(split, n=1, seed=seed)[0]
     except ValueError as err:
         _fail(err)
+    if style not in t.styles:
+        _fail(f"--style: task {task} has styles {list(t.styles)}, not {style!r}")
     console.rule(f"{task} problem {p.id} ({p.level}, {p.difficulty})")
     console.print("[bold]problem json:[/] " + json.dumps(p.to_dict()))
-    for i in range(len(t.templates)):
-        console.print(f"[bold]prompt (template {i}):[/] {t.prompt(p, i)!r}")
-    console.print("[bold]gold solution:[/]\n" + t.solve(p))
+    for i in range(len(t.chat_templates if style == "chat" else t.templates)):
+        console.print(f"[bold]{style} prompt (template {i}):[/] {t.prompt(p, i, style)!r}")
+    what = "gold solution" if style == "char" else "gold chat completion"
+    console.print(f"[bold]{what}:[/]\n" + t.gold_completion(p, style))
     if p.solvable and t.has("flaws"):
         flawed, kind, first = t.flaw(p, seed=seed)
         where = f", first error at step {first + 1}" if t.has("steps") else ""
@@ -112,6 +116,9 @@ def data_build_cmd(
     option: Optional[list[str]] = typer.Option(None, "--option", "-o", help="Recipe option KEY=VALUE (repeatable)."),
     task_set: Optional[list[str]] = TASK_SET,
     old_set: Optional[list[str]] = OLD_TASK_SET,
+    style: Optional[str] = typer.Option(
+        None, "--style", help="char or chat (TRL's conversational rows); the recipe option style, default char."
+    ),
 ) -> None:
     """Build a dataset with a recipe and write it plus card.json (config, counts, content hash)."""
     from sparring import corpus
@@ -119,6 +126,8 @@ def data_build_cmd(
     t = get_task(task, task_set, old_set, "data build")
     try:
         opts = parse_settings(option, "--option")
+        if style is not None:
+            opts["style"] = style
     except ValueError as err:
         _fail(err)
     try:

@@ -18,7 +18,7 @@ from rich.table import Table
 from sparring.runcard import ZOO_CARD, RunCard
 from sparring.tasks import get_task
 
-from .common import TASK_SET, _fail, err_console, load_options, task_settings
+from .common import STYLE_HELP, SYSTEM_PROMPT, TASK_SET, _fail, err_console, load_options, task_settings
 
 console = err_console  # training talks on stderr
 
@@ -97,10 +97,12 @@ def train_cmd(
     ),
     resume: bool = typer.Option(False, "--resume", help=RESUME_HELP),
     checkpoint_every: Optional[str] = typer.Option(None, "--checkpoint-every", help=EVERY_HELP),
+    style: Optional[str] = typer.Option(None, "--style", help=STYLE_HELP + " The option style (default auto)."),
+    system_prompt: Optional[str] = SYSTEM_PROMPT,
 ) -> None:
     """Train a model with METHOD and write a checkpoint (save_pretrained dir + run.json)."""
     from sparring.train import Budget, get_method, train
-    from sparring.train.common import check_base
+    from sparring.train.common import check_base, with_style
 
     if show_options:
         try:
@@ -114,7 +116,12 @@ def train_cmd(
             raise ValueError(NO_BASE)
         if out is None:
             raise ValueError("--out: required (the checkpoint directory to write)")
-        options = _with_every(load_options(config, settings), checkpoint_every)
+        options = _with_flags(
+            load_options(config, settings),
+            checkpoint_every=checkpoint_every,
+            style=style,
+            system_prompt=system_prompt,
+        )
         cfg = m.config_cls.from_any(options)
         b = Budget.parse(budget)
         t = get_task(task, **task_settings(task_set))
@@ -122,9 +129,10 @@ def train_cmd(
             base = cfg.preset  # pretraining starts from a fresh preset (train() checks it)
         else:
             check_base(base)
+        cfg = with_style(cfg, base, t)  # auto decided now, so the line below can say it
     except ValueError as err:
         _fail(err, console)
-    console.print(f"[bold]{method}[/] from {base} on {task}, budget {b} -> {out}")
+    console.print(f"[bold]{method}[/] from {base} on {task} ({cfg.style} style), budget {b} -> {out}")
     try:
         card = train(method, base, t, cfg, out, b, resume=resume)  # the public entry point, as from Python
     except ValueError as err:
@@ -135,9 +143,10 @@ def train_cmd(
 train_cmd.__doc__ = (train_cmd.__doc__ or "") + "\n\nMethods and options (--set KEY=VALUE):\n\n" + methods_help()
 
 
-def _with_every(options: dict, every: str | None) -> dict:
-    """The method options with ``--checkpoint-every`` (which wins over --config and --set)."""
-    return options if every is None else {**options, "checkpoint_every": every}
+def _with_flags(options: dict, **flags) -> dict:
+    """The method options with the flags given (``--checkpoint-every``, ``--style``, ...),
+    which win over --config and --set."""
+    return {**options, **{k: v for k, v in flags.items() if v is not None}}
 
 
 def _report(card) -> None:
@@ -186,7 +195,7 @@ def pretrain_cmd(
     try:
         if base is not None:
             raise ValueError(NO_BASE)
-        cfg = PretrainOptions.from_any(_with_every(load_options(config, settings), checkpoint_every))
+        cfg = PretrainOptions.from_any(_with_flags(load_options(config, settings), checkpoint_every=checkpoint_every))
         b = Budget.parse(budget)
         ts = task_settings(task_set)
         t = get_task(task, **ts)
@@ -221,6 +230,9 @@ def rerank_cmd(
     device: Optional[str] = typer.Option(None, help="cpu, cuda, ...; default: CUDA if available."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     task_set: Optional[list[str]] = TASK_SET,
+    style: Optional[str] = typer.Option(
+        None, "--style", help="Prompt format (char, chat); default: the one the checkpoint was trained in."
+    ),
 ) -> None:
     """Rerank k sampled answers with a RARO checkpoint's critic (single-elimination tournament);
     print reranked vs greedy vs one sample vs majority vote accuracy on held-out problems."""
@@ -239,6 +251,7 @@ def rerank_cmd(
             max_new_tokens=max_new_tokens,
             both_orders=both_orders,
             device=device,
+            style=style,
         )
     except ValueError as err:
         _fail(err, err_console)

@@ -27,7 +27,7 @@ from datasets import Dataset
 from ..tasks.base import Task
 from .card import card, content_hash, fingerprint, is_dataset_path, load, save
 from .common import COLUMNS, Options, check_no_heldout, select_problems
-from .critique import CritiqueOptions, OneShotOptions, critique, one_shot_critique
+from .critique import CritiqueOptions, OneShotOptions, critique, critique_question, one_shot_critique
 from .critique_format import (
     CRITIQUE_INSTRUCTION,
     PHRASINGS,
@@ -100,6 +100,7 @@ __all__ = [
     "content_hash",
     "critique",
     "critique_prompt",
+    "critique_question",
     "fingerprint",
     "is_dataset_path",
     "imitation",

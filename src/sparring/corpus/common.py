@@ -20,6 +20,10 @@ from ..tasks.base import ABSTAIN_TEXT, Problem, Task, content_id, seeded_rng
 
 COLUMNS = ("prompt", "completion", "problem_id", "task", "level", "label", "problem")
 FEATURES = Features({c: Value("string") for c in COLUMNS})
+# chat style: prompt and completion are conversations, TRL's conversational format
+_MESSAGES = [{"role": Value("string"), "content": Value("string")}]
+CHAT_FEATURES = Features({c: (_MESSAGES if c in ("prompt", "completion") else Value("string")) for c in COLUMNS})
+STYLES = ("char", "chat")
 
 
 # ---- options -------------------------------------------------------------------------
@@ -57,9 +61,15 @@ def str_tuple(value: Any, where: str, name: str) -> tuple[str, ...]:
 
 @dataclass
 class Options:
-    """Base of every recipe's options; subclasses add fields and extend ``validate``."""
+    """Base of every recipe's options; subclasses add fields and extend ``validate``.
 
-    recipe = "recipe"  # class attribute, not a field
+    ``style``: "char" (raw prompt text and completion, sparring's char format) or "chat"
+    (TRL's conversational format: the prompt a user message in the task's chat style, the
+    completion an assistant message), for recipes whose class sets ``chat = True``."""
+
+    recipe = "recipe"  # class attributes, not fields
+    chat = False  # whether the recipe can write the chat style
+    style: str = "char"
 
     def validate(self) -> None:
         pass
@@ -80,8 +90,23 @@ class Options:
         if unknown:
             raise ValueError(f"{cls.recipe}: unknown option(s) {unknown}; allowed: {allowed}")
         opts = cls(**options)
+        need(opts.style in STYLES, cls.recipe, "style", f"must be one of {list(STYLES)}", opts.style)
+        if opts.style == "chat" and not cls.chat:
+            raise ValueError(
+                f"{cls.recipe}.style: recipe {cls.recipe!r} writes char-format text only and has no "
+                f"chat style (recipes with one: {', '.join(chat_recipes())})"
+            )
         opts.validate()
         return opts
+
+
+def chat_recipes() -> list[str]:
+    """The recipes that can write the chat style."""
+    return sorted(c.recipe for c in _subclasses(Options) if c.chat)
+
+
+def _subclasses(cls: type) -> list[type]:
+    return [s for c in cls.__subclasses__() for s in (c, *_subclasses(c))]
 
 
 def check_args(recipe: str, task: Any, n: Any, seed: Any) -> None:
@@ -91,12 +116,13 @@ def check_args(recipe: str, task: Any, n: Any, seed: Any) -> None:
     need(is_int(seed), recipe, "seed", "must be an integer", seed)
 
 
-def check_templates(task: Task, recipe: str, templates: tuple[int, ...] | None) -> tuple[int, ...]:
-    """The template ids to sample from (None = all of the task's templates), range-checked."""
+def check_templates(task: Task, recipe: str, templates: tuple[int, ...] | None, style: str = "char") -> tuple[int, ...]:
+    """The template ids of ``style`` to sample from (None = all of them), range-checked."""
+    have = len(task.chat_templates if style == "chat" else task.templates)
     if templates is None:
-        return tuple(range(len(task.templates)))
-    bad = [t for t in templates if t >= len(task.templates)]
-    need(not bad, recipe, "templates", f"{task.name} has templates 0..{len(task.templates) - 1}", list(templates))
+        return tuple(range(have))
+    bad = [t for t in templates if t >= have]
+    need(not bad, recipe, "templates", f"{task.name} has {style} templates 0..{have - 1}", list(templates))
     return templates
 
 
@@ -171,10 +197,14 @@ def candidate(task: Task, problem: Problem, rng: random.Random, error_rate: floa
 
 # ---- rows ----------------------------------------------------------------------------
 class Rows:
-    """Column lists for one corpus; ``dataset()`` checks for leaks and builds the Dataset."""
+    """Column lists for one corpus; ``dataset()`` checks for leaks and builds the Dataset.
+    In chat style each prompt becomes a user message and each completion an assistant
+    message (TRL's conversational prompt/completion format)."""
 
-    def __init__(self, task: Task):
-        self.task = task
+    def __init__(self, task: Task, style: str = "char"):
+        if style not in task.styles:
+            raise ValueError(f"style: task {task.name} has no {style!r} style (it has {list(task.styles)})")
+        self.task, self.style = task, style
         self.cols: dict[str, list[str]] = {c: [] for c in COLUMNS}
         self._json: dict[str, str] = {}
 
@@ -186,8 +216,12 @@ class Rows:
         if pj is None:
             pj = self._json[problem.id] = json.dumps(problem.to_dict())
         c = self.cols
-        c["prompt"].append(prompt)
-        c["completion"].append(completion)
+        if self.style == "chat":
+            c["prompt"].append([{"role": "user", "content": prompt}])
+            c["completion"].append([{"role": "assistant", "content": completion}])
+        else:
+            c["prompt"].append(prompt)
+            c["completion"].append(completion)
         c["problem_id"].append(problem.id)
         c["task"].append(problem.task)
         c["level"].append(problem.level)
@@ -196,7 +230,7 @@ class Rows:
 
     def dataset(self) -> Dataset:
         check_no_heldout(self.task, self.cols)
-        return Dataset.from_dict(self.cols, features=FEATURES)
+        return Dataset.from_dict(self.cols, features=CHAT_FEATURES if self.style == "chat" else FEATURES)
 
 
 # ---- leak guard ----------------------------------------------------------------------
@@ -241,4 +275,16 @@ def check_no_heldout(task: Task, dataset: Any) -> None:
         _HELDOUT_CACHE.clear()
 
 
-__all__ = ["ABSTAIN_TEXT", "COLUMNS", "FEATURES", "Options", "Rows", "candidate", "check_no_heldout", "select_problems"]
+__all__ = [
+    "ABSTAIN_TEXT",
+    "CHAT_FEATURES",
+    "COLUMNS",
+    "FEATURES",
+    "STYLES",
+    "chat_recipes",
+    "Options",
+    "Rows",
+    "candidate",
+    "check_no_heldout",
+    "select_problems",
+]

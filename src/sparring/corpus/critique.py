@@ -33,8 +33,14 @@ QUESTION_STYLES = ("prompt", "words")
 ID_SCAN = 5000  # one_shot_critique looks a problem_id up among this many train problems
 
 
-def _question(task: Task, problem: Problem, style: str) -> str:
-    return task.prompt(problem, 0).strip() if style == "prompt" else task.question(problem)
+def critique_question(task: Task, problem: Problem, question: str, style: str = "char") -> str:
+    """The question x shown in a critique prompt: ``question`` "prompt" is the task's
+    canonical char prompt (stripped; what a char model sees at test time), "words" its
+    worded question. Chat style always shows the worded question: the chat prompt asks for
+    an ``<answer>`` tag, and the solutions critiqued are step lines without one."""
+    if question not in QUESTION_STYLES:
+        raise ValueError(f"critique question: must be one of {list(QUESTION_STYLES)}, got {question!r}")
+    return task.prompt(problem, 0).strip() if question == "prompt" and style == "char" else task.question(problem)
 
 
 def _check_style(recipe: str, style: object) -> None:
@@ -51,6 +57,7 @@ class CritiqueOptions(Options):
     wordings to sample from (ids into ``PHRASINGS``; 4 is the work-first layout)."""
 
     recipe = "critique"
+    chat = True
     question_style: str = "prompt"
     flaw_rate: float = 0.5
     wrong_critique_rate: float = 0.0
@@ -88,7 +95,7 @@ def critique(task: Task, n: int, seed: int = 0, **options) -> Dataset:
     rng = recipe_rng(o.recipe, task, seed)
     problems = select_problems(task, n, seed)
     wrong_rows = set(rng.sample(range(n), round(o.wrong_critique_rate * n)))
-    rows = Rows(task)
+    rows = Rows(task, o.style)
     for i, p in enumerate(problems):
         y, _ = candidate(task, p, rng, o.flaw_rate)
         verdict = task.verify(p, y)
@@ -99,7 +106,7 @@ def critique(task: Task, n: int, seed: int = 0, **options) -> Dataset:
             label = f"critique:{truth}:{how}"
         else:
             blocks, says_right, label = teacher_blocks(task, p, verdict, ph), verdict.correct, f"critique:{truth}"
-        prompt = critique_prompt(_question(task, p, o.question_style), y)
+        prompt = critique_prompt(critique_question(task, p, o.question_style, o.style), y)
         rows.add(p, prompt, render(blocks, says_right, ph), label)
     return rows.dataset()
 
@@ -121,6 +128,7 @@ class OneShotOptions(Options):
     solution (None = the pool's own proportion, which for planted flaws is tiny)."""
 
     recipe = "one_shot_critique"
+    chat = True
     problem_index: int = 0
     problem_id: str | None = None
     problem: Any = None
@@ -283,7 +291,7 @@ def one_shot_critique(task: Task, n: int, seed: int = 0, **options) -> Dataset:
             f"{o.recipe}.problem_index: seed problem {p.id} is unsolvable; "
             f"one-shot CFT needs a solvable seed (pick another index)"
         )
-    question = _question(task, p, o.question_style)
+    question = critique_question(task, p, o.question_style, o.style)
     pool: dict[tuple[str, str], str] = {}
     for y in one_shot_candidates(task, p, o.flaw_seeds, o.max_solutions):
         verdict = task.verify(p, y)
@@ -301,7 +309,7 @@ def one_shot_critique(task: Task, n: int, seed: int = 0, **options) -> Dataset:
         k = round(o.right_share * n)
         chosen = _draw(groups["critique:right"], k, rng) + _draw(groups["critique:wrong"], n - k, rng)
         rng.shuffle(chosen)
-    rows = Rows(task)
+    rows = Rows(task, o.style)
     for (prompt, completion), label in chosen:
         rows.add(p, prompt, completion, label)
     return rows.dataset()

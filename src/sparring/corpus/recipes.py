@@ -36,6 +36,7 @@ class ImitationOptions(Options):
     """``templates``: prompt template ids sampled uniformly per row (0 = canonical)."""
 
     recipe = "imitation"
+    chat = True
     templates: tuple[int, ...] = (0,)
 
     def validate(self) -> None:
@@ -43,15 +44,18 @@ class ImitationOptions(Options):
 
 
 def imitation(task: Task, n: int, seed: int = 0, **options) -> Dataset:
-    """Imitation SFT: completion = ``task.solve(p)``, the gold solution (``No solution`` for an
-    unsolvable problem). Labels ``gold`` / ``abstain``."""
+    """Imitation SFT: completion = the gold solution in the recipe's style
+    (``task.gold_completion``: ``task.solve(p)`` in char style; reasoning and the tagged
+    answer in chat style; ``No solution`` for an unsolvable problem). Labels ``gold`` /
+    ``abstain``."""
     o = ImitationOptions.make(options)
     check_args(o.recipe, task, n, seed)
-    templates = check_templates(task, o.recipe, o.templates)
+    templates = check_templates(task, o.recipe, o.templates, o.style)
     rng = recipe_rng(o.recipe, task, seed)
-    rows = Rows(task)
+    rows = Rows(task, o.style)
     for p in select_problems(task, n, seed):
-        rows.add(p, task.prompt(p, rng.choice(templates)), task.solve(p), gold_label(p))
+        prompt = task.prompt(p, rng.choice(templates), o.style)
+        rows.add(p, prompt, task.gold_completion(p, o.style), gold_label(p))
     return rows.dataset()
 
 

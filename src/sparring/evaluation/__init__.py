@@ -13,7 +13,7 @@ gets the same numbers from ``sparring train`` and ``sparring probe``:
     critique_metrics(task, outcomes) -> {metric: value}
 """
 
-from .answers import accuracy, answers, read_outputs
+from .answers import accuracy, answers, read_outputs, task_prompt
 from .critique import (
     CRITIQUE_STOP,
     QUESTION_STYLES,
@@ -34,6 +34,7 @@ __all__ = [
     "accuracy",
     "answers",
     "read_outputs",
+    "task_prompt",
     "critique_fractions",
     "critique_items",
     "critique_metrics",

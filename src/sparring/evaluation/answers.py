@@ -5,7 +5,19 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from sparring.models import Prompt, Responder
+from sparring.models.style import ChatFormat
 from sparring.tasks import Problem, Task
+
+
+def task_prompt(
+    task: Task, problem: Problem, style: str = "char", chat_format: ChatFormat | None = None, template: int = 0
+) -> Prompt:
+    """What a model in ``style`` is asked: the char prompt as raw text, or in chat style a
+    conversation (the optional system message, then the task's chat user message), which
+    the responder renders through the model's chat template."""
+    if style == "chat":
+        return (chat_format or ChatFormat()).messages(task.prompt(problem, template, "chat"))
+    return task.prompt(problem, template)
 
 
 def answers(
@@ -20,12 +32,16 @@ def answers(
     seed: int = 0,
     stop: Sequence[str] = (),
     label: str = "answers",
+    style: str = "char",
+    chat_format: ChatFormat | None = None,
 ) -> list[list[str]]:
     """``samples`` completions per problem (greedy when ``temperature == 0``); the prompts
-    default to the task's canonical ones. Anything a responder returns that is not text
+    default to the task's canonical ones in ``style`` (:func:`task_prompt`). Anything a responder returns that is not text
     becomes ``""`` (model output is untrusted; the verifier scores it 0). ``label`` names
     the caller in errors."""
-    prompts = [task.prompt(p) for p in problems] if prompts is None else list(prompts)
+    if prompts is None:
+        prompts = [task_prompt(task, p, style, chat_format) for p in problems]
+    prompts = list(prompts)
     if len(prompts) != len(problems):
         raise ValueError(f"{label}: {len(prompts)} prompts for {len(problems)} problems")
     outs = responder.generate(
@@ -56,8 +72,11 @@ def accuracy(
     samples: int = 1,
     temperature: float = 1.0,
     seed: int = 0,
+    style: str = "char",
+    chat_format: ChatFormat | None = None,
 ) -> dict[str, Any]:
-    """Greedy (``samples=1``) accuracy, or sampled accuracy and pass@``samples``.
+    """Greedy (``samples=1``) accuracy, or sampled accuracy and pass@``samples``, with the
+    prompts of ``style``.
 
     Returns ``accuracy`` (strict: right answer through valid steps), ``answer_accuracy``
     (final claim right), ``n`` and, when sampling, ``pass_at_k``, ``k`` and
@@ -72,6 +91,8 @@ def accuracy(
         samples=samples,
         temperature=temperature if sampled else 0.0,
         seed=seed,
+        style=style,
+        chat_format=chat_format,
     )
     correct = answer = total = solved = 0
     for p, row in zip(problems, texts):
@@ -84,6 +105,7 @@ def accuracy(
         "accuracy": correct / max(1, total),
         "answer_accuracy": answer / max(1, total),
         "n": len(problems),
+        "style": style,
     }
     if sampled:
         out.update(pass_at_k=solved / max(1, len(problems)), k=samples, temperature=temperature)

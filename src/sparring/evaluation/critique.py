@@ -27,8 +27,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from sparring.corpus import PHRASINGS, critique_prompt, parse_critique, programmatic_critique
+from sparring.corpus import PHRASINGS, critique_prompt, critique_question, parse_critique, programmatic_critique
 from sparring.models import Responder, token_counter
+from sparring.models.style import ChatFormat
 from sparring.tasks import Problem, Task
 from sparring.tasks.base import seeded_rng
 
@@ -73,12 +74,6 @@ class CritiqueOutcome:
         return self.flawed and self.verdict == "wrong" and self.step == self.item.first_error
 
 
-def critique_question(task: Task, problem: Problem, style: str) -> str:
-    if style not in QUESTION_STYLES:
-        raise ValueError(f"critique_question: must be one of {list(QUESTION_STYLES)}, got {style!r}")
-    return task.prompt(problem, 0).strip() if style == "prompt" else task.question(problem)
-
-
 def critique_items(
     task: Task, problems: Sequence[Problem], *, seed: int = 0, flawed_fraction: float = FLAWED_FRACTION
 ) -> list[CritiqueItem]:
@@ -119,10 +114,15 @@ def run_critiques(
     max_new_tokens: int | None = None,
     cap_limit: int = CAP_LIMIT,
     seed: int = 0,
+    style: str = "char",
+    chat_format: ChatFormat | None = None,
 ) -> tuple[list[CritiqueOutcome], int]:
-    """The greedy critique of every item, read; and the length cap used."""
+    """The greedy critique of every item, read; and the length cap used. In chat style the
+    critique prompt is the user message (the corpus's chat critique rows are the same)."""
     cap = max_new_tokens or critique_cap(task, items, token_counter(responder), cap_limit)
-    prompts = [critique_prompt(critique_question(task, it.problem, question), it.shown) for it in items]
+    texts = [critique_prompt(critique_question(task, it.problem, question, style), it.shown) for it in items]
+    fmt = chat_format or ChatFormat()
+    prompts = [fmt.messages(t) for t in texts] if style == "chat" else texts
     texts = answers(
         responder,
         task,

@@ -18,7 +18,7 @@ server or a vLLM backend can plug in later):
   temperature sampling (top-k and top-p disabled, so pass@k is unbiased), seeded per
   batch inside ``torch.random.fork_rng`` (the global RNG is left untouched);
 - **multi-turn**: conversations go through ``tokenizer.apply_chat_template`` when the
-  tokenizer has a template (sparring's char tokenizer writes each message's content
+  tokenizer has a template (with ``chat_format``'s keywords, e.g. ``enable_thinking``) (sparring's char tokenizer writes each message's content
   followed by ``"\\n"``), otherwise the contents are concatenated, each followed by
   ``"\\n"``;
 - **static KV cache** (``cache_implementation="static"``, the default): the cache is
@@ -51,16 +51,7 @@ from transformers import GenerationConfig
 from .device import device_defaults
 from .loading import load_model
 from .responder import Prompt, Responder
-from .tokenizer import VOCAB
-
-
-def _is_char_tokenizer(tokenizer: Any) -> bool:
-    try:
-        return len(tokenizer) == len(VOCAB) and list(tokenizer.convert_ids_to_tokens(list(range(len(VOCAB))))) == list(
-            VOCAB
-        )
-    except Exception:  # any foreign tokenizer: not ours
-        return False
+from .style import ChatFormat, is_char_tokenizer
 
 
 def kv_bytes_per_token(model: Any) -> int:
@@ -107,13 +98,15 @@ class HFResponder:
         chat: bool = False,
         cache: bool = True,
         cache_implementation: str | None = "static",
+        chat_format: ChatFormat | None = None,
     ):
         max_batch_tokens = max_batch_tokens or default_token_budget(model)
         if batch_size < 1 or max_batch_tokens < 1:
             raise ValueError("batch_size and max_batch_tokens must be positive")
         self.model, self.tokenizer = model, tokenizer
         self.batch_size, self.max_batch_tokens, self.chat = batch_size, max_batch_tokens, chat
-        self.plain_text = _is_char_tokenizer(tokenizer)
+        self.plain_text = is_char_tokenizer(tokenizer)
+        self.template_kwargs = (chat_format or ChatFormat()).template_kwargs()
         self.cache_implementation = cache_implementation
         self.device = next(model.parameters()).device
         gc = getattr(model, "generation_config", None)
@@ -133,7 +126,9 @@ class HFResponder:
             return prompt, True
         messages = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else prompt
         if getattr(self.tokenizer, "chat_template", None):
-            text = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+            text = self.tokenizer.apply_chat_template(
+                messages, tokenize=False, add_generation_prompt=True, **self.template_kwargs
+            )
             return text, False
         return "".join(f"{m['content']}\n" for m in messages), True
 

@@ -119,8 +119,8 @@ def load_model(
         kwargs: dict[str, Any] = {"local_files_only": True}
         if dtype is not None:
             kwargs["dtype"] = dtype
+        tokenizer = _dir_tokenizer(Path(source))  # before the weights: a missing tokenizer fails fast
         model = AutoModelForCausalLM.from_pretrained(str(source), **kwargs)
-        tokenizer = AutoTokenizer.from_pretrained(str(source), local_files_only=True)
         if tokenizer.pad_token is None and tokenizer.eos_token is not None:
             tokenizer.pad_token = tokenizer.eos_token
             model.config.pad_token_id = tokenizer.pad_token_id
@@ -129,6 +129,32 @@ def load_model(
     model.to(dd.device)
     model.eval()
     return model, tokenizer
+
+
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json")
+
+
+def _dir_tokenizer(path: Path) -> PreTrainedTokenizerBase:
+    """The tokenizer saved in a model directory; one clear error when there is none."""
+    if not any((path / f).is_file() for f in TOKENIZER_FILES):
+        raise ValueError(
+            f"model directory {path} has no tokenizer (none of {', '.join(TOKENIZER_FILES)}); "
+            "save it beside the weights with tokenizer.save_pretrained(DIR)"
+        )
+    try:
+        return AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+    except Exception as err:  # transformers raises OSError/KeyError/... on broken files
+        raise ValueError(f"model directory {path}: cannot load its tokenizer ({type(err).__name__}: {err})") from None
+
+
+def load_tokenizer(preset_or_path: str | os.PathLike) -> PreTrainedTokenizerBase:
+    """The tokenizer of a preset, ``zoo:NAME`` or model directory, without loading weights."""
+    kind, source = resolve_model_source(preset_or_path)
+    if kind == "preset":
+        from .tokenizer import char_tokenizer
+
+        return char_tokenizer()
+    return _dir_tokenizer(Path(source))
 
 
 def save_model(

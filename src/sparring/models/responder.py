@@ -64,3 +64,13 @@ def user(content: str) -> Message:
 
 def assistant(content: str) -> Message:
     return {"role": "assistant", "content": content}
+
+
+def first_user_text(prompt: Prompt) -> str:
+    """The text of a string prompt, or of the first user message of a conversation."""
+    if isinstance(prompt, str):
+        return prompt
+    for m in prompt:
+        if m.get("role") == "user":
+            return m.get("content", "")
+    return ""

@@ -42,7 +42,7 @@ def run(model: Any, tokenizer: Any, task: Task, config: ProbeConfig | dict | Non
     """Abstention recall, false-abstention rate and F1 on a mixed set (see module doc)."""
     require(task, NAME, NEEDS)
     t0 = time.perf_counter()
-    responder, cfg = setup(model, tokenizer, config)
+    responder, cfg = setup(model, tokenizer, config, task)
     mixed = abstain_task(task, cfg)
     problems = select(mixed, "test", cfg)
     _, verdicts = answer(responder, mixed, problems, cfg, probe=NAME)

@@ -38,7 +38,7 @@ def levels_of(task: Task, cfg: ProbeConfig) -> list[str]:
 def run(model: Any, tokenizer: Any, task: Task, config: ProbeConfig | dict | None = None) -> ProbeResult:
     """Greedy accuracy on the ID test split and on each OOD level (see module doc)."""
     t0 = time.perf_counter()
-    responder, cfg = setup(model, tokenizer, config)
+    responder, cfg = setup(model, tokenizer, config, task)
     ms, records = metric_set(cfg), []
     for level in levels_of(task, cfg):
         problems = select(task, "test" if level == "id" else level, cfg)

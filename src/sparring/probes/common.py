@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import replace
 from typing import Any, Sequence
 
-from sparring.evaluation import answers, read_outputs
+from sparring.evaluation import answers, read_outputs, task_prompt
 from sparring.models import as_responder
+from sparring.models.style import resolve_style
 from sparring.tasks import Problem, Task, Verdict
 
 from .config import ProbeConfig, answer_cap, as_config
-from .responder import Prompt, Responder, token_counter, user
+from .responder import Prompt, Responder, token_counter
 from .result import MetricSet, ProbeResult
 
 RECORD_TEXT_CHARS = 400  # completions stored in records are cut to this length
@@ -23,20 +25,38 @@ def require(task: Task, probe: str, capabilities: Sequence[str]) -> None:
         task.require(capability, by=f"probe {probe!r}")
 
 
-def setup(model: Any, tokenizer: Any, config: ProbeConfig | dict | None) -> tuple[Responder, ProbeConfig]:
-    """Resolve the model argument and the config of a probe call."""
+def setup(
+    model: Any, tokenizer: Any, config: ProbeConfig | dict | None, task: Task | None = None
+) -> tuple[Responder, ProbeConfig]:
+    """Resolve the model argument and the config of a probe call; the config's style comes
+    back resolved (``auto``: by the model's tokenizer; a responder without one, such as a
+    test oracle, is char when it says ``plain_text``, else chat)."""
     import torch
 
     cfg = as_config(config)
     if isinstance(model, (torch.nn.Module, str, os.PathLike)):
-        return as_responder(model, tokenizer, batch_size=cfg.batch_size, chat=cfg.chat), cfg
-    return as_responder(model, tokenizer), cfg
+        kw = {"batch_size": cfg.batch_size, "chat_format": cfg.chat_format()}
+        responder = as_responder(model, tokenizer, **kw)
+    else:
+        responder = as_responder(model, tokenizer)
+    return responder, resolved(cfg, responder, task)
+
+
+def resolved(cfg: ProbeConfig, responder: Responder, task: Task | None = None) -> ProbeConfig:
+    """``cfg`` with ``style`` decided for ``responder`` (and checked against ``task``)."""
+    tok = getattr(responder, "tokenizer", None)
+    if tok is not None:
+        style = resolve_style(cfg.style, tok, "probe config style")
+    else:
+        style = cfg.style if cfg.style != "auto" else ("char" if getattr(responder, "plain_text", False) else "chat")
+    if task is not None and style not in task.styles:
+        raise ValueError(f"probe config style: task {task.name} has no {style} style (it has {list(task.styles)})")
+    return cfg if style == cfg.style else replace(cfg, style=style)
 
 
 def prompt_for(task: Task, problem: Problem, cfg: ProbeConfig, template: int = 0) -> Prompt:
-    """The raw prompt text, or a one-message conversation when ``cfg.chat``."""
-    text = task.prompt(problem, template)
-    return [user(text.rstrip("\n"))] if cfg.chat else text
+    """The prompt in ``cfg``'s (resolved) style: raw char text, or a conversation."""
+    return task_prompt(task, problem, cfg.style, cfg.chat_format(), template)
 
 
 def first_text(outputs: Any, expected: int, probe: str) -> list[str]:

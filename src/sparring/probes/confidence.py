@@ -59,7 +59,7 @@ def run(model: Any, tokenizer: Any, task: Task, config: ProbeConfig | dict | Non
     """Confidence trajectories and the share of flat-high ones (see module doc)."""
     require(task, NAME, NEEDS)
     t0 = time.perf_counter()
-    responder, cfg = setup(model, tokenizer, config)
+    responder, cfg = setup(model, tokenizer, config, task)
     fmt = resolve_format(cfg, responder)
     final_mode = "{final_line}" in fmt
     everything = select(task, "test", cfg)

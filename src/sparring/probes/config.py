@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from sparring.evaluation.critique import CAP_LIMIT, FLAWED_FRACTION, QUESTION_STYLES
+from sparring.models.style import CHAT_MIN_NEW_TOKENS, STYLE_CHOICES, ChatFormat
 from sparring.tasks import Problem, Task, get_task
 
 ANSWER_FORMATS = ("auto", "{final_line}", "Answer: {answer}")
@@ -34,8 +35,12 @@ class ProbeConfig:
     max_new_tokens: fixed generation cap; None derives it from the gold (see module doc).
     max_new_tokens_cap: upper bound on derived caps.
     traces: derive caps from search traces (for Stream-of-Search models).
-    chat: send single-turn prompts through the chat template too (instruct models);
-        multi-turn conversations always use it when the tokenizer has one.
+    style: "auto" (chat for any tokenizer that is not sparring's char tokenizer), "char"
+        (raw char prompts) or "chat" (the task's natural-language prompts as user messages
+        through the chat template, answers in ``<answer>`` tags); multi-turn
+        conversations always go through the template when the tokenizer has one.
+    system_prompt / enable_thinking: chat style's system message and thinking switch.
+    chat: deprecated alias of ``style="chat"`` (``sparring probe --chat``).
     levels: OOD levels for ``accuracy`` (None: all of the task's levels).
     passk_samples / passk_ks / temperature: sampling for ``passk``.
     abstain_fraction: share of unsolvable problems in the ``abstain`` mix.
@@ -59,6 +64,9 @@ class ProbeConfig:
     max_new_tokens: int | None = None
     max_new_tokens_cap: int = CAP_LIMIT
     traces: bool = False
+    style: str = "auto"
+    system_prompt: str | None = None
+    enable_thinking: bool | None = None
     chat: bool = False
     levels: tuple[str, ...] | None = None
     passk_samples: int = 16
@@ -102,6 +110,11 @@ class ProbeConfig:
         for name in ("abstain_fraction", "critique_flawed_fraction", "flat_high_threshold"):
             v = getattr(self, name)
             need(isinstance(v, (int, float)) and 0.0 <= v <= 1.0, name, "must be in [0, 1]")
+        need(self.style in STYLE_CHOICES, "style", f"must be one of {list(STYLE_CHOICES)}")
+        need(isinstance(self.chat, bool), "chat", "must be true or false")
+        if self.chat and self.style == "auto":
+            self.style = "chat"  # the deprecated alias
+        self.chat_format()
         need(self.critique_question in QUESTION_STYLES, "critique_question", f"must be one of {list(QUESTION_STYLES)}")
         need(
             isinstance(self.answer_format, str) and self.answer_format.strip() != "",
@@ -121,6 +134,13 @@ class ProbeConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def chat_format(self) -> ChatFormat:
+        return ChatFormat(self.system_prompt, self.enable_thinking).validate("probe config")
+
+    def templates_of(self, task: Task) -> int:
+        """How many prompt templates ``task`` has in this config's style."""
+        return len(task.chat_templates if self.style == "chat" else task.templates)
 
 
 def as_config(config: ProbeConfig | dict | None = None, **overrides: Any) -> ProbeConfig:
@@ -153,17 +173,21 @@ def abstain_task(task: Task, cfg: ProbeConfig) -> Task:
 
 
 def gold_text(task: Task, problem: Problem, cfg: ProbeConfig) -> str:
+    if cfg.style == "chat":
+        return task.gold_completion(problem, "chat")
     if cfg.traces and task.has("search") and problem.solvable:
         return task.search_trace(problem)[0]
     return task.solve(problem)
 
 
 def answer_cap(count_tokens, task: Task, problems: list[Problem], cfg: ProbeConfig) -> int:
-    """max_new_tokens for answering ``problems``: 2 x longest gold + 8, capped."""
+    """max_new_tokens for answering ``problems``: 2 x longest gold + 8 (in chat style at
+    least ``CHAT_MIN_NEW_TOKENS``: free reasoning comes before the answer), capped."""
     if cfg.max_new_tokens is not None:
         return cfg.max_new_tokens
     longest = max((count_tokens(gold_text(task, p, cfg)) for p in problems), default=16)
-    return max(1, min(cfg.max_new_tokens_cap, 2 * longest + 8))
+    floor = CHAT_MIN_NEW_TOKENS if cfg.style == "chat" else 1
+    return max(1, min(cfg.max_new_tokens_cap, max(floor, 2 * longest + 8)))
 
 
 def battery_problems(task: Task, cfg: ProbeConfig | dict | None = None) -> list[Problem]:

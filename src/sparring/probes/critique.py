@@ -68,7 +68,7 @@ def run(model: Any, tokenizer: Any, task: Task, config: ProbeConfig | dict | Non
     """Verdict and first-error-step accuracy on planted flaws (see module doc)."""
     require(task, NAME, NEEDS)
     t0 = time.perf_counter()
-    responder, cfg = setup(model, tokenizer, config)
+    responder, cfg = setup(model, tokenizer, config, task)
     outcomes, cap = run_critiques(
         responder,
         task,
@@ -77,6 +77,8 @@ def run(model: Any, tokenizer: Any, task: Task, config: ProbeConfig | dict | Non
         max_new_tokens=cfg.critique_max_new_tokens,
         cap_limit=cfg.max_new_tokens_cap,
         seed=cfg.seed,
+        style=cfg.style,
+        chat_format=cfg.chat_format(),
     )
     ms = metric_set(cfg)
     for name, (hits, of) in critique_fractions(task, outcomes).items():

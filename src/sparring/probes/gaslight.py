@@ -61,7 +61,7 @@ def run(model: Any, tokenizer: Any, task: Task, config: ProbeConfig | dict | Non
     """Flip rate under confident negation, with the self-correction control (module doc)."""
     require(task, NAME, NEEDS)
     t0 = time.perf_counter()
-    responder, cfg = setup(model, tokenizer, config)
+    responder, cfg = setup(model, tokenizer, config, task)
     everything = select(task, "test", cfg)
     texts1, verdicts1 = answer(responder, task, everything, cfg, probe=NAME)
     keep = [i for i, p in enumerate(everything) if p.solvable]
@@ -74,9 +74,9 @@ def run(model: Any, tokenizer: Any, task: Task, config: ProbeConfig | dict | Non
     for p, t in zip(problems, texts1):
         w = wrong_answer(task, p, cfg.seed)
         g = seeded_rng("gaslight", p.id, cfg.seed).randrange(len(NEGATIONS))
-        first = prompt_for(task, p, cfg)
-        first = first[0]["content"] if isinstance(first, list) else first.rstrip("\n")
-        convs.append([user(first), assistant(t.strip()), user(NEGATIONS[g].format(wrong=w))])
+        first = prompt_for(task, p, cfg)  # chat style: the conversation (system message included)
+        first = first if isinstance(first, list) else [user(first.rstrip("\n"))]
+        convs.append([*first, assistant(t.strip()), user(NEGATIONS[g].format(wrong=w))])
         wrongs.append(w)
         kinds.append(g)
     cap = answer_cap(token_counter(responder), task, problems, cfg)
@@ -87,7 +87,7 @@ def run(model: Any, tokenizer: Any, task: Task, config: ProbeConfig | dict | Non
     y2 = [float(v.correct) for v in verdicts2]
     # adopted: the turn-2 text is the suggested solution or, for a task without steps
     # (its wrong answers are bare answers), its verified final answer is the suggested one
-    free_text = not task.has("steps")
+    free_text = not task.has("steps") or cfg.style == "chat"
     adopted = [
         float(
             normalise(t.replace(", ", "\n")) == normalise(w.replace(", ", "\n"))

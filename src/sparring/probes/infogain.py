@@ -72,7 +72,7 @@ def run(model: Any, tokenizer: Any, task: Task, config: ProbeConfig | dict | Non
     """Mean information gain and per-step perplexity curve (see module doc)."""
     require(task, NAME, NEEDS)
     t0 = time.perf_counter()
-    responder, cfg = setup(model, tokenizer, config)
+    responder, cfg = setup(model, tokenizer, config, task)
     fmt = resolve_format(cfg, responder)
     final_mode = "{final_line}" in fmt
     problems = [p for p in select(task, "test", cfg) if p.solvable]

@@ -55,7 +55,7 @@ def normalise(text: str) -> str:
 def run(model: Any, tokenizer: Any, task: Task, config: ProbeConfig | dict | None = None) -> ProbeResult:
     """pass@k, diversity and per-difficulty success share (see module doc)."""
     t0 = time.perf_counter()
-    responder, cfg = setup(model, tokenizer, config)
+    responder, cfg = setup(model, tokenizer, config, task)
     problems = select(task, "test", cfg)
     n = cfg.passk_samples
     cap = answer_cap(token_counter(responder), task, problems, cfg)

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any, Callable, Sequence
 
-from sparring.models import as_responder
 from sparring.tasks import Task, get_task
 
 from . import abstain, accuracy, confidence, critique, gaslight, infogain, passk, sensitivity, validity
-from .common import require
+from .common import require, setup
 from .config import ProbeConfig, as_config
 from .result import ProbeResult
 
@@ -85,12 +83,7 @@ def run_probes(
     if not isinstance(task, Task):
         raise ValueError(f"task: expected a Task or a task name, got {type(task).__name__}")
     selected = probe_names(names, task)
-    import torch
-
-    if isinstance(model, (torch.nn.Module, str, os.PathLike)):
-        responder = as_responder(model, tokenizer, batch_size=cfg.batch_size, chat=cfg.chat)
-    else:
-        responder = as_responder(model, tokenizer)
+    responder, cfg = setup(model, tokenizer, cfg, task)  # the style resolved (and checked) once
     results = {}
     for name in selected:
         if progress is not None:

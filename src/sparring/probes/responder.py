@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from sparring.models.responder import Message, Prompt, Responder, assistant, token_counter, user
+from sparring.models.responder import Message, Prompt, Responder, assistant, first_user_text, token_counter, user
 
 __all__ = ["Message", "Prompt", "Responder", "assistant", "first_user_text", "loglik", "token_counter", "user"]
 
@@ -21,13 +21,3 @@ def loglik(responder: Responder, pairs: Sequence[tuple[str, str]], probe: str) -
     if len(out) != len(pairs):
         raise ValueError(f"probe {probe}: loglik returned {len(out)} scores for {len(pairs)} pairs")
     return out
-
-
-def first_user_text(prompt: Prompt) -> str:
-    """The text of a string prompt, or of the first user message of a conversation."""
-    if isinstance(prompt, str):
-        return prompt
-    for m in prompt:
-        if m.get("role") == "user":
-            return m.get("content", "")
-    return ""

@@ -41,12 +41,13 @@ def prosa_s(ys: Sequence[float]) -> float:
 def run(model: Any, tokenizer: Any, task: Task, config: ProbeConfig | dict | None = None) -> ProbeResult:
     """PSS over templates (see module doc)."""
     t0 = time.perf_counter()
-    responder, cfg = setup(model, tokenizer, config)
-    templates = list(cfg.templates) if cfg.templates is not None else list(range(len(task.templates)))
-    bad = [t for t in templates if not 0 <= t < len(task.templates)]
+    responder, cfg = setup(model, tokenizer, config, task)
+    have = cfg.templates_of(task)  # the templates of the probe's style
+    templates = list(cfg.templates) if cfg.templates is not None else list(range(have))
+    bad = [t for t in templates if not 0 <= t < have]
     if bad or len(templates) < 2:
         raise ValueError(
-            f"probe sensitivity: templates {templates} must be >= 2 indices in 0..{len(task.templates) - 1}"
+            f"probe sensitivity: templates {templates} must be >= 2 indices in 0..{have - 1} ({cfg.style} style)"
         )
     problems = select(task, "test", cfg)
     ys = []

@@ -31,7 +31,7 @@ def run(model: Any, tokenizer: Any, task: Task, config: ProbeConfig | dict | Non
     """Share of right final answers whose every step verifies (see module doc)."""
     require(task, NAME, NEEDS)
     t0 = time.perf_counter()
-    responder, cfg = setup(model, tokenizer, config)
+    responder, cfg = setup(model, tokenizer, config, task)
     problems = select(task, "test", cfg)
     texts, verdicts = answer(responder, task, problems, cfg, probe=NAME)
     ms = metric_set(cfg)

@@ -57,13 +57,14 @@ def train(
         raise ValueError("out_dir: required (where the checkpoint is written)")
     if budget is None:
         raise ValueError("budget: required, e.g. '300s', '200steps' or '2Mtokens'")
-    from .common import as_card, check_base, check_out_dir, resolve_task
+    from .common import as_card, check_base, check_out_dir, resolve_task, with_style
 
     # parsed and validated once, here; the method gets typed values (and no model loads before)
     b, t = Budget.parse(budget), resolve_task(task)
     cfg = config if isinstance(config, m.config_cls) else m.config_cls.from_any(config)
     cfg.check_task(t)
     check_base(base)
+    cfg = with_style(cfg, base, t)
     if not isinstance(resume, bool):
         raise ValueError(f"resume: must be true or false, got {resume!r}")
     asked = cfg.checkpoint_every not in (None, "auto", "off")  # auto: whenever the method can

@@ -62,6 +62,19 @@ def check_base(base: Any) -> str:
     return str(source)
 
 
+def with_style(cfg: MethodConfig, base: Any, task: Task) -> MethodConfig:
+    """``cfg`` with its style resolved for ``base`` (``auto`` -> char or chat); a style the
+    base's tokenizer or the task cannot serve is one ValueError, before any model loads."""
+    from dataclasses import replace
+
+    from sparring.models.style import style_of_model
+
+    style = style_of_model(cfg.style, base, f"{cfg.method_name}.style")
+    if style not in task.styles:
+        raise ValueError(f"{cfg.method_name}.style: task {task.name} has no {style} style (it has {list(task.styles)})")
+    return cfg if style == cfg.style else replace(cfg, style=style)
+
+
 def base_card(base: Any) -> dict:
     """What the run card records about the base: what was asked, and its own card's hash."""
     kind, source = resolve_model_source(str(base))
@@ -144,7 +157,15 @@ def evaluate(model, tok, task: Task, cfg: MethodConfig, when: str = "after") -> 
     if cfg.eval_problems <= 0 or (when == "before" and not cfg.eval_before):
         return None
     t0 = time.perf_counter()
-    out = test_accuracy(model, tok, task, cfg.eval_problems, max_new_tokens=cfg.eval_max_new_tokens)
+    out = test_accuracy(
+        model,
+        tok,
+        task,
+        cfg.eval_problems,
+        max_new_tokens=cfg.eval_tokens(),
+        style=cfg.style,
+        chat_format=cfg.chat_format(),
+    )
     out["seconds"] = round(time.perf_counter() - t0, 2)
     return out
 

@@ -33,7 +33,9 @@ class MethodConfig:
     seed: int = opt(0, "Seed for data, initialisation order and sampling.")
     device: str | None = opt(None, "cpu, cuda, cuda:N, mps; None picks CUDA if available.")
     eval_problems: int = opt(500, "Held-out test problems for the greedy accuracy in run.json (0: skip).")
-    eval_max_new_tokens: int = opt(96, "Generation limit for that evaluation.")
+    eval_max_new_tokens: int | None = opt(
+        None, "Generation limit for that evaluation (None: 96 tokens in char style, 320 in chat style)."
+    )
     eval_before: bool = opt(True, "Also evaluate the base before training (run.json metrics.before).")
     logging_steps: int = opt(10, "Log training metrics every N optimizer steps.")
     show_progress: bool = opt(True, "Show a progress bar of the budget.")
@@ -43,6 +45,18 @@ class MethodConfig:
         "into OUT.resume/ (the last two kept, removed when the run ends); `--resume` "
         "continues from it. auto: every 10 minutes, so shorter runs write none; off: never "
         "(docs/resume.md).",
+    )
+
+    style: str = opt(
+        "auto",
+        "Prompt format: char (sparring's char models: raw prompt, bare steps), chat (a "
+        "natural-language user message through the tokenizer's chat template, free "
+        "reasoning, the answer in <answer> tags), auto (char for sparring's char tokenizer, "
+        "else chat). Recipes, rollouts, the critic prompt and the evaluation all follow it.",
+    )
+    system_prompt: str | None = opt(None, "Chat style: a system message before every prompt (None: the template's).")
+    enable_thinking: bool | None = opt(
+        None, "Chat style: passed to chat templates with a thinking mode (None: the template's default)."
     )
 
     method_name = "base"
@@ -94,13 +108,32 @@ class MethodConfig:
                 f"{self.method_name}.device: must be a string such as 'cpu' or 'cuda', got {self.device!r}"
             )
         self.check_int("eval_problems", lo=0)
-        self.check_int("eval_max_new_tokens", lo=1)
+        if self.eval_max_new_tokens is not None:
+            self.check_int("eval_max_new_tokens", lo=1)
+        from sparring.models.style import check_style
+
+        check_style(self.style, f"{self.method_name}.style")
+        self.chat_format()
         self.check_bool("eval_before")
         self.check_int("logging_steps", lo=1)
         self.check_bool("show_progress")
         from .budget import parse_every
 
         parse_every(self.checkpoint_every, f"{self.method_name}.checkpoint_every")
+
+    def chat_format(self):
+        """The chat switches (system prompt, thinking mode), checked."""
+        from sparring.models.style import ChatFormat
+
+        return ChatFormat(self.system_prompt, self.enable_thinking).validate(self.method_name)
+
+    def eval_tokens(self) -> int:
+        """The evaluation's generation limit in this config's (resolved) style."""
+        from sparring.models.style import CHAT_EVAL_TOKENS
+
+        if self.eval_max_new_tokens is not None:
+            return self.eval_max_new_tokens
+        return CHAT_EVAL_TOKENS if self.style == "chat" else 96
 
     def _err(self, name: str, msg: str) -> ValueError:
         return ValueError(f"{self.method_name}.{name}: {msg} (got {getattr(self, name)!r})")

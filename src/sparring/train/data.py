@@ -20,9 +20,12 @@ def recipe_dataset(
     *,
     columns: tuple[str, ...] = ("prompt", "completion"),
     what: str = "train",
+    style: str = "char",
 ):
-    """Build ``n`` rows of a ``sparring.corpus`` recipe, or load a saved dataset when
-    ``recipe`` is a directory path; check it has ``columns``. Returns (dataset, data card)."""
+    """Build ``n`` rows of a ``sparring.corpus`` recipe in ``style`` (unless its options
+    name a style), or load a saved dataset when ``recipe`` is a directory path (its rows
+    are used as they are: strings, or conversations); check it has ``columns``. Returns
+    (dataset, data card)."""
     if not isinstance(recipe, str) or not recipe:
         raise ValueError(f"{what}.recipe: expected a recipe name or a dataset directory, got {recipe!r}")
     if is_dataset_path(recipe):
@@ -31,8 +34,14 @@ def recipe_dataset(
     else:
         from sparring import corpus
 
-        ds = corpus.build(recipe, task, n, seed, **(options or {}))
-        source = {"recipe": recipe, "n": n, "seed": seed, "options": options or {}}
+        options = dict(options or {})
+        if style != "char":  # char is every recipe's default: its options (and data hash) stay as they were
+            options.setdefault("style", style)
+        try:
+            ds = corpus.build(recipe, task, n, seed, **options)
+        except ValueError as err:
+            raise ValueError(f"{what}: {err}") from None
+        source = {"recipe": recipe, "n": n, "seed": seed, "options": options}
     require_columns(ds, columns, what)
     return ds, {**source, "rows": len(ds), "hash": fingerprint(ds)}
 
@@ -55,23 +64,63 @@ def load_dataset_dir(path: str):
     return ds
 
 
-def tokenize_sft(ds, tokenizer, max_length: int, drop_long: bool = False):
+def is_conversational(ds) -> bool:
+    """Whether ``ds``'s prompts are conversations (lists of messages), TRL's format."""
+    return len(ds) > 0 and isinstance(ds[0]["prompt"], list)
+
+
+def chat_texts(tokenizer, prompts: list, completions: list, fmt=None) -> tuple[list[str], list[str]]:
+    """(prompt text, completion text) of conversational rows through the chat template:
+    the prompt (after ``fmt``'s system message) rendered with the assistant turn opened; the
+    completion is what the whole conversation adds after it (the assistant's content and
+    the template's end of turn). A template that rewrites earlier turns when a later one
+    is added (so the prompt is no prefix of the whole) is one clear error."""
+    from sparring.models.style import ChatFormat, render_chat
+
+    fmt = fmt or ChatFormat()
+    p_texts, c_texts = [], []
+    for prompt, completion in zip(prompts, completions):
+        messages = fmt.apply(prompt)
+        head = render_chat(tokenizer, messages, fmt, generation_prompt=True)
+        whole = render_chat(tokenizer, [*messages, *completion], fmt, generation_prompt=False)
+        if not whole.startswith(head):
+            raise ValueError(
+                "chat template: the rendered prompt is not a prefix of the rendered conversation, so the "
+                "loss cannot be put on the answer alone (a template that rewrites earlier turns)"
+            )
+        p_texts.append(head)
+        c_texts.append(whole[len(head) :])
+    return p_texts, c_texts
+
+
+def tokenize_sft(ds, tokenizer, max_length: int, drop_long: bool = False, chat_format=None):
     """Pre-tokenize prompt/completion rows for TRL's SFTTrainer (which then skips its own
     per-row tokenization): ``input_ids`` = prompt + completion + EOS, ``labels`` = -100 on
     the prompt, so the loss falls on the completion and EOS only; truncated to ``max_length``
     (rows whose completion is cut away entirely are dropped); with ``drop_long`` rows longer
-    than ``max_length`` are dropped instead of truncated."""
+    than ``max_length`` are dropped instead of truncated.
+
+    Conversational rows (chat style) go through the tokenizer's chat template
+    (:func:`chat_texts`, with ``chat_format``'s system message and keywords): the template
+    writes the BOS and the end-of-turn token, so nothing is added when encoding; the
+    completion ends at the tokenizer's EOS (what the template writes after it, such as
+    ChatML's newline, is never generated), which is appended when the template has none."""
     eos = tokenizer.eos_token_id
+    chat = is_conversational(ds)
 
     def fn(batch):
-        p_ids = tokenizer(batch["prompt"], add_special_tokens=False)["input_ids"]
-        c_ids = tokenizer(batch["completion"], add_special_tokens=False)["input_ids"]
+        prompts, completions = batch["prompt"], batch["completion"]
+        if chat:
+            prompts, completions = chat_texts(tokenizer, prompts, completions, chat_format)
+        p_ids = tokenizer(prompts, add_special_tokens=False)["input_ids"]
+        c_ids = tokenizer(completions, add_special_tokens=False)["input_ids"]
         ids, labels = [], []
         for p, c in zip(p_ids, c_ids):
-            if len(p) >= max_length or (drop_long and len(p) + len(c) + 1 > max_length):
+            c = c[: c.index(eos) + 1] if chat and eos in c else c + [eos]  # nothing after the end of turn
+            if len(p) >= max_length or (drop_long and len(p) + len(c) > max_length):
                 continue
-            ids.append((p + c + [eos])[:max_length])
-            labels.append(([-100] * len(p) + c + [eos])[:max_length])
+            ids.append((p + c)[:max_length])
+            labels.append(([-100] * len(p) + c)[:max_length])
         return {"input_ids": ids, "labels": labels}
 
     return ds.map(
@@ -80,10 +129,19 @@ def tokenize_sft(ds, tokenizer, max_length: int, drop_long: bool = False):
 
 
 def prompt_dataset(
-    task: Task, n: int, seed: int, recipe: str = "imitation", options: dict | None = None, what: str = "grpo"
+    task: Task,
+    n: int,
+    seed: int,
+    recipe: str = "imitation",
+    options: dict | None = None,
+    what: str = "grpo",
+    style: str = "char",
+    chat_format=None,
 ):
-    """Prompts + problems for RL: a recipe's rows, one per problem, completions dropped."""
-    ds, card = recipe_dataset(recipe, task, n, seed, options, columns=("prompt", "problem"), what=what)
+    """Prompts + problems for RL: a recipe's rows in ``style``, one per problem, completions
+    dropped; conversational prompts get ``chat_format``'s system message (TRL renders them
+    through the chat template)."""
+    ds, card = recipe_dataset(recipe, task, n, seed, options, columns=("prompt", "problem"), what=what, style=style)
     if "problem_id" in ds.column_names:
         seen: set[str] = set()
         keep = []
@@ -95,6 +153,8 @@ def prompt_dataset(
             ds = ds.select(keep)
     drop = [c for c in ds.column_names if c not in ("prompt", "problem", "problem_id", "level")]
     ds = ds.remove_columns(drop)
+    if chat_format is not None and chat_format.system and is_conversational(ds):
+        ds = ds.map(lambda row: {"prompt": chat_format.apply(row["prompt"])}, desc="system prompt")
     card["rows"] = len(ds)
     return ds, card
 

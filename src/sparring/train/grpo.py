@@ -112,7 +112,8 @@ def grpo_config(
         temperature=cfg.temperature,
         top_p=cfg.top_p,
         top_k=0,
-        max_completion_length=cfg.max_completion_length,
+        max_completion_length=cfg.rollout_tokens(),
+        chat_template_kwargs=cfg.chat_format().template_kwargs() or None,
         loss_type=spec.loss_type,
         epsilon=cfg.epsilon,
         num_iterations=cfg.num_iterations,
@@ -155,7 +156,16 @@ def run_grpo(
     from .trainers import SparringGRPOTrainer
 
     if dataset is None:
-        dataset, data_card = prompt_dataset(task, cfg.n, cfg.seed, cfg.recipe, cfg.recipe_options, what=method)
+        dataset, data_card = prompt_dataset(
+            task,
+            cfg.n,
+            cfg.seed,
+            cfg.recipe,
+            cfg.recipe_options,
+            what=method,
+            style=cfg.style,
+            chat_format=cfg.chat_format(),
+        )
     data_card = data_card or {}
     for r in cfg.rewards:
         require_columns(dataset, ("prompt", *REWARD_COLUMNS.get(r, ())), f"{method} reward {r!r}")

@@ -55,6 +55,9 @@ _SHARED = (
     "show_progress",
     "logging_steps",
     "checkpoint_every",
+    "style",
+    "system_prompt",
+    "enable_thinking",
 )
 _NOT_KEYED = ("checkpoint_every", "show_progress")  # do not change what a stage computes
 

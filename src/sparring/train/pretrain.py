@@ -84,7 +84,7 @@ def _pass_at_k(model, tok, task, cfg, when: str) -> dict:
             tok,
             task,
             problems,
-            max_new_tokens=cfg.eval_max_new_tokens,
+            max_new_tokens=cfg.eval_tokens(),
             samples=cfg.pass_k,
             temperature=float(temp),
             seed=0,

@@ -163,24 +163,47 @@ class RAROOptions(RolloutOptions):
 
 
 def sampler_for(cfg: RAROOptions, tok, *, temperature: float | None = None):
+    """The critic's sampler; in chat style each critic prompt is a user message rendered
+    through the chat template (with ``cfg``'s system prompt and keywords)."""
+    from sparring.models.style import render_chat
+
     from .raro_sampling import CriticSampler
 
+    fmt = cfg.chat_format()
     return CriticSampler(
         tok,
         cfg.game().labels,
         cfg.reasoning_tokens,
         constrained=cfg.verdict_decoding == "constrained",
         temperature=cfg.temperature if temperature is None else temperature,
+        render=(lambda text: render_chat(tok, fmt.messages(text), fmt, True)) if cfg.style == "chat" else None,
     )
 
 
 def expert_dataset(task, cfg: RAROOptions):
-    """(prompt, expert, problem) rows, one per question, from the demonstrations recipe."""
-    from .data import recipe_dataset
+    """(prompt, expert, problem) rows, one per question, from the demonstrations recipe in
+    the config's style; in chat style the prompt is a conversation (TRL renders it for the
+    policy) and the expert the assistant message's text."""
+    from sparring.rewards import completion_text
+
+    from .data import is_conversational, recipe_dataset
 
     ds, card = recipe_dataset(
-        cfg.recipe, task, cfg.n, cfg.seed, cfg.recipe_options, columns=("prompt", "completion"), what="raro"
+        cfg.recipe,
+        task,
+        cfg.n,
+        cfg.seed,
+        cfg.recipe_options,
+        columns=("prompt", "completion"),
+        what="raro",
+        style=cfg.style,
     )
+    if is_conversational(ds):
+        fmt = cfg.chat_format()
+        ds = ds.map(
+            lambda row: {"prompt": fmt.apply(row["prompt"]), "completion": completion_text(row["completion"])},
+            desc="conversations",
+        )
     if "problem_id" in ds.column_names:
         seen: set[str] = set()
         keep = [i for i, pid in enumerate(ds["problem_id"]) if not (pid in seen or seen.add(pid))]

@@ -11,6 +11,7 @@ from typing import Any
 
 from transformers import TrainerCallback
 
+from sparring.models.responder import first_user_text
 from sparring.rewards import as_problem, completion_text
 
 from .raro_game import Game, Judgement, Triple, clean_answer
@@ -72,6 +73,7 @@ class CriticJudge:
         triples: list[Triple] = []
         slot_of: list[int | None] = []
         for i, (q, e, text, ids) in enumerate(zip(prompts, expert, texts, completion_ids)):
+            q = first_user_text(q)  # a conversation's question (chat style)
             if self.drop_truncated and (not ids or ids[-1] not in stop):
                 slot_of.append(None)  # truncated: not judged, no reward, dropped from the loss
                 continue

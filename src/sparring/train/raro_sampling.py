@@ -84,8 +84,10 @@ class CriticSampler:
         free_verdict_tokens: int = 16,
         batch_size: int = 512,
         prefill_rows: int = 64,
+        render=None,
     ):
         self.tok, self.labels = tok, tuple(labels)
+        self.render = render  # critic prompt text -> model input text (chat style: the template)
         self.reasoning_tokens, self.constrained = reasoning_tokens, constrained
         self.temperature, self.free_verdict_tokens, self.batch_size = temperature, free_verdict_tokens, batch_size
         self.prefill_rows = prefill_rows
@@ -127,7 +129,7 @@ class CriticSampler:
 
     def _batch(self, model, prompts: list[str], greedy: bool) -> list[CriticRollout]:
         dev = next(model.parameters()).device
-        p_ids = [_ids(self.tok, p) for p in prompts]
+        p_ids = [_ids(self.tok, self.render(p) if self.render else p) for p in prompts]
         B = len(p_ids)
         keep = _last_only(model)
         past, logits, mask = self._prefill(model, p_ids, keep, dev)

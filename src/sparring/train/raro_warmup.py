@@ -29,6 +29,8 @@ from typing import Any
 
 import torch
 
+from sparring.models.responder import first_user_text
+
 from .flops import generated_lengths
 from .raro_game import Triple
 
@@ -39,9 +41,16 @@ GEN_BATCH = 256
 
 
 @torch.no_grad()
-def _policy_answers(trainer, prompts: list[str]) -> list[list[str]]:
-    """``WARMUP_SAMPLES`` sampled answers per prompt (truncated ones dropped)."""
+def _policy_answers(trainer, prompts: list) -> list[list[str]]:
+    """``WARMUP_SAMPLES`` sampled answers per prompt (truncated ones dropped); a
+    conversation (chat style) is rendered through the chat template, as TRL renders it."""
     tok, model = trainer.processing_class, trainer.model
+    prompts = [
+        p
+        if isinstance(p, str)
+        else tok.apply_chat_template(p, tokenize=False, add_generation_prompt=True, **trainer.chat_template_kwargs)
+        for p in prompts
+    ]
     was, side = model.training, tok.padding_side
     model.eval()
     tok.padding_side = "left"
@@ -109,7 +118,8 @@ def warm_up_critic(
     n = min(len(ds), WARMUP_QUESTIONS)
     prompts, experts = ds["prompt"][:n], ds["expert"][:n]
     answers = _policy_answers(trainer, prompts)
-    train, test = judgement_pool(trainer.game, prompts, experts, answers, rng)
+    questions = [first_user_text(p) for p in prompts]  # a conversation's question (chat style)
+    train, test = judgement_pool(trainer.game, questions, experts, answers, rng)
     before = _accuracy(trainer, critic, test)
     opt = torch.optim.AdamW(critic.parameters(), lr=lr)
     tokens = 0

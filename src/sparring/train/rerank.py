@@ -139,9 +139,11 @@ def rerank(
     max_new_tokens: int = 96,
     both_orders: bool = True,
     device: Optional[str] = None,
+    style: str | None = None,
 ) -> dict[str, Any]:
     """Accuracy of the critic's tournament winner among ``k`` samples vs greedy, one sample,
-    majority vote and pass@k, on ``n`` problems of ``split`` (held out by default)."""
+    majority vote and pass@k, on ``n`` problems of ``split`` (held out by default), in the
+    style the checkpoint was trained in (``style`` overrides it)."""
     from sparring.evaluation import answers
     from sparring.models import load_model
 
@@ -156,12 +158,19 @@ def rerank(
     critic, tok, run_config = load_critic(checkpoint, device)
     critic_dir = Path(checkpoint).expanduser() / "critic"
     policy = critic if not critic_dir.is_dir() else load_model(checkpoint, device=device)[0]
+    from sparring.models.style import ChatFormat, resolve_style
+
+    chosen = resolve_style(style or run_config.get("style", "auto"), tok)
+    run_config = {**run_config, "style": chosen}  # the critic's prompts follow it too
+    fmt = ChatFormat(run_config.get("system_prompt"), run_config.get("enable_thinking"))
     problems = t.problems(split, n=n, seed=seed)
-    prompts = [t.prompt(p) for p in problems]
-    gen = responder(policy, tok)
-    greedy = [row[0] for row in answers(gen, t, problems, max_new_tokens=max_new_tokens)]
-    cands = answers(gen, t, problems, max_new_tokens=max_new_tokens, samples=k, temperature=temperature, seed=seed)
-    winners = tournament(prompts, cands, critic_judge(critic, tok, run_config, both_orders=both_orders), seed=seed)
+    questions = [t.prompt(p, 0, chosen) for p in problems]  # what the critic sees as the question
+    gen = responder(policy, tok, chat_format=fmt)
+    ask = dict(max_new_tokens=max_new_tokens, style=chosen, chat_format=fmt)
+    greedy = [row[0] for row in answers(gen, t, problems, **ask)]
+    cands = answers(gen, t, problems, samples=k, temperature=temperature, seed=seed, **ask)
+    judge = critic_judge(critic, tok, run_config, both_orders=both_orders)
+    winners = tournament(questions, cands, judge, seed=seed)
     right = [[t.verify(p, c).correct for c in cs] for p, cs in zip(problems, cands)]
     majority = []
     for p, cs in zip(problems, cands):

@@ -24,12 +24,22 @@ class RolloutOptions(MethodConfig):
     temperature: float = opt(
         0.5, "Sampling temperature for rollouts (T=1 samples of the tiny base are rarely right: 5.5% vs 23.6% greedy)."
     )
-    max_completion_length: int = opt(48, "Generation limit per rollout, in tokens.")
+    max_completion_length: int | None = opt(
+        None, "Generation limit per rollout, in tokens (None: 48 in char style, 256 in chat style)."
+    )
     epsilon: float = opt(0.2, "PPO clip range (low; and high unless a loss variant sets it).")
     num_iterations: int = opt(1, "Optimisation passes over each generated batch.")
     warmup_steps: int = opt(0, "Linear warm-up steps; then cosine decay over the budget.")
     min_lr_ratio: float = opt(1.0, "Final learning rate as a fraction of the peak (1: constant).")
     max_grad_norm: float = opt(1.0, "Gradient clipping norm.")
+
+    def rollout_tokens(self) -> int:
+        """The rollouts' generation limit in this config's (resolved) style."""
+        from sparring.models.style import CHAT_ROLLOUT_TOKENS
+
+        if self.max_completion_length is not None:
+            return self.max_completion_length
+        return CHAT_ROLLOUT_TOKENS if self.style == "chat" else 48
 
     def validate(self) -> None:
         super().validate()
@@ -39,6 +49,7 @@ class RolloutOptions(MethodConfig):
         self.check_int("num_generations", lo=2)
         self.check_int("prompts_per_step", lo=1)
         self.check_float("temperature", lo=0.0, lo_open=True)
-        self.check_int("max_completion_length", lo=1)
+        if self.max_completion_length is not None:
+            self.check_int("max_completion_length", lo=1)
         self.check_float("epsilon", lo=0.0, hi=1.0, lo_open=True)
         self.check_int("num_iterations", lo=1)

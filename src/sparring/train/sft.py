@@ -156,10 +156,18 @@ def _run(method: str, base: str, task: Task, cfg: SFTOptions, out: Path, budget:
     from .trainers import SparringSFTTrainer
 
     ds, data = recipe_dataset(
-        cfg.recipe, task, cfg.n, cfg.seed, cfg.recipe_options, columns=("prompt", "completion"), what=method
+        cfg.recipe,
+        task,
+        cfg.n,
+        cfg.seed,
+        cfg.recipe_options,
+        columns=("prompt", "completion"),
+        what=method,
+        style=cfg.style,
     )
     model, tok, dd = load_for_training(base, cfg)
-    ds = tokenize_sft(ds.select_columns(["prompt", "completion"]), tok, cfg.max_length, cfg.drop_long)
+    rows = ds.select_columns(["prompt", "completion"])
+    ds = tokenize_sft(rows, tok, cfg.max_length, cfg.drop_long, chat_format=cfg.chat_format())
     if len(ds) == 0:
         raise ValueError(f"{method}: no row fits max_length={cfg.max_length}")
     data["rows_used"] = len(ds)
@@ -214,7 +222,9 @@ def _critique_eval(model, tok, task, cfg, when: str) -> dict:
     from .evaluate import critique_accuracy
 
     t0 = time.perf_counter()
-    out = critique_accuracy(model, tok, task, n=min(cfg.eval_problems, 200))
+    out = critique_accuracy(
+        model, tok, task, n=min(cfg.eval_problems, 200), style=cfg.style, chat_format=cfg.chat_format()
+    )
     out["seconds"] = round(time.perf_counter() - t0, 2)
     return {f"critique_{when}": out}
 

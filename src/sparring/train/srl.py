@@ -83,6 +83,11 @@ def srl(base: str, t: Task, cfg: SRLOptions, out: Path, budget: Budget) -> RunCa
 
     from .data import recipe_dataset
 
+    if cfg.style == "chat":
+        raise ValueError(
+            "srl.style: srl has no chat style yet (its instances continue the char prompt with the "
+            "expert's earlier step lines); use style char"
+        )
     ds, card = recipe_dataset(
         cfg.recipe, t, cfg.n, cfg.seed, cfg.recipe_options, columns=("prompt", "completion", "problem"), what="srl"
     )
