@@ -190,7 +190,7 @@ def grpo_round(kind: str, base: str, ds, prompts: int, gens: int, steps: int) ->
                 output_dir=tmp,
                 per_device_train_batch_size=prompts * gens,
                 num_generations=gens,
-                max_completion_length=cfg.max_completion_length,
+                max_completion_length=cfg.rollout_tokens(),
                 max_steps=steps + 1,
                 save_strategy="no",
                 report_to="none",

@@ -181,17 +181,18 @@ def test_batched_left_padded_greedy_equals_one_at_a_time(built, chat):
     assert len(set(got)) > 2  # each prompt its own continuation: the comparison means something
 
 
-# ---- the inventory (docs/real-models.md): what runs on a real architecture today ----------
+# ---- what runs on a real architecture (docs/real-models.md) --------------------------------
 
 
-@pytest.mark.parametrize("chat", [False, True])
-def test_every_probe_runs(built, chat):
+@pytest.mark.parametrize("style", ["char", "auto"])
+def test_every_probe_runs(built, style):
     _, model, tok, _ = built
-    cfg = ProbeConfig(n=6, n_resamples=100, passk_samples=4, passk_ks=(1, 4), chat=chat)
+    cfg = ProbeConfig(n=6, n_resamples=100, passk_samples=4, passk_ks=(1, 4), style=style)
     res = run_probes(model, tok, "countdown", "all", config=cfg)
     assert list(res) == list(PROBES)
     for r in res.values():
         assert r.records and r.primary in r.metrics
+        assert r.config["style"] == ("char" if style == "char" else "chat")  # auto: chat for a BPE tokenizer
     assert res["accuracy"].metrics["accuracy"] == 0.0  # random weights solve nothing
 
 
@@ -234,6 +235,7 @@ def test_methods_run_and_the_checkpoint_loads_with_plain_transformers(fixtures, 
     _, model, tok, base = fixtures["qwen2"]
     card = train(method, str(base), "countdown", {**config, "eval_problems": 4}, tmp_path / method, "3steps")
     assert card.metrics["train"]["steps"] == 3
+    assert card.config["style"] == "chat" and card.metrics["after"]["style"] == "chat"  # auto on a BPE tokenizer
     out = AutoModelForCausalLM.from_pretrained(tmp_path / method, local_files_only=True)
     out_tok = AutoTokenizer.from_pretrained(tmp_path / method, local_files_only=True)
     assert isinstance(out, Qwen2ForCausalLM)

@@ -111,8 +111,9 @@ class HFResponder:
         self.device = next(model.parameters()).device
         gc = getattr(model, "generation_config", None)
         eos = getattr(gc, "eos_token_id", None) if gc is not None else None
-        eos = eos if eos is not None else tokenizer.eos_token_id
-        self.eos_ids = [eos] if isinstance(eos, int) else list(eos or [])
+        eos = [eos] if isinstance(eos, int) else list(eos or [])
+        # the tokenizer's EOS too: a chat template's end of turn that the generation config omits
+        self.eos_ids = eos + [t for t in [tokenizer.eos_token_id] if t is not None and t not in eos]
         pad = tokenizer.pad_token_id
         self.pad_id = pad if pad is not None else (self.eos_ids[0] if self.eos_ids else 0)
         self.max_positions = getattr(model.config, "max_position_embeddings", None) or 1 << 30
@@ -131,6 +132,11 @@ class HFResponder:
             )
             return text, False
         return "".join(f"{m['content']}\n" for m in messages), True
+
+    def render(self, prompt: Prompt) -> str:
+        """The text a prompt is encoded from (a conversation through the chat template, with
+        the assistant turn opened): what a continuation scored by :meth:`loglik` follows."""
+        return self.format(prompt)[0]
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer(text, add_special_tokens=False).input_ids)
@@ -264,8 +270,11 @@ class HFResponder:
         vocab = int(getattr(self.model.config, "vocab_size", 0) or len(self.tokenizer))
         budget = max(64, min(self.max_batch_tokens, int(1e8 // max(vocab, 1))))
         items = []
+        bos = getattr(self.tokenizer, "bos_token", None)
         for ctx, cont in pairs:
-            c = self.tokenizer(ctx, add_special_tokens=True).input_ids
+            # a context rendered by a chat template already starts with BOS: add no second one
+            special = not (bos and ctx.startswith(bos))
+            c = self.tokenizer(ctx, add_special_tokens=special).input_ids
             t = self.tokenizer(cont, add_special_tokens=False).input_ids
             if not c and t:  # nothing to condition on: the first token cannot be scored
                 c, t = t[:1], t[1:]
