@@ -13,6 +13,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from sparring.runcard import ZOO_CARD, RunCard
@@ -67,6 +68,16 @@ EVERY_HELP = (
     "default: every 10 minutes; 'off'); the option checkpoint_every."
 )
 
+PROCESSES_HELP = (
+    "Train data-parallel over N processes (global batch unchanged; CPU: torchrun over gloo, "
+    "GPUs: accelerate launch); `torchrun --nproc_per_node N -m sparring train ...` does the same "
+    "(docs/distributed.md)."
+)
+REPORT_HELP = (
+    "Training logs: none, tensorboard (logs in OUT.tensorboard/, or --set log_dir=DIR), wandb or "
+    "trackio (install them yourself); the option report_to."
+)
+
 NO_BASE = (
     "--base: pretraining always starts from a fresh preset, never from a base; "
     "choose it with --set preset=NAME (test, tiny, small)"
@@ -97,10 +108,13 @@ def train_cmd(
     ),
     resume: bool = typer.Option(False, "--resume", help=RESUME_HELP),
     checkpoint_every: Optional[str] = typer.Option(None, "--checkpoint-every", help=EVERY_HELP),
+    processes: int = typer.Option(1, "--processes", help=PROCESSES_HELP),
+    report_to: Optional[str] = typer.Option(None, "--report-to", help=REPORT_HELP),
 ) -> None:
     """Train a model with METHOD and write a checkpoint (save_pretrained dir + run.json)."""
     from sparring.train import Budget, get_method, train
     from sparring.train.common import check_base
+    from sparring.train.distributed import LaunchError, is_main
 
     if show_options:
         try:
@@ -115,6 +129,8 @@ def train_cmd(
         if out is None:
             raise ValueError("--out: required (the checkpoint directory to write)")
         options = _with_every(load_options(config, settings), checkpoint_every)
+        if report_to is not None:
+            options["report_to"] = report_to
         cfg = m.config_cls.from_any(options)
         b = Budget.parse(budget)
         t = get_task(task, **task_settings(task_set))
@@ -124,12 +140,19 @@ def train_cmd(
             check_base(base)
     except ValueError as err:
         _fail(err, console)
-    console.print(f"[bold]{method}[/] from {base} on {task}, budget {b} -> {out}")
+    own = is_main() and processes == 1  # with --processes the ranks' rank 0 talks
+    if own:
+        console.print(f"[bold]{method}[/] from {base} on {task}, budget {b} -> {out}")
     try:
-        card = train(method, base, t, cfg, out, b, resume=resume)  # the public entry point, as from Python
+        # the public entry point, as from Python
+        card = train(method, base, t, cfg, out, b, resume=resume, processes=processes)
     except ValueError as err:
         _fail(err, console)
-    _report(card)
+    except LaunchError as err:  # the ranks printed their errors; one line here, their exit code
+        console.print(f"[bold red]error:[/] {escape(str(err))}", soft_wrap=True)
+        raise typer.Exit(code=err.code)
+    if own:
+        _report(card)
 
 
 train_cmd.__doc__ = (train_cmd.__doc__ or "") + "\n\nMethods and options (--set KEY=VALUE):\n\n" + methods_help()

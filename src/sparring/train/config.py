@@ -44,6 +44,12 @@ class MethodConfig:
         "continues from it. auto: every 10 minutes, so shorter runs write none; off: never "
         "(docs/resume.md).",
     )
+    report_to: str = opt(
+        "none",
+        "Where training logs go (TRL's report_to): none, tensorboard (installed with sparring; "
+        "logs in log_dir), wandb or trackio (install them yourself); docs/distributed.md.",
+    )
+    log_dir: str = opt("", "TensorBoard's folder with report_to tensorboard (empty: OUT.tensorboard/ beside OUT).")
 
     method_name = "base"
 
@@ -101,6 +107,11 @@ class MethodConfig:
         from .budget import parse_every
 
         parse_every(self.checkpoint_every, f"{self.method_name}.checkpoint_every")
+        from .reporting import check_report_to
+
+        check_report_to(self.report_to, f"{self.method_name}.report_to")
+        if not isinstance(self.log_dir, str):
+            raise self._err("log_dir", "must be a folder path (text)")
 
     def _err(self, name: str, msg: str) -> ValueError:
         return ValueError(f"{self.method_name}.{name}: {msg} (got {getattr(self, name)!r})")
