@@ -200,9 +200,9 @@ def raro(base: str, t: Task, cfg: RAROOptions, out: Path, budget: Budget) -> Run
     from .callbacks import attach_budget
     from .common import evaluate, load_for_training, scratch_dir, train_metrics, write_checkpoint, written_once
     from .grpo import _reference_path, grpo_config
-    from .reporting import attach_logging
     from .raro_judge import CriticJudge, RAROMonitor
     from .raro_trainer import RAROTrainer
+    from .reporting import attach_logging
     from .resume import checkpoints_for
 
     ds, data_card = expert_dataset(t, cfg)
