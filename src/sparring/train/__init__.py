@@ -80,6 +80,7 @@ def train(
     from .resume import resume_requested
 
     if distributed.check_processes(processes) > 1:
+        distributed.split_over(cfg, processes)
         return distributed.train_in_processes(processes, method, str(base), t, cfg, check_out_dir(out_dir), b, resume)
     distributed.init()  # several ranks (torchrun / accelerate launch): join the process group
     with resume_requested(resume):

@@ -167,6 +167,23 @@ def per_rank(total: int, what: str) -> int:
     return total // n
 
 
+SPLIT_FIELDS = ("batch_size", "prompts_per_step")  # the global per-step counts each rank takes a share of
+
+
+def split_over(cfg, processes: int) -> None:
+    """ValueError naming the option if a global per-step count of ``cfg`` (a pipeline: of
+    each stage) does not split over ``processes`` ranks (checked before any training)."""
+    stages = cfg.stage_plans() if hasattr(cfg, "stage_plans") else [(None, cfg, None)]
+    for _, stage, _ in stages:
+        for name in SPLIT_FIELDS:
+            v = getattr(stage, name, None)
+            if isinstance(v, int) and v > 0 and v % processes:
+                raise ValueError(
+                    f"{stage.method_name}.{name}: {v} does not split over {processes} processes; "
+                    f"use a multiple of {processes}"
+                )
+
+
 def launch_command(processes: int, args: list[str]) -> list[str]:
     """The command that runs ``python -m sparring ARGS`` as ``processes`` ranks: torchrun's
     module on a CPU (gloo), ``accelerate launch`` with the shipped multi-GPU config on CUDA."""

@@ -154,7 +154,7 @@ def _run(method: str, base: str, task: Task, cfg: SFTOptions, out: Path, budget:
     from .callbacks import attach_budget
     from .common import evaluate, load_for_training, scratch_dir, train_metrics, write_checkpoint, written_once
     from .data import recipe_dataset, tokenize_sft
-    from .distributed import is_main
+    from .distributed import is_main, world_size
     from .reporting import attach_logging
     from .resume import checkpoints_for
     from .trainers import SparringSFTTrainer
@@ -170,7 +170,9 @@ def _run(method: str, base: str, task: Task, cfg: SFTOptions, out: Path, budget:
     sample = ds.select(range(min(4096, len(ds))))["input_ids"]  # not the whole column
     mean = sum(len(x) for x in sample) / len(sample)
     if cfg.batch_size == 0:  # auto: a step of ~batch_tokens tokens, whatever the recipe's row length
-        cfg = replace(cfg, batch_size=max(1, min(AUTO_BATCH_MAX, round(cfg.batch_tokens / mean))))
+        ranks = world_size()  # several ranks: a multiple of their number (each takes a share)
+        auto = max(1, min(AUTO_BATCH_MAX, round(cfg.batch_tokens / mean)))
+        cfg = replace(cfg, batch_size=max(ranks, auto // ranks * ranks))
     ckpts = checkpoints_for(method, cfg, budget, base, task, data, out)
     extra = EXTRA_EVALS.get(method) if cfg.eval_problems > 0 and is_main() else None  # rank 0 evaluates
     # the base was evaluated before the first step: a resume does not do it again
