@@ -77,11 +77,28 @@ def _env_int(name: str, default: int) -> int:
         return default
 
 
+def die_with_parent() -> None:
+    """Linux: this process gets SIGKILL when its parent dies (``prctl(PR_SET_PDEATHSIG)``).
+    torchrun starts each rank in its own session, so a ``kill -9`` of the launcher would
+    otherwise leave the ranks training on, orphaned. Elsewhere: nothing."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, int(signal.SIGKILL))  # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def init() -> None:
     """Join the launcher's process group (env:// rendezvous) before anything else needs it:
-    gloo on CPU, NCCL on CUDA. accelerate, which the Trainer uses, finds it initialised."""
+    gloo on CPU, NCCL on CUDA. accelerate, which the Trainer uses, finds it initialised.
+    A rank dies with its launcher (:func:`die_with_parent`)."""
     if _env_int("WORLD_SIZE", 1) <= 1:
         return
+    die_with_parent()
     import torch
     import torch.distributed as dist
 
@@ -241,7 +258,7 @@ def train_in_processes(processes: int, method: str, base: str, task, cfg, out: P
         config_file = Path(tmp) / "config.json"
         config_file.write_text(json.dumps(cfg.to_dict(), default=str), encoding="utf-8")
         cmd = launch_command(processes, train_args(method, base, task, config_file, out, budget, resume))
-        rc = subprocess.run(cmd, env=launch_env(processes)).returncode
+        rc = subprocess.run(cmd, env=launch_env(processes), preexec_fn=die_with_parent).returncode
     if rc != 0:
         raise LaunchError(f"{method}: the {processes} training processes failed (exit code {rc}); see above", rc)
     return RunCard.read(out)
