@@ -140,6 +140,8 @@ def trainer_kwargs(cfg: MethodConfig, budget: Budget, output_dir: str, dd) -> di
         report_to=cfg.report_to,
         ddp_find_unused_parameters=False,  # every parameter takes part in every forward
     )
+    if cfg.fsdp and distributed.world_size() > 1:  # FSDP2 (torch fully_shard), also on CPU over gloo
+        kw.update(fsdp="full_shard", fsdp_config={"fsdp_version": 2, "reshard_after_forward": True})
     return kw
 
 

@@ -49,6 +49,11 @@ class MethodConfig:
         "Where training logs go (TRL's report_to): none, tensorboard (installed with sparring; "
         "logs in log_dir), wandb or trackio (install them yourself); docs/distributed.md.",
     )
+    fsdp: bool = opt(
+        False,
+        "With several processes: shard weights, gradients and optimizer state (FSDP2, "
+        "fully_shard) instead of replicating them (DDP); docs/distributed.md.",
+    )
     log_dir: str = opt("", "TensorBoard's folder with report_to tensorboard (empty: OUT.tensorboard/ beside OUT).")
 
     method_name = "base"
@@ -110,6 +115,7 @@ class MethodConfig:
         from .reporting import check_report_to
 
         check_report_to(self.report_to, f"{self.method_name}.report_to")
+        self.check_bool("fsdp")
         if not isinstance(self.log_dir, str):
             raise self._err("log_dir", "must be a folder path (text)")
 
