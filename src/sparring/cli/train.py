@@ -145,7 +145,8 @@ def train_cmd(
         console.print(f"[bold]{method}[/] from {base} on {task}, budget {b} -> {out}")
     try:
         # the public entry point, as from Python
-        card = train(method, base, t, cfg, out, b, resume=resume, processes=processes)
+        several = {"processes": processes} if processes != 1 else {}
+        card = train(method, base, t, cfg, out, b, resume=resume, **several)
     except ValueError as err:
         _fail(err, console)
     except LaunchError as err:  # the ranks printed their errors; one line here, their exit code
