@@ -13,6 +13,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from sparring.runcard import ZOO_CARD, RunCard
@@ -67,6 +68,16 @@ EVERY_HELP = (
     "default: every 10 minutes; 'off'); the option checkpoint_every."
 )
 
+PROCESSES_HELP = (
+    "Train data-parallel over N processes (global batch unchanged; CPU: torchrun over gloo, "
+    "GPUs: accelerate launch); `torchrun --nproc_per_node N -m sparring train ...` does the same "
+    "(docs/distributed.md)."
+)
+REPORT_HELP = (
+    "Training logs: none, tensorboard (logs in OUT.tensorboard/, or --set log_dir=DIR), wandb or "
+    "trackio (install them yourself); the option report_to."
+)
+
 NO_BASE = (
     "--base: pretraining always starts from a fresh preset, never from a base; "
     "choose it with --set preset=NAME (test, tiny, small)"
@@ -97,12 +108,15 @@ def train_cmd(
     ),
     resume: bool = typer.Option(False, "--resume", help=RESUME_HELP),
     checkpoint_every: Optional[str] = typer.Option(None, "--checkpoint-every", help=EVERY_HELP),
+    processes: int = typer.Option(1, "--processes", help=PROCESSES_HELP),
+    report_to: Optional[str] = typer.Option(None, "--report-to", help=REPORT_HELP),
     style: Optional[str] = typer.Option(None, "--style", help=STYLE_HELP + " The option style (default auto)."),
     system_prompt: Optional[str] = SYSTEM_PROMPT,
 ) -> None:
     """Train a model with METHOD and write a checkpoint (save_pretrained dir + run.json)."""
     from sparring.train import Budget, get_method, train
     from sparring.train.common import check_base, with_style
+    from sparring.train.distributed import LaunchError, is_main
 
     if show_options:
         try:
@@ -121,6 +135,7 @@ def train_cmd(
             checkpoint_every=checkpoint_every,
             style=style,
             system_prompt=system_prompt,
+            report_to=report_to,
         )
         cfg = m.config_cls.from_any(options)
         b = Budget.parse(budget)
@@ -132,12 +147,20 @@ def train_cmd(
         cfg = with_style(cfg, base, t)  # auto decided now, so the line below can say it
     except ValueError as err:
         _fail(err, console)
-    console.print(f"[bold]{method}[/] from {base} on {task} ({cfg.style} style), budget {b} -> {out}")
+    own = is_main() and processes == 1  # with --processes the ranks' rank 0 talks
+    if own:
+        console.print(f"[bold]{method}[/] from {base} on {task} ({cfg.style} style), budget {b} -> {out}")
     try:
-        card = train(method, base, t, cfg, out, b, resume=resume)  # the public entry point, as from Python
+        # the public entry point, as from Python
+        several = {"processes": processes} if processes != 1 else {}
+        card = train(method, base, t, cfg, out, b, resume=resume, **several)
     except ValueError as err:
         _fail(err, console)
-    _report(card)
+    except LaunchError as err:  # the ranks printed their errors; one line here, their exit code
+        console.print(f"[bold red]error:[/] {escape(str(err))}", soft_wrap=True)
+        raise typer.Exit(code=err.code)
+    if own:
+        _report(card)
 
 
 train_cmd.__doc__ = (train_cmd.__doc__ or "") + "\n\nMethods and options (--set KEY=VALUE):\n\n" + methods_help()

@@ -185,6 +185,7 @@ def build(run_dir: str | Path) -> dict[str, Any]:
             "units": store.units(),
             "findings": findings.evaluate(store, roles) if spec.get("findings", True) else [],
             "all_metrics": sorted(table.items()),
+            "run_dir": str(run_dir),
         }
     finally:
         store.close()
@@ -245,6 +246,7 @@ def _markdown(d: dict, images: list[str]) -> str:
                 spent += " (" + " + ".join(_flops(f) for f in flops) + ")"
             steps, tokens = (" + ".join(str(st.get(k, "–")) for st in parts) for k in ("steps", "tokens"))
             lines.append(f"| {u['arm']} | {u['seed']} | {spent} | {steps} | {tokens} | {u['seconds']:.0f} |")
+    lines += _tensorboard_links(d)
     lines += ["", "## All metrics", "", "| arm | probe | metric | value [95% CI] | seeds |", "|---|---|---|---|---|"]
     for (arm, probe, metric), v in d["all_metrics"]:
         lines.append(f"| {arm} | {probe} | {metric} | {fmt_ci(v)} | {v[3]} |")
@@ -262,6 +264,24 @@ def _markdown(d: dict, images: list[str]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _tensorboard_links(d: dict) -> list[str]:
+    """With the spec's ``tensorboard: true``: a link to each train unit's TensorBoard logs
+    (``RUN/tensorboard/ARM-sSEED/``, relative to the report folder) that exists."""
+    if not d["spec"].get("tensorboard"):
+        return []
+    from .runner import TENSORBOARD
+
+    run_dir = Path(d.get("run_dir", "."))
+    units = [
+        u for u in d["units"] if u["kind"] == "train" and (run_dir / TENSORBOARD / f"{u['arm']}-s{u['seed']}").is_dir()
+    ]
+    lines = ["", f"TensorBoard logs (`tensorboard --logdir {run_dir / TENSORBOARD}`):", ""]
+    for u in units:
+        name = f"{u['arm']}-s{u['seed']}"
+        lines.append(f"- [{name}](../{TENSORBOARD}/{name}/)")
+    return lines if units else []
 
 
 def _flops(n: float) -> str:
@@ -322,6 +342,7 @@ def _html(md_text: str, d: dict) -> str:
             elif line.strip():
                 text = re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(line))
                 text = re.sub(r"[*][*]([^*]+)[*][*]", r"<b>\1</b>", text)
+                text = re.sub(r"^- \[([^\]]+)\]\(([^)\s']+)\)$", r"<a href='\2'>\1</a>", text)  # a link line
                 blocks.append(f"<p>{text}</p>")
     page = Environment(autoescape=False).from_string(PAGE)
     return page.render(title=f"sparring report: {d['spec']['name']}", body="\n".join(blocks))

@@ -6,6 +6,7 @@ Run folder layout::
       spec.yaml          the resolved spec (what this folder's results belong to)
       lab.sqlite         results store (see store.py)
       ckpt/ARM-sSEED/    checkpoints (save_pretrained + run.json), written atomically
+      tensorboard/ARM-sSEED/  TensorBoard logs of each train unit (spec ``tensorboard: true``)
 
 Resume: every unit (train or probe of one arm and seed) is marked done in the same SQLite
 transaction that stores its results, and checkpoints appear only when complete, so after
@@ -44,6 +45,7 @@ from .spec import Spec, content_fingerprints, load_spec
 from .store import Store
 
 console = Console(stderr=True)
+TENSORBOARD = "tensorboard"  # the run folder's TensorBoard logs, one folder per train unit
 
 
 def _history_points(history: list, offset: float) -> list[tuple[float, str, float]]:
@@ -127,6 +129,11 @@ def _ckpt_dir(run_dir: Path, arm_name: str, seed: int) -> Path:
     return run_dir / "ckpt" / f"{arm_name}-s{seed}"
 
 
+def tensorboard_dir(run_dir: Path, arm_name: str, seed: int) -> Path:
+    """Where a train unit's TensorBoard logs go when the spec asks (``tensorboard: true``)."""
+    return Path(run_dir) / TENSORBOARD / f"{arm_name}-s{seed}"
+
+
 def _clear_stale(run_dir: Path, arm_name: str, seed: int) -> None:
     """Remove what an earlier train unit of (arm, seed) under another key left that training
     would reuse: a pipeline skips a finished stage by its own stage key, which does not see
@@ -152,9 +159,11 @@ def train_unit(spec: Spec, arm, seed: int, run_dir: Path, resume: bool = False) 
         return spec.base, {}, []
     config = {"eval_problems": 0, **spec.arm_config(arm), "seed": seed}
     out = _ckpt_dir(run_dir, arm.name, seed)
+    if spec.tensorboard:
+        config.update(report_to="tensorboard", log_dir=str(tensorboard_dir(run_dir, arm.name, seed).absolute()))
 
     task = get_task(spec.task, **spec.task_config)
-    card = train(arm.method, spec.base, task, config, out, spec.budget, resume=resume)
+    card = train(arm.method, spec.base, task, config, out, spec.budget, resume=resume, processes=spec.processes)
     return str(card.path), {"metrics": card.metrics, "budget": card.budget}, _curves(card)
 
 

@@ -50,11 +50,13 @@ TOP_FIELDS = (
     "probes",
     "findings",
     "checkpoint_every",
+    "processes",
+    "tensorboard",
 )
 ARM_FIELDS = ("name", "method", "config", "role")
 PROBE_FIELDS = ("names", "n", "config")
 # method options that do not change what a run computes: not part of a unit's key
-NOT_KEYED = ("checkpoint_every", "show_progress")
+NOT_KEYED = ("checkpoint_every", "show_progress", "report_to", "log_dir")
 
 
 @dataclass
@@ -86,6 +88,11 @@ class Spec:
     # resumable checkpoints (e.g. "50steps", "5min") for every arm whose method is resumable
     # and whose config does not set its own (:meth:`arm_config`); None: off
     checkpoint_every: str | None = None
+    # data-parallel ranks each arm trains with (docs/distributed.md); not keyed: the global
+    # batch is the same, so the result is one process's up to float rounding
+    processes: int = 1
+    # TensorBoard logs per train unit (runs/NAME/tensorboard/ARM-sSEED/), linked from the report
+    tensorboard: bool = False
     # content fingerprints (``content_fingerprints``): "base" -> the base model's, and
     # "dataset:REF" -> each local dataset directory's, REF as an arm's ``recipe`` names it
     fingerprints: dict[str, str] = field(default_factory=dict)
@@ -310,6 +317,14 @@ def parse_spec(raw: Any, source: str = "spec") -> Spec:
         "checkpoint_every",
         f"must be like '50steps' or '5min', or null (off) (got {every!r})",
     )
+    processes = raw.get("processes", 1)
+    _need(
+        isinstance(processes, int) and not isinstance(processes, bool) and processes >= 1,
+        "processes",
+        f"must be a positive integer (got {processes!r})",
+    )
+    tensorboard = raw.get("tensorboard", False)
+    _need(isinstance(tensorboard, bool), "tensorboard", f"must be true or false (got {tensorboard!r})")
     return Spec(
         name,
         str(task.get("name")),
@@ -324,6 +339,8 @@ def parse_spec(raw: Any, source: str = "spec") -> Spec:
         str(raw.get("description", "")),
         findings,
         every,
+        processes,
+        tensorboard,
     )
 
 
@@ -333,6 +350,7 @@ def check_spec(spec: Spec, spec_dir: Path | None = None) -> Spec:
     from sparring.probes import as_config, probe_names
     from sparring.train import Budget, get_method
     from sparring.train.budget import parse_every
+    from sparring.train.distributed import split_over
 
     try:
         task = get_task(spec.task, **spec.task_config)
@@ -359,7 +377,9 @@ def check_spec(spec: Spec, spec_dir: Path | None = None) -> Spec:
             continue
         try:
             method = get_method(arm.method)
-            method.config_cls.from_any(spec.arm_config(arm)).check_task(task)
+            cfg = method.config_cls.from_any(spec.arm_config(arm))
+            cfg.check_task(task)
+            split_over(cfg, spec.processes)
             if arm.config.get("checkpoint_every") is not None and not method.resumable:
                 raise ValueError(f"checkpoint_every: {arm.method} does not write resumable checkpoints yet")
         except ValueError as err:

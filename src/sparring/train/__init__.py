@@ -46,12 +46,16 @@ def train(
     budget: Any = None,
     *,
     resume: bool = False,
+    processes: int = 1,
 ):
     """Run ``method``; returns the checkpoint's :class:`~sparring.models.RunCard`
     (``card.path`` is the directory, ``card.metrics`` what run.json holds). Bad input
     raises ValueError before anything trains. ``resume``: continue from the last complete
     checkpoint the same run wrote with ``checkpoint_every`` (in ``OUT.resume/``;
-    docs/resume.md), or start from step 0 with a warning when there is none."""
+    docs/resume.md), or start from step 0 with a warning when there is none. ``processes``:
+    train data-parallel over that many ranks (child processes started through torchrun on
+    a CPU, ``accelerate launch`` on GPUs; docs/distributed.md); a process that a launcher
+    already started as one of several ranks (``WORLD_SIZE``) joins its group instead."""
     m = get_method(method)
     if out_dir is None:
         raise ValueError("out_dir: required (where the checkpoint is written)")
@@ -73,8 +77,13 @@ def train(
         raise ValueError(
             f"{'resume' if resume else 'checkpoint_every'}: {method} does not write resumable checkpoints yet ({can} do)"
         )
+    from . import distributed
     from .resume import resume_requested
 
+    if distributed.check_processes(processes) > 1:
+        distributed.split_over(cfg, processes)
+        return distributed.train_in_processes(processes, method, str(base), t, cfg, check_out_dir(out_dir), b, resume)
+    distributed.init()  # several ranks (torchrun / accelerate launch): join the process group
     with resume_requested(resume):
         return as_card(m.run(str(base), t, cfg, check_out_dir(out_dir), b))
 

@@ -5,6 +5,13 @@ Progress is the largest used fraction of any limit, so the cosine schedule decay
 the budget itself: a 300-second run anneals over 300 seconds whatever its step rate.
 FLOPs are counted by the trainers (``BudgetScheduleMixin.spend``, the rule in ``flops.py``)
 into the tracker; the callback stops at the end of the first step that reaches a limit.
+
+Data-parallel runs (``distributed.py``): every limit is global. Steps are shared; tokens are
+the Trainer's (transformers and TRL sum them over ranks), plus tokens a method counts itself
+(RARO's critic) summed by the tracker; each rank's FLOPs are summed over ranks; time is rank
+0's clock. At each step's end :meth:`BudgetTracker.sync` exchanges one small message, so
+every rank sees the same numbers, stops at the same step and anneals along the same
+schedule (which, in several processes, sees the FLOPs and time at the previous step's end).
 """
 
 from __future__ import annotations
@@ -30,6 +37,10 @@ class BudgetTracker:
         self.flops_at_step: dict[int, int] = {}  # cumulative FLOPs at the end of each step
         self.seconds_before = 0.0  # wall time spent before a resume (``load_state_dict``)
         self.lr_start: float | None = None  # progress when the warm-up ended (the schedule's anchor)
+        self.world = 1  # ranks (attach_budget sets it); above 1, counts wait in pending until sync()
+        self.pending: dict[str, int] = {}
+        self.pending_tokens = 0
+        self.synced_seconds: float | None = None
 
     def start(self, state) -> None:
         self.state = state
@@ -37,8 +48,17 @@ class BudgetTracker:
             self.t0 = time.perf_counter()
 
     @property
-    def elapsed(self) -> float:
+    def own_elapsed(self) -> float:
+        """This process's wall time since training started (plus the time before a resume)."""
         return self.seconds_before + (0.0 if self.t0 is None else time.perf_counter() - self.t0)
+
+    @property
+    def elapsed(self) -> float:
+        """Training wall time: this process's clock; in several processes rank 0's at the
+        last :meth:`sync` (the same number on every rank)."""
+        if self.world <= 1:
+            return self.own_elapsed
+        return self.seconds_before if self.synced_seconds is None else self.synced_seconds
 
     @property
     def step(self) -> int:
@@ -53,7 +73,32 @@ class BudgetTracker:
         return self.ledger.total
 
     def add_flops(self, kind: str, flops: int) -> None:
-        self.ledger.add(kind, flops)
+        if self.world <= 1:
+            self.ledger.add(kind, flops)
+        else:
+            self.pending[kind] = self.pending.get(kind, 0) + int(flops)
+
+    def add_tokens(self, n: int) -> None:
+        """Tokens a method processed beyond the Trainer's own count (RARO's critic)."""
+        if self.world <= 1:
+            self.state.num_input_tokens_seen += int(n)
+        else:
+            self.pending_tokens += int(n)
+
+    def sync(self) -> None:
+        """Several ranks: add every rank's pending FLOPs and tokens, take rank 0's clock."""
+        if self.world <= 1:
+            return
+        from .distributed import gather
+
+        mine = (self.pending, self.pending_tokens, self.own_elapsed)
+        self.pending, self.pending_tokens = {}, 0
+        everyone = gather(mine)
+        for flops, tokens, _ in everyone:
+            for kind in sorted(flops):
+                self.ledger.add(kind, flops[kind])
+            self.state.num_input_tokens_seen += tokens
+        self.synced_seconds = everyone[0][2]
 
     def state_dict(self) -> dict:
         """What a resumed run needs to go on spending the same budget (``resume.py``): the
@@ -120,6 +165,7 @@ class BudgetCallback(TrainerCallback):
             )
 
     def on_step_end(self, args, state, control, **kwargs):
+        self.tracker.sync()  # several ranks: the same spend on every one before deciding
         self.tracker.flops_at_step[int(state.global_step)] = self.tracker.flops
         p = self.tracker.progress()
         if p >= 1.0:
@@ -183,6 +229,14 @@ class BudgetScheduleMixin:
         inner = accelerator.unwrap_model(model) if accelerator is not None else model
         tracker.add_flops(kind, passes * tracker.ledger.model(inner).forward(lengths))
 
+    def count_tokens(self, n: int) -> None:
+        """Tokens processed outside the Trainer's own count (summed over ranks)."""
+        tracker = getattr(self, "budget_tracker", None)
+        if tracker is not None and tracker.state is not None:
+            tracker.add_tokens(n)
+        else:
+            self.state.num_input_tokens_seen += int(n)
+
     def create_scheduler(self, num_training_steps: int, optimizer=None):
         if self.lr_scheduler is None:
             opt = optimizer if optimizer is not None else self.optimizer
@@ -200,7 +254,10 @@ def attach_budget(
     the progress bar (replacing the Trainer's own step bar) and the schedule."""
     from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
+    from .distributed import world_size
+
     tracker = BudgetTracker(budget)
+    tracker.world = world_size()
     trainer.budget_tracker = tracker
     trainer.warmup_steps = warmup_steps
     trainer.min_lr_ratio = min_lr_ratio

@@ -34,6 +34,7 @@ from sparring.models import (
 )
 from sparring.tasks import Task, get_task
 
+from . import distributed
 from .budget import Budget
 from .config import MethodConfig
 from .evaluate import test_accuracy
@@ -149,13 +150,20 @@ def trainer_kwargs(cfg: MethodConfig, budget: Budget, output_dir: str, dd) -> di
         disable_tqdm=True,
         lr_scheduler_type="constant",
         warmup_steps=0,
+        report_to=cfg.report_to,
+        ddp_find_unused_parameters=False,  # every parameter takes part in every forward
     )
+    if cfg.fsdp and distributed.world_size() > 1:  # FSDP2 (torch fully_shard), also on CPU over gloo
+        kw.update(fsdp="full_shard", fsdp_config={"fsdp_version": 2, "reshard_after_forward": True})
     return kw
 
 
 def evaluate(model, tok, task: Task, cfg: MethodConfig, when: str = "after") -> dict | None:
-    if cfg.eval_problems <= 0 or (when == "before" and not cfg.eval_before):
+    """Greedy held-out accuracy for run.json; rank 0 alone evaluates (other ranks: None)."""
+    if cfg.eval_problems <= 0 or (when == "before" and not cfg.eval_before) or not distributed.is_main():
         return None
+    if distributed.world_size() > 1:
+        print(f"[rank 0 of {distributed.world_size()}] evaluating {when} training", file=sys.stderr, flush=True)
     t0 = time.perf_counter()
     out = test_accuracy(
         model,
@@ -180,6 +188,11 @@ def train_metrics(trainer, tracker) -> dict[str, Any]:
         "seconds": round(tracker.elapsed, 2),
         "flops": tracker.flops,
         "flops_by_kind": dict(sorted(tracker.ledger.parts.items())),
+        "world_size": distributed.world_size(),
+        # rows per optimizer step over every rank (GRPO: rollouts, before a selector)
+        "global_batch": trainer.args.per_device_train_batch_size
+        * trainer.args.gradient_accumulation_steps
+        * distributed.world_size(),
     }
     if tracker.elapsed > 0 and tracker.tokens:
         out["tokens_per_second"] = round(tracker.tokens / tracker.elapsed, 1)
@@ -249,6 +262,16 @@ def write_checkpoint(
     model.config.use_cache = True  # trainers switch it off; generation from the checkpoint wants it
     card.path = save_model(model, tok, out_dir, card=card)
     return card
+
+
+def written_once(write, out_dir) -> RunCard:
+    """``write()`` (evaluate, then write the checkpoint; returns its card) on rank 0 alone;
+    the other ranks wait for it and return the card rank 0 wrote. In one process: ``write()``."""
+    if distributed.world_size() <= 1:
+        return write()
+    card = write() if distributed.is_main() else None
+    distributed.barrier()
+    return card if card is not None else RunCard.read(check_out_dir(out_dir))
 
 
 def as_card(result: Any) -> RunCard:

@@ -46,6 +46,17 @@ class MethodConfig:
         "continues from it. auto: every 10 minutes, so shorter runs write none; off: never "
         "(docs/resume.md).",
     )
+    report_to: str = opt(
+        "none",
+        "Where training logs go (TRL's report_to): none, tensorboard (installed with sparring; "
+        "logs in log_dir), wandb or trackio (install them yourself); docs/distributed.md.",
+    )
+    fsdp: bool = opt(
+        False,
+        "With several processes: shard weights, gradients and optimizer state (FSDP2, "
+        "fully_shard) instead of replicating them (DDP); docs/distributed.md.",
+    )
+    log_dir: str = opt("", "TensorBoard's folder with report_to tensorboard (empty: OUT.tensorboard/ beside OUT).")
 
     style: str = opt(
         "auto",
@@ -120,6 +131,12 @@ class MethodConfig:
         from .budget import parse_every
 
         parse_every(self.checkpoint_every, f"{self.method_name}.checkpoint_every")
+        from .reporting import check_report_to
+
+        check_report_to(self.report_to, f"{self.method_name}.report_to")
+        self.check_bool("fsdp")
+        if not isinstance(self.log_dir, str):
+            raise self._err("log_dir", "must be a folder path (text)")
 
     def chat_format(self):
         """The chat switches (system prompt, thinking mode), checked."""

@@ -176,9 +176,12 @@ class BucketBatchSampler:
     batches already trained), so a resumed run sees the rows an uninterrupted one would;
     iterated without ``set_epoch``, each pass moves on to the next epoch."""
 
-    def __init__(self, lengths: list[int], batch_size: int, seed: int = 0, smallest: int = 64):
+    def __init__(self, lengths: list[int], batch_size: int, seed: int = 0, smallest: int = 64, full_only: bool = False):
         self.lengths = list(lengths)
         self.batch_size = batch_size
+        # several ranks: only whole batches (accelerate would complete a short one with rows
+        # from the epoch's start); a bucket's remainder waits for the next epoch's shuffle
+        self.full_only = full_only
         self.seed = seed
         self.epoch = 0
         self.buckets: dict[int, list[int]] = {}
@@ -189,6 +192,8 @@ class BucketBatchSampler:
             self.buckets.setdefault(b, []).append(i)
 
     def __len__(self) -> int:
+        if self.full_only:
+            return sum(len(v) - len(v) % self.batch_size for v in self.buckets.values())
         return sum(len(v) for v in self.buckets.values())
 
     def set_epoch(self, epoch: int) -> None:
@@ -206,5 +211,6 @@ class BucketBatchSampler:
             batches += [rows[i : i + self.batch_size] for i in range(0, len(rows), self.batch_size)]
         full = [x for x in batches if len(x) == self.batch_size]
         rng.shuffle(full)
-        for batch in full + [x for x in batches if len(x) < self.batch_size]:
+        rest = [] if self.full_only else [x for x in batches if len(x) < self.batch_size]
+        for batch in full + rest:
             yield from sorted(batch, key=self.lengths.__getitem__)

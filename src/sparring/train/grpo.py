@@ -95,9 +95,11 @@ def grpo_config(
     from trl import GRPOConfig
 
     from .common import trainer_kwargs
+    from .distributed import per_rank
 
     spec = get_loss(cfg.loss)
     g = generations or cfg.num_generations
+    prompts = per_rank(cfg.prompts_per_step, f"{cfg.method_name}.prompts_per_step")  # global: each rank's share
     kw = {**trainer_kwargs(cfg, budget, output_dir, dd), **(save or {})}
     kw.update(spec.trl)
     kw.setdefault("epsilon_high", cfg.epsilon)
@@ -106,7 +108,7 @@ def grpo_config(
         learning_rate=cfg.learning_rate,
         beta=cfg.beta,
         num_generations=g,
-        per_device_train_batch_size=cfg.prompts_per_step * g,
+        per_device_train_batch_size=prompts * g,
         steps_per_generation=1,
         gradient_accumulation_steps=1,
         temperature=cfg.temperature,
@@ -149,9 +151,11 @@ def run_grpo(
         scratch_dir,
         train_metrics,
         write_checkpoint,
+        written_once,
     )
     from .data import prompt_dataset
     from .replay import SuccessReplay
+    from .reporting import attach_logging
     from .resume import checkpoints_for
     from .trainers import SparringGRPOTrainer
 
@@ -189,6 +193,7 @@ def run_grpo(
             selector=selector,
             success_replay=SuccessReplay(cfg.replay_min_reward) if cfg.replay_successes else None,
         )
+        attach_logging(trainer, cfg, out)
         tracker = attach_budget(
             trainer,
             budget,
@@ -204,21 +209,25 @@ def run_grpo(
     if restore is not None:
         restore(model)
     spent = ckpts.mark(train_metrics(trainer, tracker))
-    metrics = {"train": spent, "before": before, "after": evaluate(model, tok, task, cfg)}
-    card = write_checkpoint(
-        model,
-        tok,
-        out,
-        method=method,
-        cfg=cfg,
-        budget=budget,
-        base=base,
-        task=task,
-        data=data_card,
-        metrics=metrics,
-    )
-    ckpts.done()
-    return card
+
+    def write() -> RunCard:  # rank 0 alone evaluates and writes
+        metrics = {"train": spent, "before": before, "after": evaluate(model, tok, task, cfg)}
+        card = write_checkpoint(
+            model,
+            tok,
+            out,
+            method=method,
+            cfg=cfg,
+            budget=budget,
+            base=base,
+            task=task,
+            data=data_card,
+            metrics=metrics,
+        )
+        ckpts.done()
+        return card
+
+    return written_once(write, out)
 
 
 def _reference_path(model, tok, ref_dir: str) -> None:

@@ -148,7 +148,8 @@ def pipeline(base: str, t: Task, cfg: PipelineOptions, out: Path, budget: Budget
     from sparring.models import atomic_dir
     from sparring.models.fingerprint import model_fingerprint
 
-    from .common import as_card, run_card, spent_total
+    from .common import as_card, run_card, spent_total, written_once
+    from .distributed import is_main
 
     plans = cfg.stage_plans()  # every stage resolved before any runs
     plans = [(m, c, _share(budget, len(plans), i) if b is None else b) for i, (m, c, b) in enumerate(plans)]
@@ -165,7 +166,8 @@ def pipeline(base: str, t: Task, cfg: PipelineOptions, out: Path, budget: Budget
             card = RunCard.read(stage_dir)
         else:
             card = as_card(m.run(current, t, stage_cfg, stage_dir, b))
-            write_text_atomic(stage_dir / STAGE_MARK, json.dumps({"stage_key": key, "method": m.name}) + "\n")
+            if is_main():  # several ranks: rank 0 writes
+                write_text_atomic(stage_dir / STAGE_MARK, json.dumps({"stage_key": key, "method": m.name}) + "\n")
         records.append(
             {
                 "stage": i,
@@ -201,10 +203,14 @@ def pipeline(base: str, t: Task, cfg: PipelineOptions, out: Path, budget: Budget
         },
         extra={"stages": records},
     )
-    with atomic_dir(out) as tmp:
-        for f in last.iterdir():
-            if f.is_file() and f.name not in (RUN_CARD, STAGE_MARK):
-                shutil.copy2(f, tmp / f.name)
-        (tmp / RUN_CARD).write_text(summary.to_json())
-    summary.path = out
-    return summary
+
+    def write() -> RunCard:
+        with atomic_dir(out) as tmp:
+            for f in last.iterdir():
+                if f.is_file() and f.name not in (RUN_CARD, STAGE_MARK):
+                    shutil.copy2(f, tmp / f.name)
+            (tmp / RUN_CARD).write_text(summary.to_json())
+        summary.path = out
+        return summary
+
+    return written_once(write, out)  # several ranks: rank 0 writes

@@ -221,10 +221,11 @@ def raro(base: str, t: Task, cfg: RAROOptions, out: Path, budget: Budget) -> Run
     from sparring.models import atomic_dir, save_model
 
     from .callbacks import attach_budget
-    from .common import evaluate, load_for_training, scratch_dir, train_metrics, write_checkpoint
+    from .common import evaluate, load_for_training, scratch_dir, train_metrics, write_checkpoint, written_once
     from .grpo import _reference_path, grpo_config
     from .raro_judge import CriticJudge, RAROMonitor
     from .raro_trainer import RAROTrainer
+    from .reporting import attach_logging
     from .resume import checkpoints_for
 
     ds, data_card = expert_dataset(t, cfg)
@@ -261,6 +262,7 @@ def raro(base: str, t: Task, cfg: RAROOptions, out: Path, budget: Budget) -> Run
             critic_warmup_lr=cfg.critic_warmup_lr,
         )
         trainer.show_progress = cfg.show_progress
+        attach_logging(trainer, cfg, out)
         tracker = attach_budget(
             trainer,
             budget,
@@ -279,20 +281,24 @@ def raro(base: str, t: Task, cfg: RAROOptions, out: Path, budget: Budget) -> Run
     for key in sorted({k for h in trainer.history for k in h if k != "step"}):
         vals = [h[key] for h in trainer.history if key in h]
         train[f"first_{key}"], train[f"last_{key}"] = vals[0], vals[-1]
-    metrics = {"train": train, "before": before, "after": evaluate(model, tok, t, cfg)}
     extra = {"raro": {"shared_critic": cfg.shared_critic, "labels": list(cfg.game().labels)}}
-    card = dict(method="raro", cfg=cfg, budget=budget, base=base, task=t, data=data_card, metrics=metrics, extra=extra)
-    if critic is None:
-        written = write_checkpoint(model, tok, out, **card)
+
+    def write() -> RunCard:  # rank 0 alone evaluates and writes
+        metrics = {"train": train, "before": before, "after": evaluate(model, tok, t, cfg)}
+        card = dict(method="raro", cfg=cfg, budget=budget, base=base, task=t, data=data_card, metrics=metrics)
+        if critic is None:
+            written = write_checkpoint(model, tok, out, **card, extra=extra)
+            ckpts.done()
+            return written
+        with atomic_dir(out) as tmp:  # policy and critic appear together or not at all
+            inner = write_checkpoint(model, tok, tmp / "policy", **card, extra=extra)
+            for f in inner.path.iterdir():
+                os.replace(f, tmp / f.name)
+            inner.path.rmdir()
+            critic.eval()
+            save_model(critic, tok, tmp / CRITIC_DIR)
+        inner.path = out
         ckpts.done()
-        return written
-    with atomic_dir(out) as tmp:  # policy and critic appear together or not at all
-        inner = write_checkpoint(model, tok, tmp / "policy", **card)
-        for f in inner.path.iterdir():
-            os.replace(f, tmp / f.name)
-        inner.path.rmdir()
-        critic.eval()
-        save_model(critic, tok, tmp / CRITIC_DIR)
-    inner.path = out
-    ckpts.done()
-    return inner
+        return inner
+
+    return written_once(write, out)

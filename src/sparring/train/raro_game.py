@@ -183,7 +183,9 @@ class ReplayBuffer:
             raise ValueError(f"replay capacity: must be an integer >= 0, got {capacity!r}")
         self.items: deque[Triple] = deque(maxlen=max(1, capacity))
         self.capacity = capacity
-        self.rng = random.Random(f"replay|{seed}")
+        from .distributed import rank_seed
+
+        self.rng = random.Random(rank_seed(f"replay|{seed}"))  # each rank samples its own buffer
 
     def __len__(self) -> int:
         return len(self.items) if self.capacity else 0

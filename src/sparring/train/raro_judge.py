@@ -58,7 +58,9 @@ class CriticJudge:
     ):
         self.game, self.sampler, self.k, self.expected = game, sampler, k, expected
         self.drop_truncated = drop_truncated
-        self.rng = random.Random(f"raro-judge|{seed}")
+        from .distributed import rank_seed
+
+        self.rng = random.Random(rank_seed(f"raro-judge|{seed}"))
         self.trainer: Any = None
         self.last: Round | None = None
         self.plan: Any = None

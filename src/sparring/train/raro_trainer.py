@@ -45,6 +45,7 @@ from pathlib import Path
 
 import torch
 
+from .distributed import average_gradients, gather, is_main, rank_seed, world_size
 from .flops import TRAIN, mask_lengths
 from .raro_game import Judgement, ReplayBuffer, Triple
 from .raro_judge import CriticJudge, Round, verdict_stats
@@ -112,7 +113,7 @@ class RAROTrainer(SparringGRPOTrainer):
         self.lambda_p, self.lambda_c = lambda_p, lambda_c
         self.critic_pairs, self.replay_ratio = critic_pairs, replay_ratio
         self.replay = ReplayBuffer(replay_capacity if replay_ratio > 0 else 0, self.args.seed)
-        self.rng = random.Random(f"raro-trainer|{self.args.seed}")
+        self.rng = random.Random(rank_seed(f"raro-trainer|{self.args.seed}"))
         self.history: list[dict[str, float]] = []
         self.critic_model = critic_model
         self.critic_lr_scale = critic_lr_scale  # separate critic: its lr = the schedule's lr x this
@@ -170,7 +171,7 @@ class RAROTrainer(SparringGRPOTrainer):
         """A separate critic's weights and optimizer go beside the JSON state (transformers
         saves only the policy's)."""
         super().save_sparring_state(folder)
-        if self.critic_model is not None:
+        if self.critic_model is not None and is_main():  # the same on every rank (averaged gradients)
             state = {"model": self.critic_model.state_dict(), "optimizer": self.critic_optimizer.state_dict()}
             torch.save(state, Path(folder) / self.CRITIC_FILE)
 
@@ -208,6 +209,7 @@ class RAROTrainer(SparringGRPOTrainer):
         rows, adv_c, stats = self._critic_rows(rnd)
         self._count_tokens(rnd.rollouts, rows)
         self.spend_rollouts("critic_sampling", self.critic_model or self.model, rnd.rollouts + rnd.extra_rollouts)
+        rows, adv_c = self._even_critic_rows(rows, adv_c)
         step = {**stats, "raro/policy_reward": float(torch.nanmean(pr)) if (~pr.isnan()).any() else 0.0}
         self._log_step(step)
         self.last_round = rnd
@@ -246,9 +248,13 @@ class RAROTrainer(SparringGRPOTrainer):
         (padding both into one tensor would stretch every policy row to the critic's length)."""
         loss = super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
         if self._critic_batch is not None and model.training:
-            self.spend("critic_train", model, _attended(self._critic_batch), TRAIN)
+            # through the unwrapped model: data-parallel sees one forward per step whatever a
+            # rank's critic rows (none on one rank, many on another), and one backward of the
+            # sum reduces each gradient once
+            inner = self.accelerator.unwrap_model(model)
+            self.spend("critic_train", inner, _attended(self._critic_batch), TRAIN)
             with self._quiet_metrics():
-                loss = loss + self._compute_loss(model, self._critic_batch)
+                loss = loss + self._compute_loss(inner, self._critic_batch)
         return loss
 
     def _plan_critic_batch(self, judgements: list[Judgement]) -> tuple[list[int], list[Judgement]]:
@@ -295,11 +301,25 @@ class RAROTrainer(SparringGRPOTrainer):
         stats["raro/critic_rows"] = float(len(rows))
         return rows, adv, stats
 
+    def _even_critic_rows(self, rows: list[CriticRollout], adv: torch.Tensor):
+        """Several ranks: as many critic rows on every rank (the most any rank has), padded
+        with blank rows (one token each, loss mask 0, advantage 0). A rank's critic rows
+        depend on its policy answers; unequal counts would break TRL's gathered per-row
+        statistics, and a rank without rows would skip the collectives the others wait in."""
+        if world_size() <= 1:
+            return rows, adv
+        pad = max(gather(len(rows))) - len(rows)
+        if pad <= 0:
+            return rows, adv
+        tok = self.processing_class
+        blank = CriticRollout([tok.pad_token_id], [tok.eos_token_id], [0], "", None, truncated=True)
+        return rows + [blank] * pad, torch.cat([adv.float(), torch.zeros(pad)])
+
     def _count_tokens(self, judged: list[CriticRollout], rows: list[CriticRollout]) -> None:
         """The budget counts critic tokens too: prompt + completion of every critic sample."""
         fresh = {id(r) for r in judged}
         extra = sum(r.tokens for r in rows if id(r) not in fresh)
-        self.state.num_input_tokens_seen += sum(r.tokens for r in judged) + extra
+        self.count_tokens(sum(r.tokens for r in judged) + extra)
 
     def spend_rollouts(self, kind: str, model, rollouts: list[CriticRollout]) -> None:
         """FLOPs of sampling critic rollouts: a forward over each one's prompt + completion."""
@@ -353,18 +373,21 @@ class RAROTrainer(SparringGRPOTrainer):
             self._metrics["train"] = saved
 
     def _critic_update(self, rows: list[CriticRollout], adv_c: torch.Tensor) -> None:
-        """Separate-critic ablation: one optimizer step of the critic model on its rows."""
+        """Separate-critic ablation: one optimizer step of the critic model on its rows (in
+        several processes on the mean gradient over ranks, so every rank's critic is the same)."""
         model = self.critic_model
-        t = self._critic_inputs(rows, adv_c, model)
+        if not rows:  # several ranks: every rank has as many rows (_even_critic_rows), so all return
+            return
         lr = self.lr_scheduler.get_last_lr()[0] if self.lr_scheduler is not None else self.args.learning_rate
         lr *= self.critic_lr_scale
         for group in self.critic_optimizer.param_groups:
             group["lr"] = lr
-        self.spend("critic_train", model, _attended(t), TRAIN)
         with self._quiet_metrics():
             model.train()
-            loss = self._compute_loss(model, t)
-            loss.backward()
+            t = self._critic_inputs(rows, adv_c, model)
+            self.spend("critic_train", model, _attended(t), TRAIN)
+            self._compute_loss(model, t).backward()
+            average_gradients(model.parameters(), 1.0 / world_size())  # the critics stay equal
             torch.nn.utils.clip_grad_norm_(model.parameters(), self.args.max_grad_norm)
             self.critic_optimizer.step()
             self.critic_optimizer.zero_grad(set_to_none=True)

@@ -31,6 +31,7 @@ import torch
 
 from sparring.models.responder import first_user_text
 
+from .distributed import average_gradients, rank_seed, world_size
 from .flops import generated_lengths
 from .raro_game import Triple
 
@@ -113,7 +114,7 @@ def warm_up_critic(
     from tqdm.auto import tqdm
 
     t0 = time.perf_counter()
-    rng = random.Random(f"raro-warmup|{seed}")
+    rng = random.Random(rank_seed(f"raro-warmup|{seed}"))  # several ranks: each its own pool and batches
     ds = trainer.train_dataset
     n = min(len(ds), WARMUP_QUESTIONS)
     prompts, experts = ds["prompt"][:n], ds["expert"][:n]
@@ -131,12 +132,13 @@ def warm_up_critic(
         trainer.spend_rollouts("warmup", critic, rows)
         loss = trainer._verdict_loss(critic, rows, batch)
         loss.backward()
+        average_gradients(critic.parameters(), 1.0 / world_size())  # ranks step alike: weights stay equal
         torch.nn.utils.clip_grad_norm_(critic.parameters(), trainer.args.max_grad_norm)
         opt.step()
         opt.zero_grad(set_to_none=True)
         tokens += sum(r.tokens for r in rows)
     critic.train(was)
-    trainer.state.num_input_tokens_seen += tokens
+    trainer.count_tokens(tokens)
     return {
         "step": 0,
         "raro/warmup_pairs": float(len(train)),

@@ -24,6 +24,8 @@ from typing import Any
 
 import torch
 
+from .distributed import gather
+
 
 class SuccessReplay:
     """Remembers each prompt's latest success and refills all-failed groups with it.
@@ -58,11 +60,17 @@ class SuccessReplay:
             key = keys[start]
             if not good[start : start + group_size].any() and key in self.store:
                 fills.append((start + group_size - 1, self.store[key]))
-        # remember this batch's successes (after choosing fills: a group never replays itself)
-        for i in torch.nonzero(good).flatten().tolist():
-            if keys[i] in self.store or len(self.store) < self.max_prompts:
-                ids = tuple(completion_ids[i][completion_mask[i].bool()].tolist())
-                self.store[keys[i]] = (ids, float(rewards[i]))
+        # remember this batch's successes (after choosing fills: a group never replays itself),
+        # every rank's, in rank order: each rank holds the same store (a prompt may come back
+        # on another rank; a checkpoint's store is any rank's)
+        mine = [
+            (keys[i], tuple(completion_ids[i][completion_mask[i].bool()].tolist()), float(rewards[i]))
+            for i in torch.nonzero(good).flatten().tolist()
+        ]
+        for successes in gather(mine):
+            for key, ids, reward in successes:
+                if key in self.store or len(self.store) < self.max_prompts:
+                    self.store[key] = (tuple(ids), reward)
         if fills:
             width = max(completion_ids.shape[1], max(len(ids) for _, (ids, _) in fills))
             completion_ids = pad_right(completion_ids, width, 0)

@@ -22,6 +22,9 @@ What is where:
   selector's and RARO's random generators, RARO's replay buffer, history and warm-up flag,
   and a separate RARO critic's weights and optimizer.
 - ``sparring-complete.json``, written last: the step and every file's size.
+- Several processes (docs/distributed.md): every rank's own state (``rng_state_R.pth``,
+  ``sparring-trainer-rankR.json``) is in the same checkpoint, rank 0 completes it, and a
+  resume needs the same number of processes (``world_size`` in ``sparring-state.json``).
 
 transformers writes into ``OUT.resume/.staging/``; when it is done (``on_save``) the
 files are moved into a fresh directory that is renamed into place (``sparring.atomic``),
@@ -53,6 +56,7 @@ from transformers import TrainerCallback
 from sparring.atomic import atomic_dir
 
 from .budget import parse_every
+from .distributed import barrier, is_main, world_size
 
 SUFFIX = ".resume"
 PREFIX = "checkpoint-"
@@ -64,7 +68,7 @@ KEEP = 2
 TRAINER_STATE = "trainer_state.json"  # transformers' TRAINER_STATE_NAME
 
 # Options that do not change what a run computes: a resume may change them.
-_FREE = ("checkpoint_every", "show_progress", "device")
+_FREE = ("checkpoint_every", "show_progress", "device", "report_to", "log_dir")
 
 _RESUME: ContextVar[bool] = ContextVar("sparring_resume", default=False)
 
@@ -93,6 +97,8 @@ def resume_dir(out: Path) -> Path:
 
 
 def warn(message: str) -> None:
+    if not is_main():  # several ranks: one line, not one per rank
+        return
     print(f"warning: {message}", file=sys.stderr, flush=True)
 
 
@@ -207,15 +213,18 @@ class Checkpoints:
             else:
                 self.state = json.loads((self.start / STATE).read_text(encoding="utf-8"))
                 self._check_key()
-                print(f"{what}: resuming from step {self.step} ({self.start})", file=sys.stderr, flush=True)
-        elif self.every is not None and self.root.exists():
+                self._check_world()
+                if is_main():
+                    print(f"{what}: resuming from step {self.step} ({self.start})", file=sys.stderr, flush=True)
+        elif self.every is not None and self.root.exists() and is_main():
             if checkpoints(self.root):
                 warn(
                     f"{what}: starting over; removing the checkpoints of an earlier run in {self.root} (--resume continues it)"
                 )
             shutil.rmtree(self.root)  # a fresh start: an older run's checkpoints must not be resumed into
-        if self.every is not None:
+        if self.every is not None and is_main():
             shutil.rmtree(self.staging, ignore_errors=True)  # what a killed process was writing
+        barrier()  # several ranks: none starts before rank 0 has cleared the way
 
     def _check_key(self) -> None:
         old = self.state.get("key", {})
@@ -228,6 +237,15 @@ class Checkpoints:
             raise ValueError(
                 f"{self.what}: --resume: {self.start} was written by a different run "
                 f"({', '.join(differ)} differ); run the same command, or drop --resume to start over"
+            )
+
+    def _check_world(self) -> None:
+        """Each rank resumes its own state (its RNG, its generators): the same number of them."""
+        had, have = int(self.state.get("world_size", 1)), world_size()
+        if had != have:
+            raise ValueError(
+                f"{self.what}: --resume: {self.start} was written by {had} process(es), this run has {have}; "
+                f"resume with --processes {had}"
             )
 
     @property
@@ -292,32 +310,49 @@ class Checkpoints:
         try:
             trainer.train(resume_from_checkpoint=self.resume_from())
         except BaseException:
-            shutil.rmtree(self.staging, ignore_errors=True)
-            if self.root.is_dir() and not checkpoints(self.root):
-                shutil.rmtree(self.root, ignore_errors=True)
+            if is_main():
+                shutil.rmtree(self.staging, ignore_errors=True)
+                if self.root.is_dir() and not checkpoints(self.root):
+                    shutil.rmtree(self.root, ignore_errors=True)
             raise
 
     def finish(self, step: int, tracker, extra: dict[str, Any], trainer=None) -> Path:
         """Move transformers' ``checkpoint-<step>`` out of staging, with sparring's state
         (and ``trainer``'s, if it keeps any) and the completion marker, into
         ``OUT.resume/checkpoint-<step>`` in one rename; then keep the newest ``KEEP``
-        complete ones."""
+        complete ones.
+
+        Several ranks (one filesystem): each writes its own trainer state into the staging
+        folder beside transformers' files (its ``rng_state_R.pth``); after a barrier rank 0
+        alone completes the checkpoint, and a second barrier keeps the others from going on
+        before it is in place."""
         src = self.staging / f"{PREFIX}{step}"
         final = self.root / f"{PREFIX}{step}"
-        if not src.is_dir():  # transformers saved nothing (not the main process)
-            return final
-        state = {"format": FORMAT, "key": self.key, "tracker": tracker.state_dict(), "extra": extra}
+        if hasattr(trainer, "save_sparring_state"):
+            src.mkdir(parents=True, exist_ok=True)
+            trainer.save_sparring_state(src)
+        barrier()
+        if is_main():
+            self._complete(src, final, step, tracker, extra)
+        barrier()
+        return final
+
+    def _complete(self, src: Path, final: Path, step: int, tracker, extra: dict[str, Any]) -> None:
+        state = {
+            "format": FORMAT,
+            "key": self.key,
+            "tracker": tracker.state_dict(),
+            "extra": extra,
+            "world_size": world_size(),
+        }
         with atomic_dir(final) as tmp:
             for entry in src.iterdir():
                 os.rename(entry, tmp / entry.name)
             (tmp / STATE).write_text(json.dumps(state, sort_keys=True, default=str), encoding="utf-8")
-            if hasattr(trainer, "save_sparring_state"):
-                trainer.save_sparring_state(tmp)
             marker = {"format": FORMAT, "step": step, "files": _manifest(tmp), "written": time.time()}
             (tmp / MARKER).write_text(json.dumps(marker, sort_keys=True), encoding="utf-8")
         shutil.rmtree(src, ignore_errors=True)
         self.prune(final)
-        return final
 
     def prune(self, newest: Path) -> None:
         kept = [newest]

@@ -48,8 +48,10 @@ class RoCSelector:
     """
 
     def __init__(self, keep: int, seed: int = 0):
+        from .distributed import rank_seed
+
         self.keep = keep
-        self.rng = random.Random(seed)
+        self.rng = random.Random(rank_seed(seed))  # each rank down-samples its own groups
 
     def state_dict(self) -> dict:
         from .resume import rng_state

@@ -129,12 +129,14 @@ def sft_config(
     from trl import SFTConfig
 
     from .common import trainer_kwargs
+    from .distributed import per_rank
 
-    passes = accumulation_passes(cfg.batch_size, mean_tokens, cfg.micro_batch_tokens, dd)
+    rows = per_rank(cfg.batch_size, f"{cfg.method_name}.batch_size")  # the batch is global: each rank's share
+    passes = accumulation_passes(rows, mean_tokens, cfg.micro_batch_tokens, dd)
     return SFTConfig(
         **{**trainer_kwargs(cfg, budget, output_dir, dd), **(save or {})},
         learning_rate=cfg.learning_rate,
-        per_device_train_batch_size=cfg.batch_size // passes,
+        per_device_train_batch_size=rows // passes,
         gradient_accumulation_steps=passes,
         weight_decay=cfg.weight_decay,
         max_grad_norm=cfg.max_grad_norm,
@@ -150,8 +152,10 @@ def sft_config(
 def _run(method: str, base: str, task: Task, cfg: SFTOptions, out: Path, budget: Budget) -> RunCard:
     """The SFT run shared by sft, cft, one-shot-cft and pretrain (parsed values only)."""
     from .callbacks import attach_budget
-    from .common import evaluate, load_for_training, scratch_dir, train_metrics, write_checkpoint
+    from .common import evaluate, load_for_training, scratch_dir, train_metrics, write_checkpoint, written_once
     from .data import recipe_dataset, tokenize_sft
+    from .distributed import is_main, world_size
+    from .reporting import attach_logging
     from .resume import checkpoints_for
     from .trainers import SparringSFTTrainer
 
@@ -174,9 +178,11 @@ def _run(method: str, base: str, task: Task, cfg: SFTOptions, out: Path, budget:
     sample = ds.select(range(min(4096, len(ds))))["input_ids"]  # not the whole column
     mean = sum(len(x) for x in sample) / len(sample)
     if cfg.batch_size == 0:  # auto: a step of ~batch_tokens tokens, whatever the recipe's row length
-        cfg = replace(cfg, batch_size=max(1, min(AUTO_BATCH_MAX, round(cfg.batch_tokens / mean))))
+        ranks = world_size()  # several ranks: a multiple of their number (each takes a share)
+        auto = max(1, min(AUTO_BATCH_MAX, round(cfg.batch_tokens / mean)))
+        cfg = replace(cfg, batch_size=max(ranks, auto // ranks * ranks))
     ckpts = checkpoints_for(method, cfg, budget, base, task, data, out)
-    extra = EXTRA_EVALS.get(method) if cfg.eval_problems > 0 else None
+    extra = EXTRA_EVALS.get(method) if cfg.eval_problems > 0 and is_main() else None  # rank 0 evaluates
     # the base was evaluated before the first step: a resume does not do it again
     before = ckpts.saved_or("before", lambda: evaluate(model, tok, task, cfg, "before"))
     extra_before = ckpts.saved_or(
@@ -186,6 +192,7 @@ def _run(method: str, base: str, task: Task, cfg: SFTOptions, out: Path, budget:
         args = sft_config(cfg, budget, ckpts.output_dir(scratch), dd, mean, save=ckpts.trainer_args())
         trainer = SparringSFTTrainer(model=model, args=args, train_dataset=ds, processing_class=tok)
         trainer.bucket_by_length = cfg.bucket_by_length
+        attach_logging(trainer, cfg, out)
         tracker = attach_budget(
             trainer,
             budget,
@@ -198,19 +205,23 @@ def _run(method: str, base: str, task: Task, cfg: SFTOptions, out: Path, budget:
         ckpts.train(trainer)
     model = trainer.model
     spent = ckpts.mark(train_metrics(trainer, tracker))
-    metrics: dict[str, Any] = {
-        "train": spent,
-        "before": before,
-        "after": evaluate(model, tok, task, cfg),
-    }
-    if extra is not None:
-        metrics.update(extra_before)
-        metrics.update(extra(model, tok, task, cfg, "after"))
-    card = write_checkpoint(
-        model, tok, out, method=method, cfg=cfg, budget=budget, base=base, task=task, data=data, metrics=metrics
-    )
-    ckpts.done()
-    return card
+
+    def write() -> RunCard:  # rank 0 alone evaluates and writes
+        metrics: dict[str, Any] = {
+            "train": spent,
+            "before": before,
+            "after": evaluate(model, tok, task, cfg),
+        }
+        if extra is not None:
+            metrics.update(extra_before)
+            metrics.update(extra(model, tok, task, cfg, "after"))
+        card = write_checkpoint(
+            model, tok, out, method=method, cfg=cfg, budget=budget, base=base, task=task, data=data, metrics=metrics
+        )
+        ckpts.done()
+        return card
+
+    return written_once(write, out)
 
 
 def _critique_eval(model, tok, task, cfg, when: str) -> dict:

@@ -7,7 +7,9 @@
   advantages with a registered advantage function (``variants.py``) and may drop groups
   whose rewards all agree (DAPO dynamic sampling, which TRL 1.16 does not do: it only
   logs ``frac_reward_zero_std``). Generation, log-probs, clipping, KL and the loss
-  aggregation (``loss_type``) stay TRL's. Single-process only (one CPU or one GPU).
+  aggregation (``loss_type``) stay TRL's. Data-parallel as TRL is (docs/distributed.md):
+  each rank scores, selects and replays its own whole groups; success replay shares its
+  store over the ranks; the loss normaliser counts every rank's tokens.
 
 The per-function rewards come through TRL's public reward-function interface (each
 function wrapped by :class:`RecordedReward`), not an override of TRL's private scoring.
@@ -32,6 +34,7 @@ from trl import GRPOTrainer, SFTTrainer
 from trl.trainer.utils import RepeatSampler
 
 from .callbacks import BudgetScheduleMixin
+from .distributed import gather, rank_file, world_size
 from .flops import TRAIN, mask_lengths
 from .replay import pad_right
 from .variants import get_advantage, group_std
@@ -65,8 +68,10 @@ class SparringSFTTrainer(BudgetScheduleMixin, SFTTrainer):
         from .data import BucketBatchSampler
 
         lengths = [len(x) for x in ds["input_ids"]]
-        step_rows = self.args.per_device_train_batch_size * self.args.gradient_accumulation_steps
-        return BucketBatchSampler(lengths, step_rows, seed=self.args.seed)  # split into passes in order
+        # one optimizer step's rows over every rank: accelerate deals its per-rank batches in turn
+        step_rows = self.args.per_device_train_batch_size * self.args.gradient_accumulation_steps * world_size()
+        # split into passes in order; several ranks: whole steps only (see BucketBatchSampler)
+        return BucketBatchSampler(lengths, step_rows, seed=self.args.seed, full_only=world_size() > 1)
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         if model.training and torch.is_grad_enabled():  # a training pass over this micro-batch
@@ -93,8 +98,6 @@ class SparringGRPOTrainer(BudgetScheduleMixin, GRPOTrainer):
         self._recorded: dict[Any, Any] = {}  # what the wrapped reward functions saw and returned
         funcs = reward_funcs if isinstance(reward_funcs, list) else [reward_funcs]
         super().__init__(model, [RecordedReward(f, i, self._recorded) for i, f in enumerate(funcs)], *args, **kwargs)
-        if self.accelerator.num_processes != 1:
-            raise ValueError("sparring's GRPO trainer runs in one process (one CPU or one GPU)")
         self.advantage_fn = get_advantage(advantage)
         self.drop_zero_variance = drop_zero_variance
         self.min_group_std = min_group_std
@@ -130,10 +133,12 @@ class SparringGRPOTrainer(BudgetScheduleMixin, GRPOTrainer):
             self.selector.load_state_dict(state["selector"])
 
     def save_sparring_state(self, folder: Path) -> None:
-        (Path(folder) / self.STATE_FILE).write_text(json.dumps(self.sparring_state()), encoding="utf-8")
+        """Each rank writes its own file (its selector's generator, its rows' history)."""
+        (Path(folder) / rank_file(self.STATE_FILE)).write_text(json.dumps(self.sparring_state()), encoding="utf-8")
 
     def load_sparring_state(self, folder: Path) -> None:
-        self.load_sparring_state_dict(json.loads((Path(folder) / self.STATE_FILE).read_text(encoding="utf-8")))
+        path = Path(folder) / rank_file(self.STATE_FILE)
+        self.load_sparring_state_dict(json.loads(path.read_text(encoding="utf-8")))
 
     @property
     def group_size(self) -> int:
@@ -141,8 +146,9 @@ class SparringGRPOTrainer(BudgetScheduleMixin, GRPOTrainer):
         return self.selector.keep if self.selector is not None else self.num_generations
 
     def _rewards_per_func(self) -> torch.Tensor:
-        """The batch's rewards as TRL's ``_calculate_rewards`` returns them (rows x reward
-        functions, float32, None -> NaN; one process, so its gather is the identity)."""
+        """This rank's rows' rewards as TRL's ``_calculate_rewards`` computes them before its
+        gather (rows x reward functions, float32, None -> NaN). A rank holds whole groups
+        (its batch is a multiple of the group), so advantages need no other rank's rows."""
         if any(i not in self._recorded for i in range(len(self.reward_funcs))):
             raise RuntimeError("sparring's GRPO trainer: a reward function was not called on the batch")
         cols = [
@@ -216,13 +222,17 @@ class SparringGRPOTrainer(BudgetScheduleMixin, GRPOTrainer):
         if self.drop_zero_variance:
             live = group_std(rewards, self.group_size) > self.min_group_std
             self._metrics["train"]["frac_groups_dropped"].append(1.0 - live.float().mean().item())
-            if live.any():
-                adv, out = adv[live], _take(out, live)
-            else:  # nothing to learn from: keep the batch with zero advantages (no update)
-                adv = torch.zeros_like(adv)
+            if not live.any():  # nothing to learn from: keep the batch with zero advantages (no update)
+                live, adv = torch.ones_like(live), torch.zeros_like(adv)
+            keep, pad = even_rows(live.nonzero().flatten(), (~live).nonzero().flatten())
+            adv, out = adv[keep], _take(out, keep)
+            if pad:  # rows that only make this rank's batch as long as the others': no loss, no advantage
+                out["completion_mask"][-pad:] = 0
+                adv[-pad:] = 0.0
         out["advantages"] = adv.to(out["completion_ids"].device)
         mask = out["completion_mask"] if out.get("tool_mask") is None else out["completion_mask"] * out["tool_mask"]
-        out["num_items_in_batch"] = mask.sum()
+        # over every rank, as TRL counts it (its DAPO normaliser divides by the number of processes)
+        out["num_items_in_batch"] = self.accelerator.gather(mask.sum()).sum()
         return out
 
 
@@ -271,6 +281,19 @@ def _sft_lengths(inputs: dict) -> list[int]:
     pos = inputs["position_ids"].flatten()
     starts = torch.nonzero(pos == 0).flatten().tolist() + [pos.numel()]
     return [b - a for a, b in zip(starts, starts[1:])]
+
+
+def even_rows(keep: torch.Tensor, spare: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """Several ranks: ``keep`` (row indices) lengthened to the most any rank keeps, with
+    repeats of a ``spare`` row (the caller masks them out): TRL's loss gathers per-row
+    statistics, which needs the same number of rows on every rank. One process: as is."""
+    if world_size() <= 1:
+        return keep, 0
+    pad = max(gather(int(keep.numel()))) - int(keep.numel())
+    if pad <= 0:
+        return keep, 0
+    source = spare[:1] if spare.numel() else keep[:1]
+    return torch.cat([keep, source.repeat(pad)]), pad
 
 
 def _take(out: dict, rows: torch.Tensor) -> dict:
