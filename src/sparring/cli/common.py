@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from sparring.settings import parse_settings
+from sparring.settings import merged, parse_settings
 from sparring.tasks import get_task as lookup
 
 console = Console()
@@ -59,5 +59,4 @@ def load_options(config: Optional[Path], settings: list[str] | None) -> dict:
     from sparring.train.config import load_config_file
 
     data = load_config_file(config) if config is not None else {}
-    data.update(parse_settings(settings))
-    return data
+    return merged(data, parse_settings(settings))

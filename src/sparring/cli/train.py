@@ -287,3 +287,17 @@ def rerank_cmd(
         typer.echo(f"  {key:18} {res[key]:.3f}  [{lo:.3f}, {hi:.3f}]")
     lo, hi = res["reranked_minus_sample_ci"]
     typer.echo(f"  reranked - sample  {res['reranked_minus_sample']:+.3f}  [{lo:+.3f}, {hi:+.3f}]")
+
+
+def merge_cmd(
+    adapter: Path = typer.Argument(..., help="A LoRA adapter checkpoint (trained with --set lora.r=N)."),
+    out: Path = typer.Option(..., "--out", help="Where the merged model goes (written aside, then renamed)."),
+) -> None:
+    """Merge a LoRA adapter into its base and write a plain save_pretrained checkpoint."""
+    from sparring.train.lora import merge_adapter
+
+    try:
+        path = merge_adapter(adapter, out)
+    except ValueError as err:
+        _fail(err, console)
+    console.print(f"wrote {path} (the adapter merged into its base)")

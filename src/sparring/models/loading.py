@@ -25,6 +25,7 @@ from transformers import (
 from sparring.atomic import atomic_dir
 from sparring.runcard import RUN_CARD, RunCard
 
+from .adapters import is_adapter_dir, load_adapter
 from .device import device_defaults
 from .presets import PRESETS, make_model
 
@@ -60,8 +61,8 @@ def _zoo_path(name: str) -> Path:
 def _model_dir(path: Path) -> Path:
     if not path.exists():
         raise ValueError(f"model path does not exist: {path}")
-    if not (path.is_dir() and (path / "config.json").is_file()):
-        raise ValueError(f"not a model directory: {path} (no config.json)")
+    if not (path.is_dir() and ((path / "config.json").is_file() or (path / "adapter_config.json").is_file())):
+        raise ValueError(f"not a model directory: {path} (no config.json, nor adapter_config.json)")
     return path
 
 
@@ -94,6 +95,7 @@ def load_model(
     *,
     device: str | torch.device | None = None,
     dtype: torch.dtype | str | None = None,
+    adapter: str = "merge",
 ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """Return ``(model, tokenizer)`` in eval mode on ``device``.
 
@@ -108,9 +110,17 @@ def load_model(
 
     If the tokenizer has no pad token (common for Llama-family checkpoints) its EOS
     token is used as pad, and the model's configs are updated to match.
+
+    A LoRA adapter directory (``adapter_config.json``; ``adapters.py``) is loaded onto its
+    base: merged into the weights (``adapter="merge"``), or as a peft model whose adapter
+    trains further (``adapter="train"``).
     """
     dd = device_defaults(device)
     kind, source = resolve_model_source(preset_or_path)
+    if kind == "dir" and is_adapter_dir(source):
+        if adapter not in ("merge", "train"):
+            raise ValueError(f"adapter: must be 'merge' or 'train', got {adapter!r}")
+        return load_adapter(source, device=dd.device, dtype=dtype, trainable=adapter == "train")
     if kind == "preset":
         model, tokenizer = make_model(str(source))
         if dtype is not None:

@@ -23,7 +23,7 @@ import torch
 from transformers import TrainerCallback
 
 from .budget import Budget
-from .flops import FlopLedger
+from .flops import TRAIN, FlopLedger
 
 
 class BudgetTracker:
@@ -227,7 +227,9 @@ class BudgetScheduleMixin:
             return
         accelerator = getattr(self, "accelerator", None)
         inner = accelerator.unwrap_model(model) if accelerator is not None else model
-        tracker.add_flops(kind, passes * tracker.ledger.model(inner).forward(lengths))
+        fm = tracker.ledger.model(inner)
+        # a training pass (passes == TRAIN) by the rule's train(): frozen (LoRA) weights get no gradient
+        tracker.add_flops(kind, fm.train(lengths) if passes == TRAIN else passes * fm.forward(lengths))
 
     def count_tokens(self, n: int) -> None:
         """Tokens processed outside the Trainer's own count (summed over ranks)."""

@@ -76,6 +76,18 @@ def with_style(cfg: MethodConfig, base: Any, task: Task) -> MethodConfig:
     return cfg if style == cfg.style else replace(cfg, style=style)
 
 
+def lora_base(base: Any) -> str:
+    """The full model under an adapter trained from ``base``: ``base`` itself (a preset,
+    ``zoo:NAME``, or a directory as an absolute path), or, when ``base`` is an adapter
+    directory, the base it was trained on."""
+    from sparring.models.adapters import adapter_base, is_adapter_dir
+
+    kind, source = resolve_model_source(str(base))
+    if kind == "dir" and is_adapter_dir(source):
+        return adapter_base(source)
+    return str(base) if kind == "preset" or str(base).startswith("zoo:") else str(source)
+
+
 def base_card(base: Any) -> dict:
     """What the run card records about the base: what was asked, and its own card's hash."""
     kind, source = resolve_model_source(str(base))
@@ -92,10 +104,17 @@ def base_card(base: Any) -> dict:
 
 def load_for_training(base: Any, cfg: MethodConfig):
     """(model, tokenizer, device defaults): float32 weights on the configured device,
-    threads set, model in train mode, right padding."""
+    threads set, model in train mode, right padding. With ``cfg.lora`` the model is a peft
+    model training a LoRA adapter (a base that is an adapter keeps training its adapter);
+    without, an adapter base is merged and every weight trains (``lora.py``)."""
+    from .lora import add_adapter, is_adapter
+
     dd = device_defaults(cfg.device)
     configure_threads(dd)
-    model, tok = load_model(base, device=dd.device)
+    lora = cfg.lora_options()
+    model, tok = load_model(base, device=dd.device, adapter="train" if lora else "merge")
+    if lora is not None and not is_adapter(model):
+        model = add_adapter(model, lora, f"{cfg.method_name}.lora")
     tok.padding_side = "right"
     model.train()
     return model, tok, dd
@@ -256,7 +275,11 @@ def write_checkpoint(
     extra: dict | None = None,
 ) -> RunCard:
     """Save model + tokenizer + run.json atomically; returns the card (``card.path``)."""
+    from .lora import is_adapter
+
     check_finite(model, method)
+    if is_adapter(model):  # the adapter's base: what loading it (and `sparring merge`) starts from
+        extra = {**(extra or {}), "lora_base": lora_base(base)}
     card = run_card(method, cfg.to_dict(), budget, base, task, data, metrics, extra)
     model.eval()
     model.config.use_cache = True  # trainers switch it off; generation from the checkpoint wants it

@@ -65,6 +65,11 @@ class MethodConfig:
         "reasoning, the answer in <answer> tags), auto (char for sparring's char tokenizer, "
         "else chat). Recipes, rollouts, the critic prompt and the evaluation all follow it.",
     )
+    lora: dict = opt(
+        {},
+        "LoRA through peft instead of a full fine-tune: {r, alpha (None: 2r), dropout, target_modules "
+        "('all-linear' or names)}; --set lora.r=16. Empty: full fine-tune. The checkpoint is an adapter.",
+    )
     system_prompt: str | None = opt(None, "Chat style: a system message before every prompt (None: the template's).")
     enable_thinking: bool | None = opt(
         None, "Chat style: passed to chat templates with a thinking mode (None: the template's default)."
@@ -125,6 +130,7 @@ class MethodConfig:
 
         check_style(self.style, f"{self.method_name}.style")
         self.chat_format()
+        self.lora_options()
         self.check_bool("eval_before")
         self.check_int("logging_steps", lo=1)
         self.check_bool("show_progress")
@@ -143,6 +149,12 @@ class MethodConfig:
         from sparring.models.style import ChatFormat
 
         return ChatFormat(self.system_prompt, self.enable_thinking).validate(self.method_name)
+
+    def lora_options(self):
+        """The parsed ``lora`` option (None: a full fine-tune)."""
+        from .lora import LoraOptions
+
+        return LoraOptions.parse(self.lora, f"{self.method_name}.lora")
 
     def eval_tokens(self) -> int:
         """The evaluation's generation limit in this config's (resolved) style."""

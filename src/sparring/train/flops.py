@@ -61,14 +61,15 @@ import torch
 TRAIN = 3  # a training pass = forward + backward = 3 forwards
 
 
-def matmul_weights(model: torch.nn.Module) -> int:
+def matmul_weights(model: torch.nn.Module, frozen_only: bool = False) -> int:
     """``N``: the weights of every linear layer (each module counted once, so a tied LM
-    head counts although its weight is the embedding's)."""
+    head counts although its weight is the embedding's); ``frozen_only``: those without
+    gradient (a LoRA adapter's base layers)."""
     from transformers.pytorch_utils import Conv1D  # GPT-2's linear layer
 
     total = 0
     for module in model.modules():
-        if isinstance(module, (torch.nn.Linear, Conv1D)):
+        if isinstance(module, (torch.nn.Linear, Conv1D)) and not (frozen_only and module.weight.requires_grad):
             total += module.weight.numel()
     return total
 
@@ -80,13 +81,16 @@ class FlopModel:
     matmul_weights: int
     layers: int
     attn_width: int
+    frozen_weights: int = 0  # matmul weights without gradient (LoRA's base): no weight-gradient matmul
 
     @classmethod
     def of(cls, model: torch.nn.Module) -> "FlopModel":
         config = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
         heads = int(config.num_attention_heads)
         head_dim = getattr(config, "head_dim", None) or config.hidden_size // heads
-        return cls(matmul_weights(model), int(config.num_hidden_layers), heads * int(head_dim))
+        return cls(
+            matmul_weights(model), int(config.num_hidden_layers), heads * int(head_dim), matmul_weights(model, True)
+        )
 
     def forward(self, lengths: Iterable[int]) -> int:
         """``sum F(L)`` over sequences of the given lengths."""
@@ -94,8 +98,11 @@ class FlopModel:
         return sum(2 * n * L + 2 * a * L * (L + 1) for L in (int(x) for x in lengths) if L > 0)
 
     def train(self, lengths: Iterable[int]) -> int:
-        """Forward + backward over sequences of the given lengths: ``3 sum F(L)``."""
-        return TRAIN * self.forward(lengths)
+        """Forward + backward over sequences of the given lengths: ``3 sum F(L)``, less
+        ``2 N_frozen L`` when some weights are frozen (LoRA: the backward still computes
+        every activation gradient, but no weight gradient of a frozen matrix)."""
+        lengths = [int(x) for x in lengths]
+        return TRAIN * self.forward(lengths) - 2 * self.frozen_weights * sum(L for L in lengths if L > 0)
 
     def generate(self, prompt_lengths: Iterable[int], completion_lengths: Iterable[int]) -> int:
         """Sampling ``C`` tokens after a ``P``-token prompt, per sequence: ``F(P + C)``."""

@@ -235,6 +235,10 @@ def _reference_path(model, tok, ref_dir: str) -> None:
     unless it already is one: TRL loads the frozen KL reference model from it."""
     from pathlib import Path
 
+    from .lora import is_adapter
+
+    if is_adapter(model):  # TRL's reference for a peft model is the model with its adapter disabled
+        return
     src = getattr(model.config, "_name_or_path", "") or ""
     if src and (Path(src) / "config.json").is_file():
         return

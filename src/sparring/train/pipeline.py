@@ -56,6 +56,7 @@ _SHARED = (
     "logging_steps",
     "checkpoint_every",
     "style",
+    "lora",
     "system_prompt",
     "enable_thinking",
 )
@@ -132,6 +133,13 @@ def _key(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+def _adapter_base(stage_dir: Path) -> dict:
+    """``{"lora_base": ...}`` when the last stage wrote a LoRA adapter (the copy is one too)."""
+    from sparring.models.adapters import adapter_base, is_adapter_dir
+
+    return {"lora_base": adapter_base(stage_dir)} if is_adapter_dir(stage_dir) else {}
+
+
 def _finished(stage_dir: Path, key: str) -> bool:
     mark = stage_dir / STAGE_MARK
     if not (stage_dir / RUN_CARD).is_file() or not mark.is_file():
@@ -201,7 +209,7 @@ def pipeline(base: str, t: Task, cfg: PipelineOptions, out: Path, budget: Budget
                 "stages": [r["metrics"].get("train") for r in records],
             },
         },
-        extra={"stages": records},
+        extra={"stages": records, **_adapter_base(last)},
     )
 
     def write() -> RunCard:

@@ -221,8 +221,17 @@ def raro(base: str, t: Task, cfg: RAROOptions, out: Path, budget: Budget) -> Run
     from sparring.models import atomic_dir, save_model
 
     from .callbacks import attach_budget
-    from .common import evaluate, load_for_training, scratch_dir, train_metrics, write_checkpoint, written_once
+    from .common import (
+        evaluate,
+        load_for_training,
+        lora_base,
+        scratch_dir,
+        train_metrics,
+        write_checkpoint,
+        written_once,
+    )
     from .grpo import _reference_path, grpo_config
+    from .lora import is_adapter
     from .raro_judge import CriticJudge, RAROMonitor
     from .raro_trainer import RAROTrainer
     from .reporting import attach_logging
@@ -296,7 +305,9 @@ def raro(base: str, t: Task, cfg: RAROOptions, out: Path, budget: Budget) -> Run
                 os.replace(f, tmp / f.name)
             inner.path.rmdir()
             critic.eval()
-            save_model(critic, tok, tmp / CRITIC_DIR)
+            # a separate critic trained as an adapter of its own: its base recorded for loading
+            note = {"lora_base": lora_base(base)} if is_adapter(critic) else None
+            save_model(critic, tok, tmp / CRITIC_DIR, card=note)
         inner.path = out
         ckpts.done()
         return inner

@@ -1,0 +1,66 @@
+"""LoRA adapter directories (peft): finding their base and loading them onto it.
+
+An adapter checkpoint is a directory with ``adapter_config.json`` and the adapter's
+weights (``adapter_model.safetensors``), the tokenizer and, when sparring wrote it,
+``run.json``. Its base model is the one recorded in run.json (``lora_base``: a
+preset, ``zoo:NAME`` or a directory) or, for an adapter written elsewhere, peft's
+``base_model_name_or_path``. A base that cannot be found is one ValueError naming it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+ADAPTER_CONFIG = "adapter_config.json"
+
+
+def is_adapter_dir(path: str | Path) -> bool:
+    return (Path(path) / ADAPTER_CONFIG).is_file()
+
+
+def adapter_base(path: str | Path) -> str:
+    """The base model an adapter directory was trained on (see the module doc)."""
+    from sparring.runcard import RUN_CARD
+
+    path = Path(path)
+    base = None
+    card = path / RUN_CARD
+    if card.is_file():
+        try:
+            base = json.loads(card.read_text()).get("lora_base")
+        except (OSError, json.JSONDecodeError):
+            base = None
+    if not base:
+        try:
+            base = json.loads((path / ADAPTER_CONFIG).read_text()).get("base_model_name_or_path")
+        except (OSError, json.JSONDecodeError) as err:
+            raise ValueError(f"adapter {path}: unreadable {ADAPTER_CONFIG} ({err})") from None
+    if not base:
+        raise ValueError(f"adapter {path}: names no base model (run.json lora_base or {ADAPTER_CONFIG})")
+    return str(base)
+
+
+def load_adapter(path: str | Path, *, device: Any, dtype: Any, trainable: bool = False):
+    """``(model, tokenizer)``: the adapter on its base. ``trainable``: a peft model whose
+    adapter trains further; else the adapter merged into the weights (a plain model, as
+    fast as any at inference)."""
+    from peft import PeftModel
+
+    from .loading import _dir_tokenizer, load_model
+
+    path = Path(path)
+    base = adapter_base(path)
+    try:
+        model, _ = load_model(base, device=device, dtype=dtype)
+    except ValueError as err:
+        raise ValueError(f"adapter {path}: its base model {base!r} cannot be loaded: {err}") from None
+    tokenizer = _dir_tokenizer(path)
+    try:
+        peft_model = PeftModel.from_pretrained(model, str(path), is_trainable=trainable)
+    except Exception as err:  # a broken or foreign adapter: one clear line
+        raise ValueError(f"adapter {path}: cannot load it onto {base!r} ({type(err).__name__}: {err})") from None
+    if trainable:
+        return peft_model, tokenizer
+    return peft_model.merge_and_unload(), tokenizer
