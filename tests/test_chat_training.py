@@ -128,3 +128,42 @@ def test_probes_render_every_prompt_through_the_template(tiny):
     assert seen and all(t.startswith("<|im_start|>system\nBe brief.<|im_end|>") for t in seen)
     assert any("<answer>" in t for t in seen) and not any("\n4," in t for t in seen)
     assert res["sensitivity"].config["templates_used"] == list(range(len(get_task("countdown").chat_templates)))
+
+
+def test_grpo_in_chat_style_learns_from_a_reward_with_variance(tiny, tmp_path):
+    """A random model never writes <answer>, so the verifier's reward is flat; a reward
+    with variance (the share of digits in the answer) shows the chat-style GRPO path
+    produces real gradients, and that rewards get the assistant messages."""
+    import torch
+
+    from sparring.rewards import REWARDS, completion_text, register_reward
+
+    seen = []
+
+    @register_reward("test_digit_share")
+    def digit_share(completions, **_):
+        seen.extend(completions)
+        texts = [completion_text(c) for c in completions]
+        return [sum(ch.isdigit() for ch in t) / max(1, len(t)) for t in texts]
+
+    model, _, d = tiny["qwen2"]
+    cfg = {
+        "rewards": ["test_digit_share"],
+        "n": 16,
+        "prompts_per_step": 2,
+        "num_generations": 4,
+        "max_completion_length": 16,
+        "eval_problems": 0,
+        "learning_rate": 1e-3,
+        "show_progress": False,
+    }
+    try:
+        card = train("grpo", str(d), "countdown", cfg, tmp_path / "g", "2steps")
+    finally:
+        REWARDS.pop("test_digit_share", None)
+    assert card.config["style"] == "chat"
+    assert seen and all(isinstance(c, list) and c[-1]["role"] == "assistant" for c in seen)
+    from transformers import AutoModelForCausalLM
+
+    out = AutoModelForCausalLM.from_pretrained(card.path, local_files_only=True)
+    assert any(not torch.equal(v, model.state_dict()[k]) for k, v in out.state_dict().items())
