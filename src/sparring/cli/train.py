@@ -19,6 +19,7 @@ from sparring.runcard import ZOO_CARD, RunCard
 from sparring.tasks import get_task
 
 from .common import TASK_SET, _fail, err_console, load_options, task_settings
+from .teachers import TEACHER, TEACHER_MODEL, with_teachers
 
 console = err_console  # training talks on stderr
 
@@ -97,6 +98,8 @@ def train_cmd(
     ),
     resume: bool = typer.Option(False, "--resume", help=RESUME_HELP),
     checkpoint_every: Optional[str] = typer.Option(None, "--checkpoint-every", help=EVERY_HELP),
+    teacher: Optional[list[str]] = TEACHER,
+    teacher_model: Optional[list[str]] = TEACHER_MODEL,
 ) -> None:
     """Train a model with METHOD and write a checkpoint (save_pretrained dir + run.json)."""
     from sparring.train import Budget, get_method, train
@@ -115,6 +118,7 @@ def train_cmd(
         if out is None:
             raise ValueError("--out: required (the checkpoint directory to write)")
         options = _with_every(load_options(config, settings), checkpoint_every)
+        options = _with_teachers(m, options, teacher, teacher_model)
         cfg = m.config_cls.from_any(options)
         b = Budget.parse(budget)
         t = get_task(task, **task_settings(task_set))
@@ -138,6 +142,15 @@ train_cmd.__doc__ = (train_cmd.__doc__ or "") + "\n\nMethods and options (--set 
 def _with_every(options: dict, every: str | None) -> dict:
     """The method options with ``--checkpoint-every`` (which wins over --config and --set)."""
     return options if every is None else {**options, "checkpoint_every": every}
+
+
+def _with_teachers(m, options: dict, urls, models) -> dict:
+    """The method options with ``--teacher``/``--teacher-model`` as ``recipe_options.teachers``."""
+    if not urls and not models:
+        return options
+    recipe = options.get("recipe", next((d for k, d, _ in m.config_cls.options() if k == "recipe"), None))
+    recipe_options = with_teachers(recipe, dict(options.get("recipe_options") or {}), urls, models)
+    return {**options, "recipe_options": recipe_options}
 
 
 def _report(card) -> None:
