@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -131,6 +132,7 @@ def main() -> None:
     )
     print(f"critic: {path} ({time.perf_counter() - t0:.1f} s)", flush=True)
     proc = serve(args.port)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # so `kill PID` stops the server too
     try:
         print(
             f"serving in {wait_healthy(proc, args.port):.1f} s: --teacher http://127.0.0.1:{args.port}/v1 "

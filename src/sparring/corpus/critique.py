@@ -353,7 +353,8 @@ def one_shot_critique(task: Task, n: int, seed: int = 0, **options) -> Dataset:
         for ph in o.phrasings:
             pool.setdefault((prompt, render(teacher_blocks(task, p, verdict, ph), verdict.correct, ph)), label)
     if not pool:
-        raise ValueError(f"{o.recipe}: no critique to train on (teacher counts: {entries})")
+        counts = {k: v["totals"] for k, v in entries.items()}
+        raise ValueError(f"{o.recipe}.teachers: no teacher critique agreed with the verifier: {counts}")
     rng = recipe_rng(o.recipe, task, seed)
     groups = {
         lab: _trim([kv for kv in pool.items() if kv[1] == lab], o.trim) for lab in ("critique:right", "critique:wrong")

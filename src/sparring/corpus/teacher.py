@@ -342,6 +342,11 @@ def _hint(reason: str) -> str:
         return " (is the server running, and does the URL end in /v1?)"
     if reason in ("http_400", "http_404", "http_422"):
         return " (check --teacher-model: it must be a model name the server serves; GET URL/models lists them)"
+    if reason.startswith("http_5"):
+        return (
+            " (a server error; `transformers serve` answers 500 when it cannot load the model it is asked "
+            "for, e.g. a wrong --teacher-model; see the server's log)"
+        )
     if reason in ("http_401", "http_403"):
         return " (check the API key environment variable)"
     return ""
