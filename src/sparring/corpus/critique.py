@@ -337,6 +337,10 @@ def one_shot_critique(task: Task, n: int, seed: int = 0, **options) -> Dataset:
             o, generators, prompt, o.samples_per_generator, o.generator_temperature, seed
         )
         candidates = [y for y, _ in got]
+        if not candidates:
+            raise ValueError(
+                f"{o.recipe}.generators: no candidate solution came back: {entries['generators']['totals']}"
+            )
     else:
         candidates = one_shot_candidates(task, p, o.flaw_seeds, o.max_solutions)
     pool: dict[tuple[str, str], str] = {}
