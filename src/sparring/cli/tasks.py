@@ -14,6 +14,7 @@ from sparring.tasks import CAPABILITIES, list_tasks, load_problem
 from sparring.tasks import get_task as lookup
 
 from .common import OLD_TASK_SET, TASK_SET, _fail, console, get_task
+from .teachers import TEACHER, TEACHER_MODEL, with_teachers
 
 
 def tasks_cmd() -> None:
@@ -119,28 +120,32 @@ def data_build_cmd(
     style: Optional[str] = typer.Option(
         None, "--style", help="char or chat (TRL's conversational rows); the recipe option style, default char."
     ),
+    teacher: Optional[list[str]] = TEACHER,
+    teacher_model: Optional[list[str]] = TEACHER_MODEL,
 ) -> None:
     """Build a dataset with a recipe and write it plus card.json (config, counts, content hash)."""
     from sparring import corpus
 
     t = get_task(task, task_set, old_set, "data build")
     try:
-        opts = parse_settings(option, "--option")
+        opts = with_teachers(recipe, parse_settings(option, "--option"), teacher, teacher_model)
         if style is not None:
             opts["style"] = style
     except ValueError as err:
         _fail(err)
     try:
-        with console.status(f"building {recipe} x {n} for {task}"):
+        if teacher:  # LLM requests show their own progress bar
             ds = corpus.build(recipe, t, n, seed, **opts)
-            card = corpus.card(ds, recipe, t, n, seed, opts)
-            corpus.save(ds, out, card, overwrite=overwrite)
+        else:
+            with console.status(f"building {recipe} x {n} for {task}"):
+                ds = corpus.build(recipe, t, n, seed, **opts)
+        card = corpus.card(ds, recipe, t, n, seed, opts)
+        corpus.save(ds, out, card, overwrite=overwrite)
     except ValueError as err:
         _fail(err)
     console.print(f"wrote {len(ds)} rows to {out} (content hash {card['content_hash']})")
-    console.print_json(
-        json.dumps({k: card[k] for k in ("recipe", "task", "rows", "labels", "distinct_problems")}, default=str)
-    )
+    keys = ("recipe", "task", "rows", "labels", "distinct_problems", "teacher")
+    console.print_json(json.dumps({k: card[k] for k in keys if k in card}, default=str))
 
 
 def data_recipes_cmd() -> None:

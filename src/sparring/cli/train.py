@@ -20,6 +20,7 @@ from sparring.runcard import ZOO_CARD, RunCard
 from sparring.tasks import get_task
 
 from .common import STYLE_HELP, SYSTEM_PROMPT, TASK_SET, _fail, err_console, load_options, task_settings
+from .teachers import TEACHER, TEACHER_MODEL, with_teachers
 
 console = err_console  # training talks on stderr
 
@@ -112,6 +113,8 @@ def train_cmd(
     report_to: Optional[str] = typer.Option(None, "--report-to", help=REPORT_HELP),
     style: Optional[str] = typer.Option(None, "--style", help=STYLE_HELP + " The option style (default auto)."),
     system_prompt: Optional[str] = SYSTEM_PROMPT,
+    teacher: Optional[list[str]] = TEACHER,
+    teacher_model: Optional[list[str]] = TEACHER_MODEL,
 ) -> None:
     """Train a model with METHOD and write a checkpoint (save_pretrained dir + run.json)."""
     from sparring.train import Budget, get_method, train
@@ -137,6 +140,7 @@ def train_cmd(
             system_prompt=system_prompt,
             report_to=report_to,
         )
+        options = _with_teachers(m, options, teacher, teacher_model)
         cfg = m.config_cls.from_any(options)
         b = Budget.parse(budget)
         t = get_task(task, **task_settings(task_set))
@@ -170,6 +174,15 @@ def _with_flags(options: dict, **flags) -> dict:
     """The method options with the flags given (``--checkpoint-every``, ``--style``, ...),
     which win over --config and --set."""
     return {**options, **{k: v for k, v in flags.items() if v is not None}}
+
+
+def _with_teachers(m, options: dict, urls, models) -> dict:
+    """The method options with ``--teacher``/``--teacher-model`` as ``recipe_options.teachers``."""
+    if not urls and not models:
+        return options
+    recipe = options.get("recipe", next((d for k, d, _ in m.config_cls.options() if k == "recipe"), None))
+    recipe_options = with_teachers(recipe, dict(options.get("recipe_options") or {}), urls, models)
+    return {**options, "recipe_options": recipe_options}
 
 
 def _report(card) -> None:

@@ -16,6 +16,8 @@ task's train split only, and every recipe runs ``check_no_heldout`` before retur
 
 Recipes (options and defaults in each ``*Options`` dataclass; see ``OPTIONS``):
 imitation, noisy, verified, critique, one_shot_critique, search, perturbed, pretrain.
+The CFT recipes can ask LLM teachers over OpenAI-compatible endpoints (``teacher``,
+``teacher_critique``; docs/teachers.md).
 """
 
 from __future__ import annotations
@@ -48,6 +50,8 @@ from .recipes import (
     verified,
 )
 from .search import SearchOptions, search
+from .teacher import Endpoint, TeacherPool
+from .teacher_critique import critique_messages, teacher_card
 
 RECIPES: dict[str, Callable[..., Dataset]] = {
     "imitation": imitation,
@@ -89,6 +93,8 @@ def build(recipe_name: str, task: Task, n: int, seed: int = 0, **options) -> Dat
 
 __all__ = [
     "COLUMNS",
+    "Endpoint",
+    "TeacherPool",
     "CRITIQUE_INSTRUCTION",
     "OPTIONS",
     "PERTURB_KINDS",
@@ -99,6 +105,7 @@ __all__ = [
     "check_no_heldout",
     "content_hash",
     "critique",
+    "critique_messages",
     "critique_prompt",
     "critique_question",
     "fingerprint",
@@ -115,5 +122,6 @@ __all__ = [
     "save",
     "search",
     "select_problems",
+    "teacher_card",
     "verified",
 ]

@@ -82,10 +82,13 @@ def is_dataset_path(recipe: str) -> bool:
 
 def card(dataset: Dataset, recipe: str, task: Task, n: int, seed: int, options: Any = None) -> dict[str, Any]:
     """What the corpus is: recipe, task config, n, seed, resolved options, row count, counts
-    per label, distinct problems, and a content hash (see ``content_hash``)."""
+    per label, distinct problems, a content hash (see ``content_hash``) and, for LLM-teacher
+    corpora, ``teacher``: the endpoints and the counts asked / kept / rejected / failed."""
     from .. import __version__
+    from .teacher_critique import teacher_card
 
     labels = Counter(dataset["label"])
+    teacher = teacher_card(dataset)
     return {
         "format": CARD_FORMAT,
         "recipe": recipe,
@@ -100,6 +103,7 @@ def card(dataset: Dataset, recipe: str, task: Task, n: int, seed: int, options: 
         "columns": list(dataset.column_names),
         "content_hash": content_hash(dataset),
         "versions": {"sparring": __version__, "datasets": datasets.__version__},
+        **({"teacher": teacher} if teacher else {}),
     }
 
 

@@ -1,8 +1,11 @@
 """Critique Fine-Tuning corpora (METHODS.md 1.2, 1.3): ``critique`` and ``one_shot_critique``.
 
-Both use the published CFT prompt/target (see ``critique_format``) and the programmatic
-teacher, which is exact: it reads the task verifier's per-step verdicts, so with
-``wrong_critique_rate=0`` every critique's verdict and first-error step are the truth.
+Both use the published CFT prompt/target (see ``critique_format``) and by default the
+programmatic teacher, which is exact: it reads the task verifier's per-step verdicts, so
+with ``wrong_critique_rate=0`` every critique's verdict and first-error step are the truth.
+With ``teachers`` (OpenAI-compatible endpoints, ``teacher_critique``) the critiques come
+from LLMs instead, kept where they agree with the verifier; one-shot CFT's candidates can
+come from LLM ``generators`` too (docs/teachers.md).
 """
 
 from __future__ import annotations
@@ -16,7 +19,6 @@ from datasets import Dataset
 from ..tasks import load_problem
 from ..tasks.base import Problem, Task
 from .common import (
-    Options,
     Rows,
     candidate,
     check_args,
@@ -28,6 +30,8 @@ from .common import (
     select_problems,
 )
 from .critique_format import PHRASINGS, PUBLISHED_PHRASINGS, critique_prompt, mis_blocks, render, teacher_blocks
+from .teacher import parse_endpoints
+from .teacher_critique import TeacherOptions, attach, critique_all, generate_candidates
 
 QUESTION_STYLES = ("prompt", "words")
 ID_SCAN = 5000  # one_shot_critique looks a problem_id up among this many train problems
@@ -49,12 +53,14 @@ def _check_style(recipe: str, style: object) -> None:
 
 # ---- critique ------------------------------------------------------------------------
 @dataclass
-class CritiqueOptions(Options):
+class CritiqueOptions(TeacherOptions):
     """``question_style``: "prompt" (the task's canonical prompt, what a char model sees at
     test time) or "words" (``task.question``). ``flaw_rate``: chance a candidate solution is
     a planted flaw (else gold). ``wrong_critique_rate``: exact fraction of rows whose
     critique is deliberately wrong (imperfect teacher). ``phrasings``: explanation
-    wordings to sample from (ids into ``PHRASINGS``; 4 is the work-first layout)."""
+    wordings to sample from (ids into ``PHRASINGS``; 4 is the work-first layout).
+    ``teachers`` and ``teacher_*``: LLM critics instead of the programmatic teacher
+    (``teacher_critique``; then ``phrasings`` is unused and ``wrong_critique_rate`` must be 0)."""
 
     recipe = "critique"
     chat = True
@@ -77,6 +83,14 @@ class CritiqueOptions(Options):
             self.wrong_critique_rate,
         )
         self.phrasings = int_tuple(self.phrasings, self.recipe, "phrasings", 0, len(PHRASINGS) - 1)
+        self.validate_teachers()
+        need(
+            not self.teachers or self.wrong_critique_rate == 0,
+            self.recipe,
+            "wrong_critique_rate",
+            "is for the programmatic teacher only; LLM teachers make their own mistakes (set 0)",
+            self.wrong_critique_rate,
+        )
 
 
 def critique(task: Task, n: int, seed: int = 0, **options) -> Dataset:
@@ -88,12 +102,28 @@ def critique(task: Task, n: int, seed: int = 0, **options) -> Dataset:
     ``critique:wrong`` for honest critiques (the candidate's true status), and
     ``critique:right:false_alarm``, ``critique:wrong:missed``, ``critique:wrong:misplaced``
     for the ``round(wrong_critique_rate * n)`` rows whose critique is wrong on purpose.
+
+    With ``teachers``: the same ``n`` candidates, each critiqued by one LLM teacher (round
+    robin), and only the critiques that agree with the verifier kept, so FEWER than ``n``
+    rows; the counts are on the dataset card (``teacher``).
     """
     o = CritiqueOptions.make(options)
     check_args(o.recipe, task, n, seed)
     o.require(task)
     rng = recipe_rng(o.recipe, task, seed)
     problems = select_problems(task, n, seed)
+    if o.teachers:
+        items = [
+            (p, critique_question(task, p, o.question_style, o.style), candidate(task, p, rng, o.flaw_rate)[0])
+            for p in problems
+        ]
+        kept, entry = critique_all(o, task, items, seed=seed)
+        if not kept:
+            raise ValueError(f"{o.recipe}.teachers: no teacher critique agreed with the verifier: {entry['totals']}")
+        rows = Rows(task, o.style)
+        for p, prompt, completion, label in kept:
+            rows.add(p, prompt, completion, label)
+        return attach(rows.dataset(), {"critics": entry})
     wrong_rows = set(rng.sample(range(n), round(o.wrong_critique_rate * n)))
     rows = Rows(task, o.style)
     for i, p in enumerate(problems):
@@ -113,7 +143,7 @@ def critique(task: Task, n: int, seed: int = 0, **options) -> Dataset:
 
 # ---- one-shot critique -----------------------------------------------------------------
 @dataclass
-class OneShotOptions(Options):
+class OneShotOptions(TeacherOptions):
     """The seed problem is ``task.problems("train", problem_index + 1, seed)[problem_index]``;
     with ``difficulty`` set, the ``problem_index``-th distinct problem of that difficulty in
     ``task.iter_problems("train", seed)``; with ``problem_id``, the problem with that id among
@@ -125,7 +155,12 @@ class OneShotOptions(Options):
     Each is critiqued in every wording of ``phrasings``; exact duplicates are removed and
     the ``trim`` fraction of longest and of shortest critiques dropped (within the right
     and within the wrong critiques). ``right_share``: share of rows critiquing a right
-    solution (None = the pool's own proportion, which for planted flaws is tiny)."""
+    solution (None = the pool's own proportion, which for planted flaws is tiny).
+    ``generators`` (endpoints like ``teachers``; None = the ``teachers``): the candidates
+    are instead the distinct replies of ``samples_per_generator`` requests to each generator
+    (the seed problem's prompt, ``generator_temperature``; published: 10 x 10).
+    ``teachers``: every teacher critiques every candidate ``critiques_per_solution`` times,
+    critiques that disagree with the verifier dropped (``teacher_critique``)."""
 
     recipe = "one_shot_critique"
     chat = True
@@ -139,12 +174,25 @@ class OneShotOptions(Options):
     question_style: str = "prompt"
     trim: float = 0.05
     right_share: float | None = 0.5
+    generators: Any = None
+    samples_per_generator: int = 10
+    generator_temperature: float = 1.0
+    critiques_per_solution: int = 1
 
     def needs(self) -> tuple[str, ...]:
         return ("flaws",)
 
     def validate(self) -> None:
         r = self.recipe
+        self.validate_teachers()
+        if self.generators is not None:
+            self.generators = list(parse_endpoints(self.generators, f"{r}.generators"))
+        for name in ("samples_per_generator", "critiques_per_solution"):
+            v = getattr(self, name)
+            need(is_int(v) and 1 <= v <= 1000, r, name, "must be an integer in 1..1000", v)
+        t = self.generator_temperature
+        ok = isinstance(t, (int, float)) and not isinstance(t, bool) and 0 <= t <= 5
+        need(ok, r, "generator_temperature", "must be a number in [0, 5]", t)
         need(
             is_int(self.problem_index) and 0 <= self.problem_index <= 100_000,
             r,
@@ -292,13 +340,36 @@ def one_shot_critique(task: Task, n: int, seed: int = 0, **options) -> Dataset:
             f"one-shot CFT needs a solvable seed (pick another index)"
         )
     question = critique_question(task, p, o.question_style, o.style)
+    entries: dict[str, Any] = {}
+    generators = o.teachers if o.generators is None else o.generators
+    if generators:
+        prompt = task.prompt(p, 0) if o.question_style == "prompt" else question
+        got, entries["generators"] = generate_candidates(
+            o, generators, prompt, o.samples_per_generator, o.generator_temperature, seed
+        )
+        candidates = [y for y, _ in got]
+        if not candidates:
+            raise ValueError(
+                f"{o.recipe}.generators: no candidate solution came back: {entries['generators']['totals']}"
+            )
+    else:
+        candidates = one_shot_candidates(task, p, o.flaw_seeds, o.max_solutions)
     pool: dict[tuple[str, str], str] = {}
-    for y in one_shot_candidates(task, p, o.flaw_seeds, o.max_solutions):
+    if o.teachers:
+        kept, entries["critics"] = critique_all(
+            o, task, [(p, question, y) for y in candidates], o.critiques_per_solution, seed, every_teacher=True
+        )
+        for _, prompt, completion, label in kept:
+            pool.setdefault((prompt, completion), label)
+    for y in [] if o.teachers else candidates:
         verdict = task.verify(p, y)
         label = f"critique:{'right' if verdict.correct else 'wrong'}"
         prompt = critique_prompt(question, y)
         for ph in o.phrasings:
             pool.setdefault((prompt, render(teacher_blocks(task, p, verdict, ph), verdict.correct, ph)), label)
+    if not pool:
+        counts = {k: v["totals"] for k, v in entries.items()}
+        raise ValueError(f"{o.recipe}.teachers: no teacher critique agreed with the verifier: {counts}")
     rng = recipe_rng(o.recipe, task, seed)
     groups = {
         lab: _trim([kv for kv in pool.items() if kv[1] == lab], o.trim) for lab in ("critique:right", "critique:wrong")
@@ -312,4 +383,11 @@ def one_shot_critique(task: Task, n: int, seed: int = 0, **options) -> Dataset:
     rows = Rows(task, o.style)
     for (prompt, completion), label in chosen:
         rows.add(p, prompt, completion, label)
-    return rows.dataset()
+    if not entries:
+        return rows.dataset()
+    entries["pool"] = {
+        "distinct_critiques": len(pool),
+        "right": len(groups["critique:right"]),
+        "wrong": len(groups["critique:wrong"]),
+    }  # after trimming
+    return attach(rows.dataset(), entries)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sparring.corpus import fingerprint, is_dataset_path
+from sparring.corpus import fingerprint, is_dataset_path, teacher_card
 from sparring.tasks import Task
 
 from .common import require_columns
@@ -42,6 +42,8 @@ def recipe_dataset(
         except ValueError as err:
             raise ValueError(f"{what}: {err}") from None
         source = {"recipe": recipe, "n": n, "seed": seed, "options": options}
+    if teacher := teacher_card(ds):  # LLM-teacher counts (kept / rejected / failed)
+        source["teacher"] = teacher
     require_columns(ds, columns, what)
     return ds, {**source, "rows": len(ds), "hash": fingerprint(ds)}
 
