@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 ADAPTER_CONFIG = "adapter_config.json"
 
@@ -40,27 +39,3 @@ def adapter_base(path: str | Path) -> str:
     if not base:
         raise ValueError(f"adapter {path}: names no base model (run.json lora_base or {ADAPTER_CONFIG})")
     return str(base)
-
-
-def load_adapter(path: str | Path, *, device: Any, dtype: Any, trainable: bool = False):
-    """``(model, tokenizer)``: the adapter on its base. ``trainable``: a peft model whose
-    adapter trains further; else the adapter merged into the weights (a plain model, as
-    fast as any at inference)."""
-    from peft import PeftModel
-
-    from .loading import _dir_tokenizer, load_model
-
-    path = Path(path)
-    base = adapter_base(path)
-    try:
-        model, _ = load_model(base, device=device, dtype=dtype)
-    except ValueError as err:
-        raise ValueError(f"adapter {path}: its base model {base!r} cannot be loaded: {err}") from None
-    tokenizer = _dir_tokenizer(path)
-    try:
-        peft_model = PeftModel.from_pretrained(model, str(path), is_trainable=trainable)
-    except Exception as err:  # a broken or foreign adapter: one clear line
-        raise ValueError(f"adapter {path}: cannot load it onto {base!r} ({type(err).__name__}: {err})") from None
-    if trainable:
-        return peft_model, tokenizer
-    return peft_model.merge_and_unload(), tokenizer

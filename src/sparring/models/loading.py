@@ -25,7 +25,7 @@ from transformers import (
 from sparring.atomic import atomic_dir
 from sparring.runcard import RUN_CARD, RunCard
 
-from .adapters import is_adapter_dir, load_adapter
+from .adapters import adapter_base, is_adapter_dir
 from .device import device_defaults
 from .presets import PRESETS, make_model
 
@@ -139,6 +139,28 @@ def load_model(
     model.to(dd.device)
     model.eval()
     return model, tokenizer
+
+
+def load_adapter(path: str | Path, *, device: Any, dtype: Any, trainable: bool = False):
+    """``(model, tokenizer)``: the adapter on its base. ``trainable``: a peft model whose
+    adapter trains further; else the adapter merged into the weights (a plain model, as
+    fast as any at inference)."""
+    from peft import PeftModel
+
+    path = Path(path)
+    base = adapter_base(path)
+    try:
+        model, _ = load_model(base, device=device, dtype=dtype)
+    except ValueError as err:
+        raise ValueError(f"adapter {path}: its base model {base!r} cannot be loaded: {err}") from None
+    tokenizer = _dir_tokenizer(path)
+    try:
+        peft_model = PeftModel.from_pretrained(model, str(path), is_trainable=trainable)
+    except Exception as err:  # a broken or foreign adapter: one clear line
+        raise ValueError(f"adapter {path}: cannot load it onto {base!r} ({type(err).__name__}: {err})") from None
+    if trainable:
+        return peft_model, tokenizer
+    return peft_model.merge_and_unload(), tokenizer
 
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json")
