@@ -1,4 +1,4 @@
-"""LoRA adapter directories (peft): finding their base and loading them onto it.
+"""LoRA adapter directories (peft): what they are and which base they sit on (``loading.load_adapter`` loads them).
 
 An adapter checkpoint is a directory with ``adapter_config.json`` and the adapter's
 weights (``adapter_model.safetensors``), the tokenizer and, when sparring wrote it,
