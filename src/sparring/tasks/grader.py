@@ -19,7 +19,10 @@ the one exception to "never eval" (docs/tasks.md), and it is fenced in:
   timeout; math-verify's own ``signal.alarm`` timeouts are switched off inside (they
   only work on a main thread, and are not a bound the caller can rely on);
 - **restarted after a crash or timeout**: a worker that died (killed, segfault, out of
-  memory) or timed out is replaced on the next request.
+  memory) or timed out is replaced on the next request. Starting it and importing a
+  grader (``{"load": name}``, answered ``loaded``; math-verify and sympy, or
+  reasoning-gym) are bounded separately (``START_TIMEOUT_S``), so a slow import never
+  eats an item's time.
 
 Every failure (timeout, crash, grader exception, oversize input) comes back as
 ``Graded(ok=False, error=...)``; the tasks count it as a wrong answer, so grading never
@@ -48,6 +51,7 @@ MAX_REQUEST_CHARS = 65_536
 MEMORY_LIMIT_BYTES = 4 << 30
 DEFAULT_TIMEOUT_S = 5.0
 _EOF = "\x00eof"
+START_TIMEOUT_S = 120.0  # starting the worker and importing a grader (not an item's time)
 
 
 class Graded(NamedTuple):
@@ -64,6 +68,7 @@ class GradingWorker:
             raise ValueError(f"grading timeout: must be in (0, 600] seconds (got {timeout_s!r})")
         self.timeout_s = float(timeout_s)
         self.proc: subprocess.Popen | None = None
+        self.loaded: set[str] = set()  # graders whose modules the worker has imported
         self.restarts = 0  # workers replaced after a crash or a timeout
         self._lock = threading.Lock()
 
@@ -101,7 +106,7 @@ class GradingWorker:
 
     def call(self, grader: str, *args: Any, timeout_s: float | None = None) -> Graded:
         """Run ``GRADERS[grader](*args)`` in the worker; never raises, never waits longer
-        than the timeout (plus the worker's start the first time: its imports)."""
+        than the timeout (starting the worker and loading the grader are bounded apart)."""
         if grader not in GRADERS:
             return Graded(False, error=f"unknown grader {grader!r}")
         line = json.dumps({"grader": grader, "args": list(args)})
@@ -111,14 +116,17 @@ class GradingWorker:
             if self.proc is None or self.proc.poll() is not None:
                 if self.proc is not None:
                     self._kill()
-                self.proc = self._start()
-                if not self._wait_ready():
+                self.proc, self.loaded = self._start(), set()
+                if self._read_line(START_TIMEOUT_S) != "ready":
                     self._kill()
                     return Graded(False, error="the grading worker did not start")
-            try:
-                self.proc.stdin.write(line + "\n")
-                self.proc.stdin.flush()
-            except (BrokenPipeError, OSError):
+            if grader not in self.loaded:  # its imports are not part of an item's time
+                ok = self._send(json.dumps({"load": grader})) and self._read_line(START_TIMEOUT_S) == "loaded"
+                if not ok:
+                    self._kill()
+                    return Graded(False, error=f"the grading worker could not load {grader!r}")
+                self.loaded.add(grader)
+            if not self._send(line):
                 self._kill()
                 return Graded(False, error="the grading worker crashed")
             reply = self._read_line(self.timeout_s if timeout_s is None else timeout_s)
@@ -131,8 +139,13 @@ class GradingWorker:
         except (ValueError, KeyError, TypeError):
             return Graded(False, error="unreadable reply from the grading worker")
 
-    def _wait_ready(self) -> bool:
-        return self._read_line(120.0) == "ready"
+    def _send(self, line: str) -> bool:
+        try:
+            self.proc.stdin.write(line + "\n")
+            self.proc.stdin.flush()
+            return True
+        except (BrokenPipeError, OSError):
+            return False
 
     def _read_line(self, timeout_s: float) -> str | None:
         """One line from the worker within ``timeout_s`` (None: timeout; ``_EOF``: the
@@ -189,11 +202,14 @@ def serve() -> None:
     for line in sys.stdin:
         try:
             req = json.loads(line)
-            name = req["grader"]
-            if name not in funcs:
-                module, func = GRADERS[name].split(":")
-                funcs[name] = getattr(importlib.import_module(module), func)
-            reply = {"ok": True, "value": funcs[name](*req["args"])}
+            if "load" in req:  # import the grader (and its warm-up) before any item is timed
+                module, func = GRADERS[req["load"]].split(":")
+                mod = importlib.import_module(module)
+                getattr(mod, "warm", lambda: None)()
+                funcs[req["load"]] = getattr(mod, func)
+                print("loaded", flush=True)
+                continue
+            reply = {"ok": True, "value": funcs[req["grader"]](*req["args"])}
         except Exception as err:  # noqa: BLE001 - any grader failure (MemoryError, RecursionError...) fails
             reply = {"ok": False, "error": f"{type(err).__name__}: {str(err)[:160]}"}
         try:

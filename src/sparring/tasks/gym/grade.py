@@ -47,10 +47,22 @@ def dataset(name: str, config: dict[str, Any]) -> Any:
 
 
 def entry(name: str, config: dict[str, Any], index: int) -> dict[str, Any]:
-    return dataset(name, config)[index]
+    """Item ``index`` (cached: some generators take tens of milliseconds, e.g. countdown's
+    sympy expressions, and a drawn item is read again by its gold and its verifier)."""
+    return _entry(name, json.dumps(config, sort_keys=True), index)
+
+
+@lru_cache(maxsize=8192)
+def _entry(name: str, config_json: str, index: int) -> dict[str, Any]:
+    return _dataset(name, config_json)[index]
 
 
 def score(name: str, config: dict[str, Any], index: int, answer: str) -> float:
     """The dataset's own score of ``answer`` on item ``index`` (runs in the worker)."""
     ds = dataset(name, config)
     return float(ds.score_answer(answer, ds[index]))
+
+
+def warm() -> None:
+    """Import reasoning-gym (the worker calls this before any item)."""
+    import reasoning_gym  # noqa: F401

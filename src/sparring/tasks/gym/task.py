@@ -223,8 +223,11 @@ class GymTask(Task):
 
 class GymCountdown(GymTask):
     """``rg:countdown``: reasoning-gym's generator, sparring's Countdown verifier; the gold is
-    reasoning-gym's expression when it passes Countdown's rule, else one found by search
-    (items with no solution under the rule are not drawn)."""
+    reasoning-gym's expression when it passes Countdown's rule (every intermediate result a
+    positive integer), else one found by sparring's search for up to ``SEARCH_MAX``
+    numbers; an item with neither is not drawn."""
+
+    SEARCH_MAX = 5
 
     def _numbers(self, problem: Problem) -> Problem:
         e = rg.entry(self.dataset_name, problem.data["config"], problem.data["index"])
@@ -236,12 +239,17 @@ class GymCountdown(GymTask):
         return p if p is not None and self._gold_text(p) is not None else None
 
     def _gold_text(self, problem: Problem) -> str | None:
-        cp = self._numbers(problem)
-        own = f"<answer>{problem.data['answer']}</answer>"
-        if countdown_chat.verify(cp, own).correct:
-            return own
-        steps = next(countdown_core.search(tuple(cp.data["numbers"]), cp.data["target"]), None)
-        return None if steps is None else countdown_chat.gold(cp.data["numbers"], cp.data["target"], steps)
+        cache = self.__dict__.setdefault("_golds", {})
+        if problem.id not in cache:
+            cp = self._numbers(problem)
+            nums, target = cp.data["numbers"], cp.data["target"]
+            own = f"<answer>{problem.data['answer']}</answer>"
+            gold = own if countdown_chat.verify(cp, own).correct else None
+            if gold is None and len(nums) <= self.SEARCH_MAX:
+                steps = next(countdown_core.search(tuple(nums), target), None)
+                gold = None if steps is None else countdown_chat.gold(nums, target, steps)
+            cache[problem.id] = gold
+        return cache[problem.id]
 
     def solve(self, problem: Problem) -> str:
         text = self._gold_text(problem)

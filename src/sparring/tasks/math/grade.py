@@ -63,3 +63,8 @@ def equal(gold: str, answer: str) -> bool:
     if not g or not a:
         return False
     return bool(verify(g, a, timeout_seconds=None))
+
+
+def warm() -> None:
+    """Import math-verify and its LaTeX parser (the worker calls this before any item)."""
+    equal("\\frac{1}{2}", "0.5")

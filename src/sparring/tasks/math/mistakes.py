@@ -5,7 +5,7 @@ The gold answer's value is perturbed by one rule, and the wrong value is written
 gold solution states its result (the last two lines, as a whole number token) and in the
 answer tag:
 
-- ``arithmetic_slip``: off by a small amount (+-1..3), carried to the end;
+- ``arithmetic_slip``: off by a small amount (+-1..9), carried to the end;
 - ``magnitude_slip``: a dropped or added zero (times 10; 0 becomes 10), carried;
 - ``copy_slip``: the reasoning is right, the tag holds a miscopied value (the last two
   digits swapped when they differ, else off by 4..9).
@@ -34,7 +34,7 @@ def fmt(v: Fraction) -> str:
 
 def _perturb(v: Fraction, kind: str, rng: random.Random) -> Fraction:
     if kind == "arithmetic_slip":
-        return v + rng.choice((-3, -2, -1, 1, 2, 3))
+        return v + rng.choice((-9, -8, -7, -6, -5, -4, -3, -2, -1, 1, 2, 3, 4, 5, 6, 7, 8, 9))
     if kind == "magnitude_slip":
         return v * 10 if v else Fraction(10)
     digits = str(abs(v.numerator))
