@@ -76,3 +76,13 @@ def test_bad_names_and_config_are_one_clear_error():
         get_task("rg:chain_sum", seed=3)
     with pytest.raises(ValueError, match="unknown task 'nope:x'.*rg:NAME"):
         get_task("nope:x")
+    with pytest.raises(ValueError, match=r"rg:jugs: its answers .* cannot be given in an <answer> tag"):
+        get_task("rg:jugs")  # "pour A->B": an answer the tag cannot hold
+
+
+def test_enum_and_nested_configs_round_trip():
+    t = get_task("rg:word_sorting", transformation="uppercase", size=50)
+    p = t.problems("train", n=1)[0]
+    assert p.data["config"]["transformation"] == "uppercase" and p.data["config"]["size"] == 50
+    assert load_problem(json.loads(json.dumps(p.to_dict()))).id == p.id
+    assert t.verify(p, t.solve(p)).correct

@@ -166,12 +166,17 @@ _WORKER: GradingWorker | None = None
 _WORKER_LOCK = threading.Lock()
 
 
+_WORKER_PID = 0
+
+
 def worker() -> GradingWorker:
-    """The process's shared worker (started on its first request, closed at exit)."""
-    global _WORKER
+    """The process's shared worker (started on its first request, closed at exit). A forked
+    child (a data-loader worker, ``datasets.map(num_proc=...)``) gets its own: the parent's
+    pipes are the parent's."""
+    global _WORKER, _WORKER_PID
     with _WORKER_LOCK:
-        if _WORKER is None:
-            _WORKER = GradingWorker()
+        if _WORKER is None or _WORKER_PID != os.getpid():
+            _WORKER, _WORKER_PID = GradingWorker(), os.getpid()
             atexit.register(_WORKER.close)
         return _WORKER
 

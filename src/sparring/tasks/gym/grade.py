@@ -9,12 +9,14 @@ pure function of the dataset's config, seed and index); ``score`` runs the datas
 from __future__ import annotations
 
 import dataclasses
+import datetime
+import enum
 import json
 from functools import lru_cache
 from typing import Any
 
 SEED = 0  # every sparring item is (config, index) of the dataset seeded with this
-INDEX_SPACE = 1_000_000  # the dataset size: indices 0 .. INDEX_SPACE - 1
+INDEX_SPACE = 1_000_000  # the default dataset size (the `size` option): indices 0 .. size - 1
 
 
 def rg_config(name: str, config: dict[str, Any]) -> Any:
@@ -23,15 +25,41 @@ def rg_config(name: str, config: dict[str, Any]) -> Any:
     from reasoning_gym.factory import DATASETS
 
     _, config_cls = DATASETS[name]
-    defaults = {f.name: f.default for f in dataclasses.fields(config_cls)}
-    args = {k: tuple(v) if isinstance(defaults.get(k), tuple) and isinstance(v, list) else v for k, v in config.items()}
+    defaults = {f.name: _default(f) for f in dataclasses.fields(config_cls)}
+    args = {k: _typed(defaults.get(k), v) for k, v in config.items()}
     try:
-        cfg = config_cls(**args, seed=SEED, size=INDEX_SPACE)
+        cfg = config_cls(**{"size": INDEX_SPACE, **args}, seed=SEED)
         if hasattr(cfg, "validate"):
             cfg.validate()
     except (AssertionError, ValueError, TypeError) as err:
         raise ValueError(f"rg:{name}: reasoning-gym refuses the config {config}: {err or type(err).__name__}") from err
     return cfg
+
+
+def _default(f: dataclasses.Field) -> Any:
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    return f.default_factory() if f.default_factory is not dataclasses.MISSING else None
+
+
+def _typed(default: Any, v: Any) -> Any:
+    """A JSON value back in its config type: a list where the default is a tuple, an enum
+    member where the default is an enum (``"original"`` -> ``TextTransformation.ORIGINAL``),
+    a date from its ISO text, a nested config dataclass from its fields."""
+    if isinstance(default, (list, tuple)) and isinstance(v, list):
+        if default and isinstance(default[0], enum.Enum):
+            v = [_typed(default[0], x) for x in v]
+        return tuple(v) if isinstance(default, tuple) else v
+    if dataclasses.is_dataclass(default) and isinstance(v, dict):
+        return type(default)(**v)
+    if isinstance(default, (datetime.date, datetime.time)) and isinstance(v, str):
+        return type(default).fromisoformat(v)
+    if isinstance(default, enum.Enum) and not isinstance(v, enum.Enum):
+        try:
+            return type(default)(v)
+        except ValueError as err:
+            raise ValueError(f"must be one of {[m.value for m in type(default)]} (got {v!r})") from err
+    return v
 
 
 @lru_cache(maxsize=16)

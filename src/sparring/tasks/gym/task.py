@@ -4,9 +4,11 @@ extra: ``pip install 'sparring[gym]'``).
     sparring sample rg:chain_sum --task-set max_terms=4
     get_task("rg:countdown", min_numbers=3, max_numbers=4)
 
-The task options are the dataset's own config fields (its ``seed`` and ``size`` excepted:
-sparring draws the item index), checked by the dataset's own ``validate`` (an error names
-the task). A problem is item ``index`` of the dataset built from that config with seed
+The task options are the dataset's own config fields (its ``seed`` excepted: sparring
+draws the item index), checked by the dataset's own ``validate`` (an error names the
+task); ``size``, the number of items drawn from, defaults to a million (a dataset that
+builds all its items up front, such as ``acre``, or refuses a large size, such as
+``word_ladder``, needs a small one: ``--task-set size=2000``). A problem is item ``index`` of the dataset built from that config with seed
 ``grade.SEED`` (``{"config", "index", "question", "answer"}``); its id is the hash of
 (question, answer), and ``check_problem`` regenerates the item, so a problem's JSON
 cannot claim content the generator did not make.
@@ -30,6 +32,8 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import datetime
+import enum
 import json
 import random
 from dataclasses import dataclass
@@ -44,7 +48,7 @@ from . import grade as rg
 
 MAX_TAG_CHARS = 4_000
 PREFIX = "rg"
-HIDDEN = ("seed", "size")  # reasoning-gym config fields sparring sets itself
+HIDDEN = ("seed",)  # the reasoning-gym config field sparring sets itself
 
 
 @dataclass
@@ -70,7 +74,20 @@ class GymConfig(TaskConfig):
 
 
 def _jsonable(v: Any) -> Any:
-    return list(v) if isinstance(v, tuple) else v
+    """A reasoning-gym config value as JSON (``grade._typed`` turns it back)."""
+    if dataclasses.is_dataclass(v) and not isinstance(v, type):
+        return {k: _jsonable(x) for k, x in dataclasses.asdict(v).items()}
+    if isinstance(v, dict):
+        return {k: _jsonable(x) for k, x in v.items()}
+    if isinstance(v, enum.Enum):
+        return v.value
+    if isinstance(v, (datetime.date, datetime.time)):
+        return v.isoformat()
+    return [_jsonable(x) for x in v] if isinstance(v, (list, tuple)) else v
+
+
+def _taggable(answer: str) -> bool:
+    return "<" not in answer and ">" not in answer and len(answer) <= MAX_TAG_CHARS
 
 
 def available() -> list[str]:
@@ -134,10 +151,16 @@ class GymTask(Task):
         ood = ood_config(self.dataset_name, cfg)
         self._configs = {"id": cfg, **({"ood": ood} if ood else {})}
         self.levels = {k: v for k, v in type(self).levels.items() if k in self._configs}
+        answer = str(rg.entry(self.dataset_name, cfg, 0)["answer"])
+        if not _taggable(answer):
+            raise ValueError(
+                f"{self.name}: its answers ({answer[:40]!r}) hold '<' or '>' or are over {MAX_TAG_CHARS} "
+                "characters, so they cannot be given in an <answer> tag; this dataset is not supported"
+            )
 
     # ---- generation ---------------------------------------------------------------------
     def _draw(self, rng: random.Random, level: str) -> Problem | None:
-        index = rng.randrange(rg.INDEX_SPACE)
+        index = rng.randrange(self._configs[level].get("size", rg.INDEX_SPACE))
         try:
             return self._make(self._configs[level], index, level)
         except Exception:  # noqa: BLE001 - a generator that fails on one index: draw again
@@ -146,6 +169,8 @@ class GymTask(Task):
     def _make(self, config: dict[str, Any], index: int, level: str) -> Problem:
         e = rg.entry(self.dataset_name, config, index)
         question, answer = str(e["question"]), str(e["answer"])
+        if not _taggable(answer):
+            raise ValueError("an answer that cannot be tagged")
         return Problem(
             task=self.name,
             id=content_id(self.name, [question, answer]),
@@ -163,8 +188,9 @@ class GymTask(Task):
         if not isinstance(d, dict) or not isinstance(d.get("config"), dict):
             raise ValueError("problem.data: must be an object with 'config' and 'index'")
         index = d.get("index")
-        if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < rg.INDEX_SPACE:
-            raise ValueError(f"problem.data.index: must be an integer in 0..{rg.INDEX_SPACE - 1} (got {index!r})")
+        size = d["config"].get("size", rg.INDEX_SPACE)
+        if not isinstance(index, int) or isinstance(index, bool) or not isinstance(size, int) or not 0 <= index < size:
+            raise ValueError(f"problem.data.index: must be an integer in 0..size - 1 (got {index!r})")
         if problem.level not in cls.levels:
             raise ValueError(f"problem.level: {problem.level!r} is not one of {list(cls.levels)}")
         unknown = sorted(set(d["config"]) - set(cls.config_cls.__dataclass_fields__))
@@ -280,8 +306,9 @@ def make(name: str) -> type[Task]:
     for f in dataclasses.fields(config_cls):
         if f.name in HIDDEN:
             continue
-        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-        if isinstance(default, (list, dict, set)):  # a mutable default: a fresh copy each time
+        default = _jsonable(f.default if f.default is not dataclasses.MISSING else f.default_factory())
+        default = rg.INDEX_SPACE if f.name == "size" else default  # draw from a million items, not 500
+        if getattr(default, "__hash__", None) is None:  # a mutable default: a fresh copy each time
             spec = dataclasses.field(default_factory=lambda d=default: copy.deepcopy(d))
         else:
             spec = dataclasses.field(default=default)
