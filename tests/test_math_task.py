@@ -102,11 +102,12 @@ def test_the_grading_table(task):
 def test_hostile_answers_are_refused_within_the_bound(task):
     p = _p(task, "1")
     for answer in HOSTILE:
+        assert not task.verify(p, "<answer>x + 1</answer>").correct  # a (re)started, loaded worker
         t0 = time.monotonic()
         v = task.verify(p, f"<answer>{answer}</answer>")
         took = time.monotonic() - t0
         assert not v.correct and v.score == 0.0, answer[:30]
-        assert took < FAST + 10, (answer[:30], took)  # the bound, plus one worker restart
+        assert took < FAST + 1.5, (answer[:30], took)  # the bound (and killing the worker)
     # an answer longer than the tag bound is no answer at all (nothing is graded)
     assert not task.verify(p, "<answer>" + "1+" * 2000 + "1</answer>").well_formed
 
@@ -128,7 +129,7 @@ def test_the_worker_survives_timeouts_and_a_crash_mid_item():
         assert w.call("math", "1/2", "\\frac{1}{2}") == (True, True, "")
         t0 = time.monotonic()
         got = w.call("math", "1", "10^{10^{10}}")  # sympy tries to build the number
-        assert not got.ok and "timed out" in got.error and time.monotonic() - t0 < 2.0
+        assert not got.ok and "timed out" in got.error and time.monotonic() - t0 < 3.0
         assert w.call("math", "2", "4/2").value is True and w.restarts == 1  # a fresh worker
         w.timeout_s = 60.0
         pid = w.pid()

@@ -198,9 +198,9 @@ class GymTask(Task):
             raise ValueError(f"problem.data.config: unknown field(s) {unknown}")
         try:
             e = rg.entry(cls.dataset_name, d["config"], index)
-        except ValueError:
+        except ValueError:  # the config refused, named by rg_config
             raise
-        except Exception as err:
+        except Exception as err:  # noqa: BLE001 - the generator failed on this (config, index)
             raise ValueError(f"problem.data: reasoning-gym cannot make this item: {type(err).__name__}") from err
         question, answer = str(e["question"]), str(e["answer"])
         data = {"config": d["config"], "index": index, "question": question, "answer": answer}
