@@ -33,6 +33,7 @@ from sparring.tasks import get_task, list_tasks, load_problem
 
 TASKS = list_tasks()
 SEARCH_TASKS = [t for t in TASKS if get_task(t).has("search")]
+UNSOLVABLE_TASKS = [t for t in TASKS if get_task(t).has("unsolvable")]  # math has none
 N = 40
 PUBLISHED = "Please critique whether the following solution to the question is correct.\n\nQuestion:\n"
 
@@ -363,7 +364,7 @@ def test_perturbed_kinds_change_what_they_say(task_name):
     assert sum(lab.startswith("perturbed:") for lab in half["label"]) == 30
 
 
-@pytest.mark.parametrize("task_name", TASKS)
+@pytest.mark.parametrize("task_name", UNSOLVABLE_TASKS)
 def test_pretrain_mix(task_name):
     task = get_task(task_name, unsolvable_fraction=0.2)
     ds = build("pretrain", task, 300, 0)
@@ -469,7 +470,7 @@ def test_larger_corpora_are_quick_and_repeat_problems_when_needed():
     assert time.perf_counter() - start < 15
 
 
-@pytest.mark.parametrize("task_name", TASKS)
+@pytest.mark.parametrize("task_name", UNSOLVABLE_TASKS)
 def test_critique_with_unsolvable_problems(task_name):
     task = get_task(task_name, unsolvable_fraction=0.3)
     ds = build("critique", task, 200, 0, wrong_critique_rate=0.0)

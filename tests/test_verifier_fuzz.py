@@ -62,6 +62,10 @@ def _mutations(rng: random.Random, gold: str) -> str:
 def test_ten_thousand_hostile_completions(name):
     task = get_task(name)
     problems = task.problems("test", n=50, seed=0)
+    # a task graded in the bounded worker (tasks/grader.py) is bounded by its grading timeout,
+    # not by an in-process parser; start its worker before the clock runs
+    limit = task.config.grade_timeout_s + 0.5 if task.external_grader else 0.05
+    task.verify(problems[0], "<answer>x + 1</answer>")
     rng = random.Random(0)
     n, slowest, accepted = 0, 0.0, 0
     for i in range(10_200):
@@ -82,7 +86,7 @@ def test_ten_thousand_hostile_completions(name):
             accepted += 1
             assert task.verify(p, text.replace(" ", "")).correct
     assert n >= 10_000
-    assert slowest < 0.05, f"slowest verification took {slowest * 1000:.1f} ms"
+    assert slowest < limit, f"slowest verification took {slowest * 1000:.1f} ms"
     if task.has("steps"):  # a task without steps judges only the tagged answer
         assert accepted < n * 0.05
 

@@ -12,6 +12,7 @@ from rich.table import Table
 from sparring.settings import parse_settings
 from sparring.tasks import CAPABILITIES, list_tasks, load_problem
 from sparring.tasks import get_task as lookup
+from sparring.tasks.gym import available as gym_names
 
 from .common import OLD_TASK_SET, TASK_SET, _fail, console, get_task
 from .teachers import TEACHER, TEACHER_MODEL, with_teachers
@@ -31,6 +32,13 @@ def tasks_cmd() -> None:
         table.add_row(name, caps, levels, str(len(t.templates)), cfg)
     console.print(table)
     console.print("capabilities: " + "; ".join(f"[bold]{k}[/]: {v}" for k, v in CAPABILITIES.items()))
+    try:
+        names = gym_names()
+        console.print(
+            f"reasoning-gym: --task rg:NAME (its config as --task-set), NAME one of {len(names)}: " + ", ".join(names)
+        )
+    except ValueError as err:  # the gym extra is not installed
+        console.print(str(err))
 
 
 def sample_cmd(

@@ -121,6 +121,9 @@ class Task(ABC):
     styles: tuple[str, ...] = ("char",)
     levels: dict[str, str] = {"id": "in distribution"}  # name -> description, "id" first
     capabilities: frozenset[str] = frozenset()
+    # True where verify() may hand the answer to the bounded grading worker (tasks/grader.py):
+    # then a verification is bounded by the config's grade_timeout_s, not by a parser of ours
+    external_grader: bool = False
 
     def __init__(self, **config: Any):
         allowed = set(self.config_cls.__dataclass_fields__)
