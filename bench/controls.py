@@ -1,11 +1,11 @@
 """Trained positive and negative controls for every probe (issue 19, docs/probes.md).
 
-    PYTHONPATH=src python bench/controls.py --out runs/controls [--budget 6e12flops] [--n 200]
+    PYTHONPATH=src SPARRING_THREADS=1 python bench/controls.py --out runs/controls [--budget 2e12flops] [--n 200]
         [--seed 0] [--only sft,hold] [--phase all|train|probe]
 
 From ``zoo:countdown-base``, one SFT model per control corpus (``sparring.corpus.controls``
-and the existing recipes), each at the same budget (default 6e12 FLOPs, an arm of the full
-study); then every probe on its pair of models, on the same n held-out problems (seed
+and the existing recipes), each at the same budget (default 2e12 FLOPs, a third of an arm
+of the full study); then every probe on its pair of models, on the same n held-out problems (seed
 ``--seed``), and whether the probe separated the pair: the difference of the two metrics
 with a 95% interval (normal approximation from each metric's bootstrap interval over
 problems, as ``lab.findings`` does for unpaired metrics) lies wholly on the expected side of 0.
@@ -50,9 +50,12 @@ PAIRS = [
     ("critique", "verdict_accuracy", "cft-mix", "sft", +1, {}),
     ("gaslight", "flip_rate", "hold", "cave", -1, {}),
     ("abstain", "f1", "abstain", "sft", +1, {}),
+    ("abstain", "recall", "abstain", "sft", +1, {}),
     ("sensitivity", "pss", "paraphrase", "sft", -1, {}),
     ("infogain", "infogain", "derive", "answer-first", +1, STATED),
+    ("infogain", "log_ppl_drop", "derive", "answer-first", +1, STATED),
     ("confidence", "flat_high_share", "answer-first", "derive", +1, STATED),
+    ("confidence", "conf_start", "answer-first", "derive", +1, STATED),
 ]
 EXTRA = [("sft", "confidence,infogain", {})]  # the char style: these two must say n/a
 
@@ -177,7 +180,9 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=200)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--only", default="", help="comma-separated model names (default: all)")
-    ap.add_argument("--phase", choices=("all", "train", "probe"), default="all")
+    ap.add_argument(
+        "--phase", choices=("all", "train", "probe", "report"), default="all", help="report: re-read results.json"
+    )
     args = ap.parse_args()
     names = [m for m in MODELS if not args.only or m in args.only.split(",")]
     unknown = set(args.only.split(",")) - set(MODELS) - {""}
@@ -185,12 +190,18 @@ def main() -> None:
         raise SystemExit(f"--only: unknown model(s) {sorted(unknown)}; known: {list(MODELS)}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    if args.phase == "report":
+        saved = json.loads((out / "results.json").read_text())
+        return write(out, saved["models"], saved["probes"], argparse.Namespace(**saved["args"]))
     info = train_all(out, args.budget, args.seed, names) if args.phase != "probe" else {}
     if args.phase == "train":
         return
     if not info:
         info = train_all(out, args.budget, args.seed, [m for m in names if (out / m / "run.json").exists()])
-    results = probe_all(out, args.n, args.seed, set(names))
+    write(out, info, probe_all(out, args.n, args.seed, set(names)), args)
+
+
+def write(out: Path, info: dict, results: dict, args) -> None:
     rows = separation(results)
     tmp = out / "results.json.tmp"
     tmp.write_text(json.dumps({"args": vars(args), "models": info, "probes": results, "pairs": rows}, indent=1))

@@ -212,7 +212,6 @@ class _Recorder(HFResponder):
         return super().loglik(pairs)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 22 item 2: infogain/confidence score raw char prompts under --chat")
 def test_chat_probes_score_through_the_chat_template(fixtures):
     _, model, tok, _ = fixtures["qwen2"]
     r = _Recorder(model, tok, chat=True)

@@ -16,7 +16,8 @@ planted flaws of every kind, not the probe's ``plausible_wrong_answer``.
 - ``stated_answer`` (premature confidence, information gain): the solution with its answer
   stated in the task's answer tag (``evaluation.continuation``): ``"derive"`` = steps, then
   the answer; ``"answer_first"`` = the answer, the steps, the answer again.
-- ``paraphrase`` (prompt sensitivity): prompts in :data:`PARAPHRASES` (new wordings).
+- ``paraphrase`` (prompt sensitivity): prompts in :data:`PARAPHRASES` (new wordings), or
+  :data:`WRAPPERS` around the canonical prompt for a task without paraphrases.
 - ``abstention`` (abstain): ``share`` of the rows are unsolvable train problems answered
   ``No solution``.
 - ``critique_mix`` (critique): ``share`` of the rows are ``critique`` recipe rows.
@@ -64,6 +65,9 @@ PARAPHRASES: dict[str, tuple[str, ...]] = {  # never one of the task's own templ
         "[{expr}]\n",
     ),
 }
+
+
+WRAPPERS = ("Problem: {prompt}\n", "{prompt} ?\n", "Task -> {prompt}\n", "[{prompt}]\n")
 
 
 def _share(o: Options) -> None:
@@ -171,13 +175,17 @@ class ParaphraseOptions(Options):
 
 
 def paraphrase(task: Task, n: int, seed: int = 0, **options) -> Dataset:
-    """Imitation under new prompt wordings (never the task's templates 1..)."""
+    """Imitation under new prompt wordings (never the task's templates 1..): the task's
+    :data:`PARAPHRASES`, or for a task without any, :data:`WRAPPERS` around its canonical
+    prompt."""
     o = ParaphraseOptions.make(options)
-    need(task.name in PARAPHRASES, o.recipe, "task", f"has paraphrases for {sorted(PARAPHRASES)} only", task.name)
 
     def control(p: Problem, rng: random.Random):
-        template = rng.choice(PARAPHRASES[task.name])
-        return template.format(**task._template_fields(p)), task.solve(p), "paraphrase"
+        if task.name in PARAPHRASES:
+            text = rng.choice(PARAPHRASES[task.name]).format(**task._template_fields(p))
+        else:
+            text = rng.choice(WRAPPERS).format(prompt=task.prompt(p, 0).rstrip("\n"))
+        return text, task.solve(p), "paraphrase"
 
     return _mixed(task, n, seed, o, control)
 
@@ -252,6 +260,7 @@ def critique_mix(task: Task, n: int, seed: int = 0, **options) -> Dataset:
 __all__ = [
     "PARAPHRASES",
     "PUSHBACKS",
+    "WRAPPERS",
     "AbstentionOptions",
     "CritiqueMixOptions",
     "ParaphraseOptions",
