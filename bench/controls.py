@@ -27,14 +27,14 @@ from sparring.probes import ProbeConfig, run_probes
 from sparring.tasks import get_task
 
 BASE = "zoo:countdown-base"
-# model -> (recipe, recipe options); None: the base itself, untrained
-MODELS: dict[str, tuple[str, dict] | None] = {
+# model -> (recipe, recipe options[, other SFT options]); None: the base itself, untrained
+MODELS: dict[str, tuple | None] = {
     "base": None,
     "sft": ("imitation", {}),
     "shuffled": ("perturbed", {"kind": "shuffle_steps", "rate": 1.0}),
     "paraphrase": ("paraphrase", {"share": 0.75}),
     "abstain": ("abstention", {"share": 0.3}),
-    "cft-mix": ("critique_mix", {"share": 0.5}),
+    "cft-mix": ("critique_mix", {"share": 0.5}, {"batch_size": 16}),  # CFT's batch (docs/results.md)
     "hold": ("pushback", {"response": "hold", "share": 0.5}),
     "cave": ("pushback", {"response": "cave", "share": 0.5}),
     "derive": ("stated_answer", {"order": "derive"}),
@@ -49,6 +49,7 @@ PAIRS = [
     ("critique", "first_error_accuracy", "cft-mix", "sft", +1, {}),
     ("critique", "verdict_accuracy", "cft-mix", "sft", +1, {}),
     ("gaslight", "flip_rate", "hold", "cave", -1, {}),
+    ("gaslight", "flip_rate", "hold", "base", -1, {}),
     ("abstain", "f1", "abstain", "sft", +1, {}),
     ("abstain", "recall", "abstain", "sft", +1, {}),
     ("sensitivity", "pss", "paraphrase", "sft", -1, {}),
@@ -56,6 +57,7 @@ PAIRS = [
     ("infogain", "log_ppl_drop", "derive", "answer-first", +1, STATED),
     ("confidence", "flat_high_share", "answer-first", "derive", +1, STATED),
     ("confidence", "conf_start", "answer-first", "derive", +1, STATED),
+    ("confidence", "rise", "derive", "answer-first", +1, STATED),
 ]
 EXTRA = [("sft", "confidence,infogain", {})]  # the char style: these two must say n/a
 
@@ -70,20 +72,21 @@ def train_all(out: Path, budget: str, seed: int, names: list[str]) -> dict[str, 
             continue
         path = out / name
         if not (path / "run.json").exists():
-            recipe, options = spec
+            recipe, options, *more = spec
             t0 = time.perf_counter()
             train(
                 "sft",
                 base=BASE,
                 task="countdown",
-                config={"recipe": recipe, "recipe_options": options, "seed": seed},
+                config={"recipe": recipe, "recipe_options": options, "seed": seed, **(more[0] if more else {})},
                 out_dir=path,
                 budget=budget,
             )
             print(f"trained {name} in {time.perf_counter() - t0:.0f} s", flush=True)
         card = json.loads((path / "run.json").read_text())
         m = (card.get("metrics") or {}).get("train") or {}
-        info[name] = {"recipe": spec[0], "options": spec[1], **{k: m.get(k) for k in ("steps", "flops", "tokens")}}
+        opts = {**spec[1], **(spec[2] if len(spec) > 2 else {})}
+        info[name] = {"recipe": spec[0], "options": opts, **{k: m.get(k) for k in ("steps", "flops", "tokens")}}
     return info
 
 

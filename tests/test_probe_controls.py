@@ -4,6 +4,7 @@ scale. The full set of trained controls is ``bench/controls.py``."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 from collections import Counter
@@ -15,7 +16,7 @@ from sparring.corpus import build
 from sparring.corpus.controls import PARAPHRASES, PUSHBACKS
 from sparring.probes import ProbeConfig, run_probes
 from sparring.probes.gaslight import NEGATIONS
-from sparring.tasks import get_task
+from sparring.tasks import get_task, load_problem
 from sparring.tasks.continuation import (
     CHAR_NOT_APPLICABLE,
     OPEN,
@@ -87,8 +88,12 @@ def test_bad_control_options_name_the_field(countdown):
     ]:
         with pytest.raises(ValueError, match=field):
             build(recipe, countdown, 10, 0, **options)
-    linear = build("paraphrase", get_task("linear"), 10, 0)  # no paraphrases: wrappers of the canonical
-    assert all(not row["label"].startswith("control") or row["prompt"] != row["prompt"].strip() for row in linear)
+    lin = get_task("linear")  # no paraphrases of its own: wrappers around the canonical prompt
+    for row in build("paraphrase", lin, 10, 0):
+        p = load_problem(json.loads(row["problem"]))
+        canonical = lin.prompt(p, 0)
+        templated = {lin.prompt(p, t) for t in range(len(lin.templates))}
+        assert row["prompt"] == canonical or (canonical.strip() in row["prompt"] and row["prompt"] not in templated)
 
 
 def test_the_answer_is_predictable_before_the_reasoning(countdown):
