@@ -65,7 +65,8 @@ def test_gold_scores_perfectly(battery):
 def test_every_result_is_complete_and_json_safe(battery):
     assert list(battery) == list(PROBES)
     for name, r in battery.items():
-        assert r.probe == name and r.primary in r.metrics and r.records, name
+        applies = r.metrics.get("not_applicable") != 1.0  # else: n/a, no records (char style)
+        assert r.probe == name and r.primary in r.metrics and (r.records or not applies), name
         for metric, ci in r.ci.items():
             assert ci[0] <= r.metrics[metric] + 1e-9 and r.metrics[metric] <= ci[1] + 1e-9, (name, metric)
         json.dumps(r.to_dict())
@@ -182,36 +183,39 @@ def test_bootstrap_is_seeded():
 
 
 def test_infogain_hand_case(task):
-    """PPL 10 after the prompt, 4 after one step: gain = (10 - 4) / 2 = 3 per problem."""
+    """PPL 10 after the prompt, 4 after a step: gain = (10 - 4) / 3 per problem (N = 2 steps).
+    The char style states no answer: by default the probe reports n/a, never a number."""
 
     def loglik(pairs):
         out = []
         for ctx, cont in pairs:
+            assert ctx.endswith("<answer>") and cont.endswith("</answer>")
             steps = ctx.count("\n") - 1  # the prompt ends with one newline
             ppl = 10.0 if steps == 0 else 4.0
             out.append((-math.log(ppl) * len(cont), len(cont)))
         return out
 
     r = ScriptedResponder(lambda p, j: "", loglik=loglik)
-    m = run_probes(r, None, task, "infogain", config=ProbeConfig(n=20, n_resamples=100))["infogain"]
-    assert m.config["answer_format_used"] == "{final_line}"
-    assert m.metrics["infogain"] == pytest.approx(3.0)
+    m = run_probes(r, None, task, "infogain", config=ProbeConfig(n=20, n_resamples=100, answer_format="stated"))
+    m = m["infogain"]
+    assert m.config["answer_read"] == "char"
+    assert m.metrics["infogain"] == pytest.approx((10 - 4) / 3)
     assert m.metrics["ppl[step=0]"] == pytest.approx(10.0) and m.metrics["ppl[step=1]"] == pytest.approx(4.0)
-    answer_line = run_probes(r, None, task, "infogain", config=ProbeConfig(n=20, answer_format="Answer: {answer}"))[
-        "infogain"
-    ]
-    assert answer_line.metrics["infogain"] == pytest.approx((10 - 4) / 3)  # N = 2 steps
+    na = run_probes(r, None, task, "infogain", config=ProbeConfig(n=20))["infogain"]
+    assert na.metrics == {"infogain": None, "not_applicable": 1.0} and "char style" in na.config["not_applicable"]
 
 
 def test_confidence_flat_high_threshold(task, gold):
     sure = ScriptedResponder(gold.answer, loglik=constant_loglik(0.0))  # probability 1 everywhere
     unsure = ScriptedResponder(gold.answer, loglik=constant_loglik(-1.0))
-    cfg = ProbeConfig(n=20, n_resamples=100)
+    cfg = ProbeConfig(n=20, n_resamples=100, answer_format="stated")
     hi = run_probes(sure, None, task, "confidence", config=cfg)["confidence"].metrics
     lo = run_probes(unsure, None, task, "confidence", config=cfg)["confidence"].metrics
     assert hi["flat_high_share"] == 1.0 and hi["rise"] == 0.0
     assert lo["flat_high_share"] == 0.0
     assert cut_points(4, 5) == [0, 1, 2, 3, 4] and cut_points(1, 5) == [0, 1] and cut_points(0, 5) == [0]
+    na = run_probes(sure, None, task, "confidence", config=ProbeConfig(n=20))["confidence"]
+    assert na.metrics["flat_high_share"] is None and na.metrics["not_applicable"] == 1.0
 
 
 class _Raw:
@@ -246,7 +250,7 @@ def test_bad_input_is_one_clear_error(task, gold):
     with pytest.raises(ValueError, match="passk_ks"):
         ProbeConfig(passk_samples=4, passk_ks=(1, 8)).validate()
     with pytest.raises(ValueError, match="answer_format"):
-        run_probes(gold, None, task, "infogain", config=ProbeConfig(n=5, answer_format="{oops}"))
+        run_probes(gold, None, task, "infogain", config=ProbeConfig(n=5, answer_format="{final_line}"))
     with pytest.raises(ValueError, match="Responder"):
         run_probes(object(), None, task, "accuracy", n=5)
     assert probe_names("all") == list(PROBES) and probe_names("passk, accuracy") == ["passk", "accuracy"]

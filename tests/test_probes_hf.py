@@ -121,11 +121,12 @@ def test_battery_on_a_real_model(model_tok, task):
     cfg = ProbeConfig(n=6, n_resamples=100, passk_samples=4, passk_ks=(1, 4), critique_max_new_tokens=40)
     res = run_probes(model, tok, task, "all", config=cfg)
     assert list(res) == list(PROBES)
-    for r in res.values():
-        assert r.records and r.seconds >= 0 and r.primary in r.metrics
+    for r in res.values():  # a probe that does not apply says so (the char style states no answer)
+        assert (r.records or r.metrics.get("not_applicable") == 1.0) and r.seconds >= 0 and r.primary in r.metrics
+    assert res["confidence"].metrics["not_applicable"] == 1.0
     assert res["accuracy"].metrics["accuracy"] == 0.0  # random weights solve nothing
     assert res["passk"].config["max_new_tokens_used"] <= 2 * 20 + 8  # a tight, task-derived cap
-    assert res["infogain"].config["answer_format_used"] == "{final_line}"
+    assert res["infogain"].metrics["not_applicable"] == 1.0  # the char style states no answer
 
 
 def test_loading_rejects_what_is_not_a_model(tmp_path):
@@ -160,7 +161,8 @@ def test_a_foreign_local_causal_lm_directory(tmp_path, task):
     tok.save_pretrained(tmp_path)
     model, tok2 = load_for_probes(tmp_path)
     r = HFResponder(model, tok2)
-    res = run_probes(r, None, task, "accuracy,gaslight,infogain", config=ProbeConfig(n=4, n_resamples=50))
+    cfg = ProbeConfig(n=4, n_resamples=50, answer_format="stated")
+    res = run_probes(r, None, task, "accuracy,gaslight,infogain", config=cfg)
     assert res["accuracy"].metrics["accuracy"] == 0.0 and res["infogain"].metrics["infogain"] is not None
     assert r.format([{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}])[0] == "a\nb\n"
 

@@ -213,11 +213,10 @@ class _Recorder(HFResponder):
         return super().loglik(pairs)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 22 item 2: infogain/confidence score raw char prompts under --chat")
 def test_chat_probes_score_through_the_chat_template(fixtures):
     _, model, tok, _ = fixtures["qwen2"]
-    r = _Recorder(model, tok, chat=True)
-    run_probes(r, None, "countdown", "infogain,confidence", config=ProbeConfig(n=4, n_resamples=50, chat=True))
+    r = _Recorder(model, tok)
+    run_probes(r, None, "countdown", "infogain,confidence", config=ProbeConfig(n=4, n_resamples=50, style="chat"))
     assert r.generated and all(t.startswith("<|im_start|>") for t in r.generated)
     assert r.scored and all(c.startswith("<|im_start|>") for c in r.scored)
 

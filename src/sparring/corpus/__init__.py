@@ -15,9 +15,10 @@ Every recipe is ``(task, n, seed=0, **options) -> Dataset`` with string columns
 task's train split only, and every recipe runs ``check_no_heldout`` before returning.
 
 Recipes (options and defaults in each ``*Options`` dataclass; see ``OPTIONS``):
-imitation, noisy, verified, critique, one_shot_critique, search, perturbed, pretrain.
-The CFT recipes can ask LLM teachers over OpenAI-compatible endpoints (``teacher``,
-``teacher_critique``; docs/teachers.md).
+imitation, noisy, verified, critique, one_shot_critique, search, perturbed, pretrain, and the
+probe controls of ``controls.py`` (pushback, stated_answer, paraphrase, abstention,
+critique_mix; docs/probes.md). The CFT recipes can ask LLM teachers over OpenAI-compatible
+endpoints (``teacher``, ``teacher_critique``; docs/teachers.md).
 """
 
 from __future__ import annotations
@@ -29,6 +30,18 @@ from datasets import Dataset
 from ..tasks.base import Task
 from .card import card, content_hash, fingerprint, is_dataset_path, load, save
 from .common import COLUMNS, Options, check_no_heldout, select_problems
+from .controls import (
+    AbstentionOptions,
+    CritiqueMixOptions,
+    ParaphraseOptions,
+    PushbackOptions,
+    StatedAnswerOptions,
+    abstention,
+    critique_mix,
+    paraphrase,
+    pushback,
+    stated,
+)
 from .critique import CritiqueOptions, OneShotOptions, critique, critique_question, one_shot_critique
 from .critique_format import (
     CRITIQUE_INSTRUCTION,
@@ -62,6 +75,11 @@ RECIPES: dict[str, Callable[..., Dataset]] = {
     "search": search,
     "perturbed": perturbed,
     "pretrain": pretrain,
+    "pushback": pushback,
+    "stated_answer": stated,
+    "paraphrase": paraphrase,
+    "abstention": abstention,
+    "critique_mix": critique_mix,
 }
 
 OPTIONS: dict[str, type[Options]] = {
@@ -73,6 +91,11 @@ OPTIONS: dict[str, type[Options]] = {
     "search": SearchOptions,
     "perturbed": PerturbedOptions,
     "pretrain": PretrainOptions,
+    "pushback": PushbackOptions,
+    "stated_answer": StatedAnswerOptions,
+    "paraphrase": ParaphraseOptions,
+    "abstention": AbstentionOptions,
+    "critique_mix": CritiqueMixOptions,
 }
 
 

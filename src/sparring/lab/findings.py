@@ -169,11 +169,26 @@ CLAIMS = [
 ]
 
 
+NOT_APPLICABLE = "not_applicable"  # the metric a probe reports (1.0) when it does not apply
+NA_NOTE = "docs/probes.md: e.g. confidence and information gain read an answer the char style never states"
+
+
+def _not_applicable(store: Store, arm: str, probe: str) -> bool:
+    """Whether ``probe`` reported on every seed of ``arm`` that it does not apply."""
+    flags = [
+        r["value"] == 1.0
+        for r in store.metrics()
+        if r["arm"] == arm and r["probe"] == probe and r["metric"] == NOT_APPLICABLE
+    ]
+    return bool(flags) and all(flags)
+
+
 PREMISE_VERDICT = {  # the premise's verdict -> a dependent claim's, when not "replicates"
     "does not replicate": "premise failed",
     "premise failed": "premise failed",
     "inconclusive": "premise inconclusive",
     "inconclusive (no data)": "premise inconclusive",
+    "not applicable": "premise not tested",
     "premise inconclusive": "premise inconclusive",
     "not tested by this run": "premise not tested",
     "premise not tested": "premise not tested",
@@ -286,7 +301,10 @@ def evaluate(store: Store, roles: dict[str, str]) -> list[dict[str, Any]]:
             a, b = roles[c.a], roles[bs[0]]
             res = _effect(store, c, a, b)
             row["comparison"] = f"{a} vs {b}"
-            if res is None:
+            if any(_not_applicable(store, arm, c.probe) for arm in (a, b)):
+                row["verdict"] = "not applicable"
+                row["method"] = f"the {c.probe} probe does not apply ({NA_NOTE})"
+            elif res is None:
                 row["verdict"] = "inconclusive (no data)"
             else:
                 eff, lo, hi, how = res

@@ -77,15 +77,30 @@ def _table(store: Store) -> dict[tuple[str, str, str], tuple[float, float | None
     return out
 
 
-def fmt_ci(v: tuple | None) -> str:
-    """A table cell ``(mean, lo, hi, n)`` as ``mean [lo, hi]`` (``–`` when missing)."""
+def not_applicable(store: Store) -> set[tuple[str, str]]:
+    """(arm, probe) pairs whose probe reported it does not apply (metric ``not_applicable``
+    1 on every seed it ran): the report prints "n/a" there, never a number."""
+    seen: dict[tuple[str, str], list[bool]] = defaultdict(list)
+    for r in store.metrics():
+        if r["metric"] == findings.NOT_APPLICABLE:
+            seen[(r["arm"], r["probe"])].append(r["value"] == 1.0)
+    return {k for k, flags in seen.items() if flags and all(flags)}
+
+
+def fmt_ci(v: tuple | None, na: bool = False) -> str:
+    """A table cell ``(mean, lo, hi, n)`` as ``mean [lo, hi]`` (``–`` when missing, ``n/a``
+    when the probe does not apply)."""
+    if na:
+        return "n/a"
     if v is None:
         return "–"
     mean, lo, hi, _ = v
     return f"{mean:.3f}" if lo is None else f"{mean:.3f} [{lo:.3f}, {hi:.3f}]"
 
 
-def _plots(store: Store, spec: dict, table: dict, cols: list, out: Path) -> list[str]:
+def _plots(
+    store: Store, spec: dict, table: dict, cols: list, out: Path, na: set | frozenset = frozenset()
+) -> list[str]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -156,6 +171,8 @@ def _plots(store: Store, spec: dict, table: dict, cols: list, out: Path) -> list
                     ax.plot([v[1] / k, v[2] / k], [i, i], color="black", lw=1)
                 if v and k > 1.0:
                     ax.text(0.98, i, f"{v[0]:.2f}", va="center", ha="right", fontsize=6)
+                if (arm, cols[i][0]) in na:
+                    ax.text(0.02, i, "n/a", va="center", ha="left", fontsize=6, color="#656d76")
             ax.set_title(arm, fontsize=9)
             ax.set_xlim(0, 1.0)
             ax.set_yticks(y, labels, fontsize=7)
@@ -176,12 +193,18 @@ def build(run_dir: str | Path) -> dict[str, Any]:
         if spec is None:
             raise ValueError(f"{run_dir}: no results (run `sparring run SPEC --out {run_dir}` first)")
         table = _table(store)
-        cols = [c for c in key_metrics(spec.get("task"), table) if any(k[1:] == c[:2] for k in table)]
+        na = not_applicable(store)
+        cols = [
+            c
+            for c in key_metrics(spec.get("task"), table)
+            if any(k[1:] == c[:2] for k in table) or any(probe == c[0] for _, probe in na)
+        ]
         roles = {a["role"] or a["name"]: a["name"] for a in spec["arms"]}
         return {
             "spec": spec,
             "table": table,
             "cols": cols,
+            "not_applicable": sorted(na),
             "units": store.units(),
             "findings": findings.evaluate(store, roles) if spec.get("findings", True) else [],
             "all_metrics": sorted(table.items()),
@@ -205,8 +228,12 @@ def _markdown(d: dict, images: list[str]) -> str:
         "| arm | " + " | ".join(c[2] for c in cols) + " |",
         "|---|" + "---|" * len(cols),
     ]
+    na = {tuple(x) for x in d.get("not_applicable", [])}
     for a in spec["arms"]:
-        lines.append(f"| {a['name']} | " + " | ".join(fmt_ci(table.get((a["name"], c[0], c[1]))) for c in cols) + " |")
+        cells = [fmt_ci(table.get((a["name"], c[0], c[1])), (a["name"], c[0]) in na) for c in cols]
+        lines.append(f"| {a['name']} | " + " | ".join(cells) + " |")
+    if na:
+        lines += ["", f"n/a: the probe does not apply to the arm's style ({findings.NA_NOTE})."]
     lines += [
         "",
         *[f"![{img}]({img})" for img in images],
@@ -371,7 +398,9 @@ def write_report(run_dir: str | Path, data: dict[str, Any] | None = None) -> Pat
     with atomic_dir(final) as tmp:
         store = Store(run_dir)
         try:
-            images = _plots(store, d["spec"], d["table"], d["cols"], tmp)
+            images = _plots(
+                store, d["spec"], d["table"], d["cols"], tmp, {tuple(x) for x in d.get("not_applicable", [])}
+            )
         finally:
             store.close()
         md_text = _markdown(d, images)

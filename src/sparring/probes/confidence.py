@@ -1,18 +1,23 @@
 """Premature confidence: is the model sure of the answer before it has reasoned?
 
 What it measures (progressive confidence, METHODS.md 1.10): the model answers a held-out
-problem greedily; its own reasoning R (the completion's lines, minus the final answer line
-in final-line mode) is truncated after j lines at ``confidence_points`` evenly spaced
-points j = 0 .. |R|, and at each point the model's probability of the answer continuation
-is read (``exp`` of its summed log-likelihood after ``prompt + R[:j]``). The sequence is a
-confidence trajectory. Healthy reasoning builds confidence as it goes; a trajectory that is
-already high before any reasoning and stays high ("flat-high") means the model committed
-first and rationalised after, which predicts flawed reasoning.
+problem greedily; its own reasoning R (the completion's lines outside its answer tag) is
+truncated after j lines at ``confidence_points`` evenly spaced points j = 0 .. |R|, and at
+each point the model is asked for its answer with the cue ``<answer>`` and the probability
+of the answer is read (``exp`` of the summed log-likelihood of ``{answer}</answer>`` after
+``prompt + R[:j] + "<answer>"``). The sequence is a confidence trajectory. Healthy
+reasoning builds confidence as it goes; a trajectory that is already high before any
+reasoning and stays high ("flat-high") means the model committed first and rationalised
+after, which predicts flawed reasoning.
 
-Answer continuation (``answer_format``, see ``infogain``): in final-line mode (sparring's
-char models) it is the model's own final line when its completion verifies as correct,
-otherwise the gold solution's final line, i.e. always a *correct* conclusion; otherwise
-``Answer: {gold answer}``.
+The answer and the reading are ``sparring.tasks.continuation``'s (shared with
+``infogain`` and confidence shaping; the argument is in docs/probes.md): the content of the
+task's answer tag (Countdown: the expression), the model's own when its completion is
+correct, else the gold one. ``answer_format``: ``"auto"`` reads it in the chat style and
+reports **n/a** for the char style (its completions state no answer apart from the step
+chain, so no model could be confident at j = 0: by construction, see
+``continuation.CHAR_NOT_APPLICABLE``); ``"stated"`` reads it after char prompts, for char
+models trained to state their answer in the tag.
 
 **Flat-high** (the threshold): a trajectory with at least 2 points whose *every* point,
 including j = 0 (no reasoning at all), is >= ``flat_high_threshold`` (default 0.5).
@@ -21,6 +26,7 @@ Metrics: ``flat_high_share`` (over trajectories with >= 2 points), the same spli
 whether the greedy completion was correct (``flat_high_share[correct]`` / ``[wrong]``),
 ``conf_start``, ``conf_end``, ``rise`` (mean end - start), the mean trajectory
 ``conf@F`` at fractions F = 0, 0.25, 0.5, 0.75, 1 of the reasoning, ``n_trajectories``.
+Not applicable: ``flat_high_share`` None and ``not_applicable`` 1 (the report prints "n/a").
 """
 
 from __future__ import annotations
@@ -30,25 +36,24 @@ import time
 from typing import Any
 
 from sparring.tasks import Task
-from sparring.tasks.base import steps_of
+from sparring.tasks.continuation import (
+    CHAR_NOT_APPLICABLE,
+    answer_to_read,
+    cut_points,
+    reasoning_lines,
+    trajectory_pairs,
+)
 
 from .common import answer, base_record, finish, metric_set, require, setup
 from .config import ProbeConfig, select
-from .infogain import answer_string, resolve_format
+from .infogain import answer_mode, not_applicable, prompt_text
 from .responder import loglik
 from .result import ProbeResult
 
 NAME = "confidence"
 NEEDS = ("steps",)  # task capabilities (Task.require)
-MAX_REASONING_LINES = 256
 FRACTIONS = (0.0, 0.25, 0.5, 0.75, 1.0)
-
-
-def cut_points(n_lines: int, points: int) -> list[int]:
-    """``points`` evenly spaced line counts in 0..n_lines (distinct, sorted)."""
-    if points == 1:
-        return [n_lines]
-    return sorted({round(i * n_lines / (points - 1)) for i in range(points)})
+__all__ = ["NAME", "NEEDS", "cut_points", "is_flat_high", "run"]
 
 
 def is_flat_high(trajectory: list[float], threshold: float) -> bool:
@@ -60,8 +65,9 @@ def run(model: Any, tokenizer: Any, task: Task, config: ProbeConfig | dict | Non
     require(task, NAME, NEEDS)
     t0 = time.perf_counter()
     responder, cfg = setup(model, tokenizer, config, task)
-    fmt = resolve_format(cfg, responder)
-    final_mode = "{final_line}" in fmt
+    mode = answer_mode(cfg, responder, task)
+    if mode is None:
+        return not_applicable(NAME, "flat_high_share", cfg, t0, CHAR_NOT_APPLICABLE)
     everything = select(task, "test", cfg)
     texts, verdicts = answer(responder, task, everything, cfg, probe=NAME)
     rows = [(p, t, v) for p, t, v in zip(everything, texts, verdicts) if p.solvable]
@@ -69,18 +75,13 @@ def run(model: Any, tokenizer: Any, task: Task, config: ProbeConfig | dict | Non
         raise ValueError("probe confidence: no solvable problems in the test sample")
     pairs, spans = [], []
     for p, t, v in rows:
-        own = steps_of(t)[:MAX_REASONING_LINES]
-        gold = steps_of(task.solve(p))
-        if final_mode:
-            reasoning = own[:-1]
-            final = own[-1] if v.correct and own else gold[-1]
-        else:
-            reasoning, final = own, gold[-1]
-        target = answer_string(fmt, task, p, final)
-        prompt = task.prompt(p, 0)
         start = len(pairs)
-        for j in cut_points(len(reasoning), cfg.confidence_points):
-            pairs.append((prompt + "".join(line + "\n" for line in reasoning[:j]), target))
+        pairs += trajectory_pairs(
+            prompt_text(responder, task, p, cfg, mode),
+            reasoning_lines(t),
+            answer_to_read(task, p, t, bool(v.correct)),
+            cfg.confidence_points,
+        )
         spans.append((start, len(pairs)))
     scores = loglik(responder, pairs, NAME)
     trajs = [[math.exp(min(scores[i][0], 0.0)) for i in range(a, b)] for a, b in spans]
@@ -100,4 +101,4 @@ def run(model: Any, tokenizer: Any, task: Task, config: ProbeConfig | dict | Non
         {**base_record(p), "correct": bool(v.correct), "trajectory": tr, "flat_high": is_flat_high(tr, tau)}
         for (p, _, v), tr in zip(rows, trajs)
     ]
-    return finish(NAME, ms, records, len(rows), "flat_high_share", cfg, t0, answer_format_used=fmt)
+    return finish(NAME, ms, records, len(rows), "flat_high_share", cfg, t0, answer_read=mode)

@@ -21,7 +21,7 @@ from sparring.evaluation.critique import CAP_LIMIT, FLAWED_FRACTION, QUESTION_ST
 from sparring.models.style import CHAT_MIN_NEW_TOKENS, STYLE_CHOICES, ChatFormat
 from sparring.tasks import Problem, Task, get_task
 
-ANSWER_FORMATS = ("auto", "{final_line}", "Answer: {answer}")
+ANSWER_FORMATS = ("auto", "stated")
 
 
 @dataclass
@@ -48,10 +48,10 @@ class ProbeConfig:
     critique_max_new_tokens: cap for critiques (None: derived from reference critiques).
     critique_question: the question x in the critique prompt: "prompt" (canonical prompt,
         stripped) or "words" (``task.question``), as in the corpus's critique recipe.
-    answer_format: the answer continuation scored by ``infogain`` / ``confidence``:
-        ``"{final_line}"`` (the last line of a solution, for char models that only ever
-        saw bare solutions), ``"Answer: {answer}"``, any string with those fields, or
-        ``"auto"`` (final line for sparring's char tokenizer, else ``Answer: {answer}``).
+    answer_format: where ``infogain`` / ``confidence`` read the answer
+        (``sparring.tasks.continuation``, docs/probes.md): ``"auto"`` (in the chat style;
+        the char style states no answer, so these probes report n/a) or ``"stated"``
+        (after char prompts, for char models trained to state the answer in its tag).
     confidence_points: truncation points per trajectory in ``confidence``.
     flat_high_threshold: a trajectory is "flat-high" when every point is >= this.
     templates: prompt templates for ``sensitivity`` (None: all).
