@@ -194,7 +194,7 @@ def test_load_preset_and_errors(tmp_path):
         load_model(tmp_path / "nowhere")
     with pytest.raises(ValueError, match="does not exist: .*nowhere"):
         load_model(str(tmp_path / "nowhere"))
-    with pytest.raises(ValueError, match=r"not a model directory: .* \(no config.json\)"):
+    with pytest.raises(ValueError, match=r"not a model directory: .* \(no config.json, nor adapter_config.json\)"):
         load_model(tmp_path)
     with pytest.raises(ValueError, match="unknown model 'huge'.*presets are small, test, tiny"):
         load_model("huge")
