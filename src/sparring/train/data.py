@@ -48,6 +48,14 @@ def recipe_dataset(
     return ds, {**source, "rows": len(ds), "hash": fingerprint(ds)}
 
 
+def config_dataset(cfg, task: Task, *, columns: tuple[str, ...], what: str):
+    """:func:`recipe_dataset` of a method config: its recipe, n, seed, recipe options and
+    (resolved) style."""
+    return recipe_dataset(
+        cfg.recipe, task, cfg.n, cfg.seed, cfg.recipe_options, columns=columns, what=what, style=cfg.style
+    )
+
+
 def load_dataset_dir(path: str):
     """A dataset saved with ``datasets.Dataset.save_to_disk`` (what ``sparring data build`` writes)."""
     from datasets import load_from_disk

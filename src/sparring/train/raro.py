@@ -186,18 +186,9 @@ def expert_dataset(task, cfg: RAROOptions):
     policy) and the expert the assistant message's text."""
     from sparring.rewards import completion_text
 
-    from .data import is_conversational, recipe_dataset
+    from .data import config_dataset, is_conversational
 
-    ds, card = recipe_dataset(
-        cfg.recipe,
-        task,
-        cfg.n,
-        cfg.seed,
-        cfg.recipe_options,
-        columns=("prompt", "completion"),
-        what="raro",
-        style=cfg.style,
-    )
+    ds, card = config_dataset(cfg, task, columns=("prompt", "completion"), what="raro")
     if is_conversational(ds):
         fmt = cfg.chat_format()
         ds = ds.map(

@@ -153,22 +153,13 @@ def _run(method: str, base: str, task: Task, cfg: SFTOptions, out: Path, budget:
     """The SFT run shared by sft, cft, one-shot-cft and pretrain (parsed values only)."""
     from .callbacks import attach_budget
     from .common import evaluate, load_for_training, scratch_dir, train_metrics, write_checkpoint, written_once
-    from .data import recipe_dataset, tokenize_sft
+    from .data import config_dataset, tokenize_sft
     from .distributed import is_main, world_size
     from .reporting import attach_logging
     from .resume import checkpoints_for
     from .trainers import SparringSFTTrainer
 
-    ds, data = recipe_dataset(
-        cfg.recipe,
-        task,
-        cfg.n,
-        cfg.seed,
-        cfg.recipe_options,
-        columns=("prompt", "completion"),
-        what=method,
-        style=cfg.style,
-    )
+    ds, data = config_dataset(cfg, task, columns=("prompt", "completion"), what=method)
     model, tok, dd = load_for_training(base, cfg)
     rows = ds.select_columns(["prompt", "completion"])
     ds = tokenize_sft(rows, tok, cfg.max_length, cfg.drop_long, chat_format=cfg.chat_format())

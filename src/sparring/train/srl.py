@@ -81,16 +81,14 @@ def srl(base: str, t: Task, cfg: SRLOptions, out: Path, budget: Budget) -> RunCa
     """SRL: GRPO on the next expert step with a difflib similarity reward."""
     from sparring.corpus import fingerprint
 
-    from .data import recipe_dataset
+    from .data import config_dataset
 
     if cfg.style == "chat":
         raise ValueError(
             "srl.style: srl has no chat style yet (its instances continue the char prompt with the "
             "expert's earlier step lines); use style char"
         )
-    ds, card = recipe_dataset(
-        cfg.recipe, t, cfg.n, cfg.seed, cfg.recipe_options, columns=("prompt", "completion", "problem"), what="srl"
-    )
+    ds, card = config_dataset(cfg, t, columns=("prompt", "completion", "problem"), what="srl")
     steps = step_instances(ds.select_columns(["prompt", "completion", "problem"]))
     card = {**card, "step_rows": len(steps), "step_hash": fingerprint(steps, ("prompt", "next_step"))}
     return run_grpo("srl", base, t, cfg, out, budget, dataset=steps, data_card=card, prepare_model=_stop_at_newline)
