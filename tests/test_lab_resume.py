@@ -142,6 +142,14 @@ def test_checkpoint_every_is_not_part_of_any_unit_key():
     edited["arms"][3]["config"]["stages"][0]["config"].update(checkpoint_every="2steps", show_progress=False)
     edited["arms"][3]["config"]["show_progress"] = False
     assert _keys(edited) == keys
+
+    def cached(folder: str) -> dict:  # where an LLM teacher's replies are cached does not change them
+        raw = _study()
+        raw["arms"][1]["config"]["recipe_options"] = {"teacher_cache": folder}
+        raw["arms"][3]["config"]["stages"][0]["config"]["recipe_options"] = {"teacher_cache": folder}
+        return _keys(raw)
+
+    assert cached("/a") == cached("/b")
     edited["arms"][1]["config"]["n"] = 33  # a real change still changes the key
     changed = _keys(edited)
     assert changed[("sft", "train")] != keys[("sft", "train")] and changed[("base", "train")] == keys[("base", "train")]

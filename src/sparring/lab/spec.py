@@ -158,15 +158,22 @@ class Spec:
 
 
 def _keyed(config: dict[str, Any]) -> dict[str, Any]:
-    """An arm's config as its unit key hashes it: without the ``NOT_KEYED`` options, at the
-    top and in each pipeline stage's config (a config without them is returned as is)."""
-    out = {k: v for k, v in config.items() if k not in NOT_KEYED}
+    """An arm's config as its unit key hashes it: without the ``NOT_KEYED`` options (and a
+    recipe's ``teacher_cache`` folder), at the top and in each pipeline stage's config (a
+    config without them is returned as is)."""
+
+    def strip(cfg: dict[str, Any]) -> dict[str, Any]:
+        out = {k: v for k, v in cfg.items() if k not in NOT_KEYED}
+        ro = out.get("recipe_options")
+        if isinstance(ro, dict) and "teacher_cache" in ro:  # where replies are cached, not what they are
+            out["recipe_options"] = {k: v for k, v in ro.items() if k != "teacher_cache"}
+        return out
+
+    out = strip(config)
     stages = out.get("stages")
     if isinstance(stages, list):
         out["stages"] = [
-            {**st, "config": {k: v for k, v in st["config"].items() if k not in NOT_KEYED}}
-            if isinstance(st, dict) and isinstance(st.get("config"), dict)
-            else st
+            {**st, "config": strip(st["config"])} if isinstance(st, dict) and isinstance(st.get("config"), dict) else st
             for st in stages
         ]
     return out
