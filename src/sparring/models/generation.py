@@ -133,11 +133,6 @@ class HFResponder:
             return text, False
         return "".join(f"{m['content']}\n" for m in messages), True
 
-    def render(self, prompt: Prompt) -> str:
-        """The text a prompt is encoded from (a conversation through the chat template, with
-        the assistant turn opened): what a continuation scored by :meth:`loglik` follows."""
-        return self.format(prompt)[0]
-
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer(text, add_special_tokens=False).input_ids)
 

@@ -98,6 +98,18 @@ class Flaw(NamedTuple):
     first_error: int
 
 
+def data_of(problem: Problem, fields: tuple[str, ...], shape: str) -> dict:
+    """A problem's ``data`` checked to be a mapping holding only ``fields`` (what a task's
+    ``check_problem`` starts with); ``shape`` describes it in the error."""
+    d = problem.data
+    if not isinstance(d, dict):
+        raise ValueError(f"problem.data: must be an object {shape}")
+    unknown = sorted(str(k) for k in set(d) - set(fields))
+    if unknown:
+        raise ValueError(f"problem.data: unknown field(s) {unknown}; allowed: {list(fields)}")
+    return d
+
+
 def content_id(task: str, key: Any) -> str:
     """Stable problem id: sha256 of the canonical JSON of (task, key), 16 hex chars."""
     blob = json.dumps([task, key], sort_keys=True, separators=(",", ":"))

@@ -56,6 +56,7 @@ from ..base import (
     Verdict,
     abstention_verdict,
     content_id,
+    data_of,
     fail,
     is_abstention,
     read_completion,
@@ -193,12 +194,7 @@ class Linear(Task):
 
     @classmethod
     def check_problem(cls, problem: Problem) -> Problem:
-        d = problem.data
-        if not isinstance(d, dict):
-            raise ValueError("problem.data: must be an object such as {'a': 3, 'b': -7, 'c': 0, 'd': 14}")
-        unknown = sorted(str(k) for k in set(d) - set(FIELDS))
-        if unknown:
-            raise ValueError(f"problem.data: unknown field(s) {unknown}; allowed: {list(FIELDS)}")
+        d = data_of(problem, FIELDS, "such as {'a': 3, 'b': -7, 'c': 0, 'd': 14}")
         vals = []
         for k in FIELDS:
             v = d.get(k, 0 if k == "c" else None)

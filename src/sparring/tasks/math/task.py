@@ -32,7 +32,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from ..base import Flaw, Problem, Task, TaskConfig, Verdict, content_id, fail, read_completion, seeded_rng
+from ..base import Flaw, Problem, Task, TaskConfig, Verdict, content_id, data_of, fail, read_completion, seeded_rng
 from ..freetext import last_answer
 from ..grader import DEFAULT_TIMEOUT_S, grade
 from ..registry import register
@@ -168,12 +168,7 @@ class Math(Task):
 
     @classmethod
     def check_problem(cls, problem: Problem) -> Problem:
-        d = problem.data
-        if not isinstance(d, dict):
-            raise ValueError("problem.data: must be an object with 'question' and 'answer'")
-        unknown = sorted(str(k) for k in set(d) - set(FIELDS))
-        if unknown:
-            raise ValueError(f"problem.data: unknown field(s) {unknown}; allowed: {list(FIELDS)}")
+        d = data_of(problem, FIELDS, "with 'question' and 'answer'")
         limits = {"question": dataset.MAX_QUESTION_CHARS, "answer": dataset.MAX_ANSWER_CHARS}
         vals = {}
         for k in FIELDS:
