@@ -179,16 +179,20 @@ def gold_label(problem: Problem) -> str:
     return "gold" if problem.solvable else "abstain"
 
 
-def candidate(task: Task, problem: Problem, rng: random.Random, error_rate: float) -> tuple[str, str]:
+def candidate(
+    task: Task, problem: Problem, rng: random.Random, error_rate: float, kinds: tuple[str, ...] | None = None
+) -> tuple[str, str]:
     """A mixed-quality solution: a planted flaw with probability ``error_rate``, else gold.
 
     Unsolvable problems (and solutions too short to flaw) always get the gold text
-    (``No solution`` for the unsolvable): there is nothing to flaw.
+    (``No solution`` for the unsolvable): there is nothing to flaw. ``kinds``: the flaw
+    kinds to draw from (uniformly; None = the task's own choice, with no extra rng draw).
     Returns ``(text, label)`` with label ``gold``, ``abstain`` or ``flawed:<kind>``.
     """
     if rng.random() < error_rate and problem.solvable:
         try:
-            f = task.flaw(problem, seed=rng.randrange(2**31))
+            seed = rng.randrange(2**31)
+            f = task.flaw(problem, seed=seed, kind=rng.choice(kinds) if kinds else None)
             return f.text, f"flawed:{f.kind}"
         except ValueError:
             pass

@@ -25,6 +25,7 @@ from .common import (
     select_problems,
 )
 from .search import check_search, trace_for
+from .web import check_v2, web_mix
 
 
 def _rate(o: Options, name: str) -> None:
@@ -115,18 +116,31 @@ def verified(task: Task, n: int, seed: int = 0, **options) -> Dataset:
 
 @dataclass
 class PretrainOptions(Options):
-    """``error_rate``: share of flawed solutions among solution rows. ``search_fraction``:
-    share of rows that are solved search traces (tasks with search only; ignored
-    otherwise). ``templates``: prompt templates, None = all of the task's templates."""
+    """``mix``: "v1" (solutions and search traces, ``zoo:countdown-base``) or "v2" (the
+    web-like mix of ``web.py``: critiques, comparisons, conversations, refinements,
+    unsolvable problems too; docs/base-v2.md). ``error_rate``: share of flawed solutions
+    among solution rows. ``templates``: prompt templates, None = all of the task's
+    templates. v1 only: ``search_fraction``, share of rows that are solved search traces
+    (tasks with search only; ignored otherwise; None = 0.3). v2 only: ``shares`` (document
+    kind -> share, None = ``web.V2_SHARES``), ``noise`` (rate name -> rate, over
+    ``web.V2_NOISE``), ``heldout_flaws`` (flaw kinds no document shows, None =
+    ``web.V2_HELDOUT_FLAWS``)."""
 
     recipe = "pretrain"
+    mix: str = "v1"
     error_rate: float = 0.4
-    search_fraction: float = 0.3
+    search_fraction: float | None = None
     templates: tuple[int, ...] | None = None
+    shares: dict | None = None
+    noise: dict | None = None
+    heldout_flaws: tuple[str, ...] | None = None
 
     def validate(self) -> None:
         _rate(self, "error_rate")
-        _rate(self, "search_fraction")
+        check_v2(self)
+        if self.mix == "v1":
+            self.search_fraction = 0.3 if self.search_fraction is None else self.search_fraction
+            _rate(self, "search_fraction")
         if self.templates is not None:
             self.templates = int_tuple(self.templates, self.recipe, "templates", 0)
 
@@ -135,16 +149,18 @@ class PretrainOptions(Options):
 
 
 def pretrain(task: Task, n: int, seed: int = 0, **options) -> Dataset:
-    """The base model's diet: problems with unlabeled mixed-quality solutions (``error_rate``
-    of them flawed), ``search_fraction`` of rows as solved Stream-of-Search traces (default
-    settings, where the task supports search; a failed search falls back to a solution
-    row), and abstention rows (``No solution``) for the unsolvable problems the task config
-    generates (``unsolvable_fraction`` > 0). No critiques. Labels as in ``noisy`` and
-    ``search``."""
+    """The base model's diet. ``mix: v1``: problems with unlabeled mixed-quality solutions
+    (``error_rate`` of them flawed), ``search_fraction`` of rows as solved Stream-of-Search
+    traces (default settings, where the task supports search; a failed search falls back to
+    a solution row), and abstention rows (``No solution``) for the unsolvable problems the
+    task config generates (``unsolvable_fraction`` > 0). No critiques. Labels as in
+    ``noisy`` and ``search``. ``mix: v2``: the web-like mix (``web.web_mix``)."""
     o = PretrainOptions.make(options)
     check_args(o.recipe, task, n, seed)
     o.require(task)
     templates = check_templates(task, o.recipe, o.templates)
+    if o.mix == "v2":
+        return web_mix(task, n, seed, o, templates)
     rng = recipe_rng(o.recipe, task, seed)
     problems = select_problems(task, n, seed)
     combos = None

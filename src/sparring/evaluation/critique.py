@@ -19,7 +19,8 @@ Metrics (:func:`critique_fractions`, each ``sum(hits) / sum(of)`` over items):
 ``verdict_accuracy``, ``first_error_accuracy`` (flawed items: verdict wrong *and* the
 right step; tasks with steps only), ``flaw_recall``, ``right_recall``, ``parse_rate``
 and per flaw kind ``first_error_accuracy[kind]`` (``verdict_accuracy[kind]`` without
-steps).
+steps) and ``flaw_recall[kind]`` (a base pretrained without some kinds, the v2 mix's
+held-out ones, is read on those kinds separately).
 """
 
 from __future__ import annotations
@@ -158,6 +159,7 @@ def critique_fractions(
     for k in sorted({o.item.kind for o in outcomes if o.item.kind}):
         mine = [float(o.item.kind == k) for o in outcomes]
         out[f"{name}[{k}]"] = ([m * s for m, s in zip(mine, per_kind)], mine)
+        out[f"flaw_recall[{k}]"] = ([m * h for m, h in zip(mine, hit)], mine)
     return out
 
 

@@ -32,6 +32,7 @@ KEY_METRICS = [
     ("validity", "validity", "trace validity", True),
     ("critique", "verdict_accuracy", "critique verdict acc.", True),
     ("critique", "first_error_accuracy", "first-error step acc.", True),
+    ("compare", "accuracy", "comparison acc.", True),
     ("gaslight", "flip_rate", "gaslight flip rate", False),
     ("abstain", "f1", "abstention F1", True),
     ("sensitivity", "pss", "prompt sensitivity (PSS)", False),

@@ -22,6 +22,7 @@ from sparring.models.style import CHAT_MIN_NEW_TOKENS, STYLE_CHOICES, ChatFormat
 from sparring.tasks import Problem, Task, get_task
 
 ANSWER_FORMATS = ("auto", "stated")
+SPLITS = ("test", "validation")  # the held-out partitions a probe may read
 
 
 @dataclass
@@ -55,6 +56,8 @@ class ProbeConfig:
     confidence_points: truncation points per trajectory in ``confidence``.
     flat_high_threshold: a trajectory is "flat-high" when every point is >= this.
     templates: prompt templates for ``sensitivity`` (None: all).
+    split: the held-out partition the probes read: "test" (reports) or "validation"
+        (choosing a design, e.g. the v2 base's size, without looking at test problems).
     """
 
     n: int = 500
@@ -80,6 +83,7 @@ class ProbeConfig:
     confidence_points: int = 5
     flat_high_threshold: float = 0.5
     templates: tuple[int, ...] | None = None
+    split: str = "test"
 
     def validate(self) -> "ProbeConfig":
         def need(ok: bool, name: str, msg: str) -> None:
@@ -121,6 +125,7 @@ class ProbeConfig:
             "answer_format",
             f"must be a non-empty string such as one of {ANSWER_FORMATS}",
         )
+        need(self.split in SPLITS, "split", f"must be one of {list(SPLITS)}")
         if self.levels is not None:
             self.levels = tuple(self.levels)
         if self.templates is not None:
@@ -162,8 +167,9 @@ def as_config(config: ProbeConfig | dict | None = None, **overrides: Any) -> Pro
 
 
 def select(task: Task, split: str, cfg: ProbeConfig) -> list[Problem]:
-    """The ``cfg.n`` problems of ``split`` a probe uses (deterministic in ``cfg.seed``)."""
-    return task.problems(split, n=cfg.n, seed=cfg.seed)
+    """The ``cfg.n`` problems of ``split`` a probe uses (deterministic in ``cfg.seed``);
+    ``"test"`` means the config's held-out partition (``cfg.split``: test or validation)."""
+    return task.problems(cfg.split if split == "test" else split, n=cfg.n, seed=cfg.seed)
 
 
 def abstain_task(task: Task, cfg: ProbeConfig) -> Task:

@@ -87,6 +87,16 @@ class ProblemIndex:
         found = self.by_prompt.get(question.strip())
         return (found[0], solution.strip()) if found else None
 
+    def compare_target(self, prompt: Prompt) -> tuple[Problem, str, str] | None:
+        """(problem, first answer, second answer) for a comparison prompt, else None."""
+        text = first_user_text(prompt)
+        head, sep, rest = text.partition("?\n1:")
+        found = self.by_prompt.get(head.strip()) if sep else None
+        if found is None or "\n2:" not in rest:
+            return None
+        first, second = rest.split("\n2:", 1)
+        return found[0], first, second
+
 
 def gold_responder(
     task: Task,
@@ -101,7 +111,8 @@ def gold_responder(
       ``"flip"`` answers with a planted flaw instead (always flips).
     - ``templates``: if given, answers correctly only under those prompt templates and
       with ``No solution`` under the others (a prompt-sensitive model).
-    - CFT critique prompts get a verifier-exact critique (a perfect critic).
+    - CFT critique prompts get a verifier-exact critique (a perfect critic), comparison
+      prompts the verifier's verdict on the pair (a perfect judge).
     - Unknown prompts get ``""``.
 
     ``problems`` defaults to everything the battery uses with ``config``.
@@ -116,6 +127,9 @@ def gold_responder(
             from sparring.corpus import programmatic_critique
 
             return programmatic_critique(task, *target)
+        pair = index.compare_target(prompt)
+        if pair is not None:
+            return compare_judge(task, *pair)
         found = index.find(prompt)
         if found is None:
             return ""
@@ -127,6 +141,14 @@ def gold_responder(
         return task.solve(p)
 
     return ScriptedResponder(answer)
+
+
+def compare_judge(task: Task, problem: Problem, first: str, second: str) -> str:
+    """The verifier's verdict line on a comparison: the right answer's number, or none."""
+    from sparring.corpus.compare_format import BOTH_WRONG, compare_verdict
+
+    ok = [task.verify(problem, a.strip()).correct for a in (first, second)]
+    return compare_verdict("1" if ok[0] else "2" if ok[1] else BOTH_WRONG)
 
 
 def constant_loglik(value: float = 0.0) -> Callable[[Sequence[tuple[str, str]]], list[tuple[float, int]]]:

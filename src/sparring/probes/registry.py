@@ -6,7 +6,7 @@ from typing import Any, Callable, Sequence
 
 from sparring.tasks import Task, get_task
 
-from . import abstain, accuracy, confidence, critique, gaslight, infogain, passk, sensitivity, validity
+from . import abstain, accuracy, compare, confidence, critique, gaslight, infogain, passk, sensitivity, validity
 from .common import require, setup
 from .config import ProbeConfig, as_config
 from .result import ProbeResult
@@ -24,6 +24,7 @@ PROBES: dict[str, ProbeFn] = {
     "abstain": abstain.run,
     "infogain": infogain.run,
     "critique": critique.run,
+    "compare": compare.run,
     "passk": passk.run,
 }
 
@@ -31,7 +32,7 @@ PROBES: dict[str, ProbeFn] = {
 # "all" skips the probes a task cannot support, a probe named explicitly fails in one line.
 NEEDS: dict[str, tuple[str, ...]] = {
     m.NAME: getattr(m, "NEEDS", ())
-    for m in (abstain, accuracy, confidence, critique, gaslight, infogain, passk, sensitivity, validity)
+    for m in (abstain, accuracy, compare, confidence, critique, gaslight, infogain, passk, sensitivity, validity)
 }
 
 

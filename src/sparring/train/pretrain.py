@@ -146,11 +146,12 @@ def pretrain(
 ) -> RunCard:
     """Train ``config.preset`` from scratch; write the checkpoint + ``card.json``
     (``resume``: continue from the last ``checkpoint_every`` checkpoint, docs/resume.md)."""
-    from .common import check_out_dir, resolve_task
+    from .common import check_out_dir, resolve_task, with_style
     from .resume import resume_requested
 
     cfg = PretrainOptions.from_any(config)
     t, out, b = resolve_task(task), check_out_dir(out_dir), Budget.parse(budget)
+    cfg = with_style(cfg, cfg.preset, t)  # a preset has sparring's char tokenizer: char
     with resume_requested(resume):
         return _pretrain(t, out, cfg, b, Path(out_dir), task_settings)
 
