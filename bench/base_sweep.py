@@ -6,9 +6,11 @@ pre-registered rule.
     .venv/bin/python bench/base_sweep.py --out runs/base-v2-sweep --measure-only
     .venv/bin/python bench/base_sweep.py --out runs/base-v2-final --sizes CHOSEN --budget 1.2e14flops
 
-A killed run continues from its last checkpoint when started again (``resume``). The
-table goes to stdout and ``OUT/sweep.json``; the v1 base (``zoo:countdown-base``) is
-measured beside the candidates as a reference, never as a candidate.
+A killed run continues from its last checkpoint when started again (``resume``). Each
+size's measures go to ``OUT/SIZE/measures.json`` (so sizes can run as parallel processes
+into one ``OUT``), the table to stdout and ``OUT/sweep.json``; the v1 base
+(``zoo:countdown-base``) is measured beside the candidates as a reference
+(``OUT/v1-reference``), never as a candidate.
 """
 
 from __future__ import annotations
@@ -62,6 +64,17 @@ REPORTED = {  # read and reported, not part of the rule
     f"first-error acc. [{HELD_OUT}, held out]": ("critique", f"first_error_accuracy[{HELD_OUT}]"),
     "first-error acc. (all kinds)": ("critique", "first_error_accuracy"),
 }
+
+
+MEASURES = "measures.json"
+REFERENCE = "v1-reference"
+
+
+def save(path: Path, data: dict) -> None:
+    """Write aside, then rename: a killed run never leaves half a file."""
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
+    tmp.replace(path)
 
 
 def passes(value: float | None, direction: str, threshold: float) -> bool:
@@ -140,22 +153,27 @@ def main(argv: list[str] | None = None) -> int:
         PRETRAIN.update(n=500, eval_problems=20)
         PROBE_CONFIG.update(n=20, n_resamples=100)
     a.out.mkdir(parents=True, exist_ok=True)
-    results: dict[str, dict] = {}
     for size in sizes:
         d = a.out / size
+        if a.measure_only and (d / MEASURES).exists():
+            continue
         trained = (
             json.loads((d / "run.json").read_text())["metrics"]["train"] if a.measure_only else train(size, d, a.budget)
         )
-        results[size] = {**measure(str(d)), "train": trained}
-        print(f"{size}: {json.dumps(results[size]['measures'])}", flush=True)
-    if not a.no_reference:
-        results["v1 (reference)"] = measure("zoo:countdown-base")
+        save(d / MEASURES, {**measure(str(d)), "train": trained})
+    ref = a.out / REFERENCE
+    if not a.no_reference and not (ref / MEASURES).exists():
+        ref.mkdir(exist_ok=True)
+        save(ref / MEASURES, measure("zoo:countdown-base"))
+    results = {
+        d.name: json.loads((d / MEASURES).read_text()) for d in sorted(a.out.iterdir()) if (d / MEASURES).exists()
+    }
     candidates = {k: v for k, v in results.items() if k in SIZES}
-    pick, why = choose(candidates)
-    summary = {"budget": a.budget, "results": results, "chosen": pick, "why": why, "probe_config": PROBE_CONFIG}
-    tmp = a.out / "sweep.json.tmp"
-    tmp.write_text(json.dumps(summary, indent=2, default=str) + "\n")
-    tmp.replace(a.out / "sweep.json")
+    pick, why = choose(candidates) if candidates else (None, "no candidate measured yet")
+    save(
+        a.out / "sweep.json",
+        {"budget": a.budget, "results": results, "chosen": pick, "why": why, "probe_config": PROBE_CONFIG},
+    )
     print(table(results))
     print(f"chosen: {pick} ({why})")
     return 0
