@@ -69,6 +69,9 @@ def probe_cmd(
     probes: str = typer.Option("all", "--probes", help="Comma-separated probe names, or 'all'."),
     n: int = typer.Option(500, "--n", help="Problems per probe (per level / template)."),
     seed: int = typer.Option(0, "--seed", help="Problem, sampling and bootstrap seed."),
+    split: str = typer.Option(
+        "test", "--split", help="Held-out partition: test (reports) or validation (choosing a design)."
+    ),
     out: Optional[Path] = typer.Option(None, "--out", help="Write all results (with per-item records) as JSON."),
     task_set: Optional[list[str]] = TASK_SET,
     old_set: Optional[list[str]] = OLD_TASK_SET,
@@ -98,6 +101,7 @@ def probe_cmd(
             traces=traces,
             style=style,
             system_prompt=system_prompt,
+            split=split,
         )
         with console.status(f"loading {checkpoint}"):
             model, tok = load_for_probes(checkpoint, device=device)
@@ -118,7 +122,7 @@ def probe_cmd(
         except ValueError as err:
             _fail(err)
     seconds = time.perf_counter() - t0
-    title = f"{checkpoint} on {task} ({cfg.style} style, n={n}, seed={seed}, {seconds:.0f} s)"
+    title = f"{checkpoint} on {task} {cfg.split} ({cfg.style} style, n={n}, seed={seed}, {seconds:.0f} s)"
     console.print(results_table(results, escape(title)))
     if out is not None:
         import torch
