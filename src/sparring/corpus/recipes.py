@@ -123,8 +123,8 @@ class PretrainOptions(Options):
     templates. v1 only: ``search_fraction``, share of rows that are solved search traces
     (tasks with search only; ignored otherwise; None = 0.3). v2 only: ``shares`` (document
     kind -> share, None = ``web.V2_SHARES``), ``noise`` (rate name -> rate, over
-    ``web.V2_NOISE``), ``heldout_flaws`` (flaw kinds no document shows, None =
-    ``web.V2_HELDOUT_FLAWS``)."""
+    ``web.V2_NOISE``), ``heldout_flaws`` (flaw kinds no document shows, None = those of
+    ``web.V2_HELDOUT_FLAWS`` the task has)."""
 
     recipe = "pretrain"
     mix: str = "v1"

@@ -53,7 +53,8 @@ MIXES = ("v1", "v2")
 
 def check_v2(o: Options) -> None:
     """Validate the v2 options of a ``pretrain`` recipe (``o.shares``, ``o.noise``,
-    ``o.heldout_flaws``) and fill in their defaults; v1 must not set them."""
+        ``o.heldout_flaws``) and fill in the shares and noise defaults (``heldout_flaws`` None
+    means the pre-registered kinds the task has); v1 must not set them."""
     r = o.recipe
     need(o.mix in MIXES, r, "mix", f"must be one of {list(MIXES)}", o.mix)
     if o.mix == "v1":
@@ -77,19 +78,23 @@ def check_v2(o: Options) -> None:
         noise.update(o.noise)
     bad = {k: v for k, v in noise.items() if not is_rate(v)}
     need(not bad, r, "noise", "every rate must be a number in [0, 1]", bad)
-    held = V2_HELDOUT_FLAWS if o.heldout_flaws is None else o.heldout_flaws
-    ok = isinstance(held, (list, tuple)) and all(isinstance(k, str) for k in held)
+    held = o.heldout_flaws
+    ok = held is None or (isinstance(held, (list, tuple)) and all(isinstance(k, str) for k in held))
     need(ok, r, "heldout_flaws", "must be a list of flaw kind names", held)
-    o.shares, o.noise, o.heldout_flaws = dict(shares), noise, tuple(held)
+    o.shares, o.noise = dict(shares), noise
+    o.heldout_flaws = None if held is None else tuple(held)
 
 
 def _context(task: Task, o: Any, templates: tuple[int, ...], first: Any) -> WebContext:
     kinds: tuple[str, ...] = ()
     if task.has("flaws"):
         known = task.flaw_kinds()
-        missing = [k for k in o.heldout_flaws if k not in known]
+        held = o.heldout_flaws
+        if held is None:  # the default: the pre-registered kinds this task has
+            held = tuple(k for k in V2_HELDOUT_FLAWS if k in known)
+        missing = [k for k in held if k not in known]
         need(not missing, o.recipe, "heldout_flaws", f"{task.name} has flaw kinds {list(known)}", missing)
-        kinds = tuple(k for k in known if k not in o.heldout_flaws)
+        kinds = tuple(k for k in known if k not in held)
     combos = None
     if o.shares.get("search", 0) > 0 and task.has("search"):
         combos = check_search(task, o.recipe, ("dfs", "bfs"), ("sum", "mult"), (1, 2, 3, 4, 5), first)
