@@ -52,9 +52,9 @@ MIXES = ("v1", "v2")
 
 
 def check_v2(o: Options) -> None:
-    """Validate the v2 options of a ``pretrain`` recipe (``o.shares``, ``o.noise``,
-        ``o.heldout_flaws``) and fill in the shares and noise defaults (``heldout_flaws`` None
-    means the pre-registered kinds the task has); v1 must not set them."""
+    """Validate the v2 options of a ``pretrain`` recipe and fill in the defaults of
+    ``shares`` and ``noise`` (``heldout_flaws`` None means the pre-registered kinds the
+    task has); v1 must not set any of them."""
     r = o.recipe
     need(o.mix in MIXES, r, "mix", f"must be one of {list(MIXES)}", o.mix)
     if o.mix == "v1":
