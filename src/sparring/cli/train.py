@@ -74,6 +74,11 @@ PROCESSES_HELP = (
     "GPUs: accelerate launch); `torchrun --nproc_per_node N -m sparring train ...` does the same "
     "(docs/distributed.md)."
 )
+ACCELERATE_HELP = (
+    "Launch the ranks with `accelerate launch` and this config: ddp, fsdp2, deepspeed_zero2, "
+    "deepspeed_zero3 (shipped, for CUDA GPUs; DeepSpeed needs `pip install deepspeed`) or a path "
+    "(docs/scale.md)."
+)
 REPORT_HELP = (
     "Training logs: none, tensorboard (logs in OUT.tensorboard/, or --set log_dir=DIR), wandb or "
     "trackio (install them yourself); the option report_to."
@@ -110,6 +115,7 @@ def train_cmd(
     resume: bool = typer.Option(False, "--resume", help=RESUME_HELP),
     checkpoint_every: Optional[str] = typer.Option(None, "--checkpoint-every", help=EVERY_HELP),
     processes: int = typer.Option(1, "--processes", help=PROCESSES_HELP),
+    accelerate_config: Optional[str] = typer.Option(None, "--accelerate-config", help=ACCELERATE_HELP),
     report_to: Optional[str] = typer.Option(None, "--report-to", help=REPORT_HELP),
     style: Optional[str] = typer.Option(None, "--style", help=STYLE_HELP + " The option style (default auto)."),
     system_prompt: Optional[str] = SYSTEM_PROMPT,
@@ -151,12 +157,14 @@ def train_cmd(
         cfg = with_style(cfg, base, t)  # auto decided now, so the line below can say it
     except ValueError as err:
         _fail(err, console)
-    own = is_main() and processes == 1  # with --processes the ranks' rank 0 talks
+    own = is_main() and processes == 1 and accelerate_config is None  # else the ranks' rank 0 talks
     if own:
         console.print(f"[bold]{method}[/] from {base} on {task} ({cfg.style} style), budget {b} -> {out}")
     try:
         # the public entry point, as from Python
         several = {"processes": processes} if processes != 1 else {}
+        if accelerate_config is not None:
+            several["accelerate_config"] = accelerate_config
         card = train(method, base, t, cfg, out, b, resume=resume, **several)
     except ValueError as err:
         _fail(err, console)
