@@ -147,3 +147,32 @@ def test_a_killed_ray_worker_reruns_only_its_unit_from_its_checkpoint(local_ray,
     spent = json.loads((ckpt / "run.json").read_text())["metrics"]["train"]
     assert spent["resumed_from_step"] == 4 and spent["steps"] == 10
     assert _table(out) == reference
+
+
+@pytest.mark.parametrize(
+    "resources, needle",
+    [
+        ({"cpus": 0}, "spec.resources.cpus: must be a positive integer"),
+        ({"gpus": -1}, "spec.resources.gpus: must be a number >= 0"),
+        ({"cpu": 2}, "spec.resources: unknown field(s) ['cpu']"),
+        ([2], "spec.resources: must be a mapping"),
+    ],
+)
+def test_bad_resources_fail_at_load_naming_the_field(resources, needle):
+    with pytest.raises(ValueError) as err:
+        parse_spec({**STUDY, "resources": resources})
+    assert needle in str(err.value)
+
+
+def test_unknown_executor_and_a_stray_address_are_refused(tmp_path):
+    from typer.testing import CliRunner
+
+    from sparring.cli import app
+
+    with pytest.raises(ValueError, match="executor: unknown 'slurm'; executors: inprocess, ray"):
+        run(_spec(), tmp_path / "run", quiet=True, executor="slurm")
+    assert not (tmp_path / "run").exists()
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(json.dumps(STUDY))
+    r = CliRunner().invoke(app, ["run", str(spec), "--out", str(tmp_path / "cli"), "--address", "auto"])
+    assert r.exit_code == 2 and "--address: only with --executor ray" in r.output
