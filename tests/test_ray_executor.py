@@ -20,6 +20,7 @@ import pytest
 ray = pytest.importorskip("ray")  # installed by `make test` (the [ray] extra)
 
 from sparring.lab import parse_spec, run  # noqa: E402
+from sparring.lab.executors import ExecutorOptions, WorkerLost  # noqa: E402
 from sparring.lab.spec import check_spec  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -91,8 +92,10 @@ def local_ray(tmp_path_factory):
     ray.shutdown()
 
 
-def _spec():
-    return check_spec(parse_spec(json.loads(json.dumps(STUDY))))
+def _spec(arms: tuple[str, ...] = ("base", "sft")):
+    study = json.loads(json.dumps(STUDY))
+    study["arms"] = [a for a in study["arms"] if a["name"] in arms]
+    return check_spec(parse_spec(study))
 
 
 def _table(run_dir: Path) -> list[tuple]:
@@ -147,6 +150,27 @@ def test_a_killed_ray_worker_reruns_only_its_unit_from_its_checkpoint(local_ray,
     spent = json.loads((ckpt / "run.json").read_text())["metrics"]["train"]
     assert spent["resumed_from_step"] == 4 and spent["steps"] == 10
     assert _table(out) == reference
+
+
+def test_with_no_retries_a_lost_worker_stops_the_run_and_the_next_run_resumes(local_ray, reference, tmp_path):
+    """The sft arm alone (no other unit in flight to cancel, so Ray's idle worker takes over)."""
+    local_ray.with_suffix(".log").unlink(missing_ok=True)
+    out, killed = tmp_path / "run", tmp_path / "killed"
+    plan = {"checkpoint": str(out / "ckpt" / "sft-s0") + ".resume/checkpoint-4", "killed": str(killed)}
+    local_ray.write_text(json.dumps(plan))
+    try:
+        with pytest.raises(WorkerLost, match=r"train sft \(seed 0\): its Ray worker died .* 1 times"):
+            run(_spec(("sft",)), out, quiet=True, executor="ray", options=ExecutorOptions(retries=0))
+    finally:
+        local_ray.unlink()
+    db = sqlite3.connect(out / "lab.sqlite")
+    assert db.execute("SELECT status FROM units WHERE arm='sft' AND kind='train'").fetchone() == ("running",)
+    db.close()
+    run(_spec(("sft",)), out, quiet=True, executor="ray")  # the same command again: that unit resumes
+    trains = [u["resume"] for u in _started(local_ray) if u["unit"] == "train sft (seed 0)"]
+    assert trains == [False, True]
+    assert json.loads((out / "ckpt" / "sft-s0" / "run.json").read_text())["metrics"]["train"]["resumed_from_step"] == 4
+    assert _table(out) == [r for r in reference if r[0] == "sft"]
 
 
 @pytest.mark.parametrize(

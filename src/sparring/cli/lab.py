@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from .common import _fail, console
@@ -39,7 +40,7 @@ def run_cmd(
     the spec redoes only the units the edit changes (an arm's config, the probes, ...).
     """
     from sparring.lab import build_report, load_spec, run, write_report
-    from sparring.lab.executors import ExecutorOptions
+    from sparring.lab.executors import ExecutorOptions, WorkerLost
 
     try:
         if address is not None and executor != "ray":
@@ -58,6 +59,9 @@ def run_cmd(
             path = write_report(run_dir, d)
     except ValueError as err:
         _fail(err)
+    except WorkerLost as err:  # not a usage error: the finished units are kept; exit code 1
+        console.print(f"[bold red]error:[/] {escape(str(err))}", soft_wrap=True)
+        raise typer.Exit(code=1)
     _print_summary(d)
     if report:
         console.print(f"report: {path / 'report.html'} (and report.md)")

@@ -24,6 +24,7 @@ cluster, shared storage (docs/scale.md).
 from __future__ import annotations
 
 import os
+import sys
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
@@ -132,6 +133,10 @@ def execute(call: UnitCall, progress: Callable[[str], None] | None = None) -> tu
     return result, time.perf_counter() - t0
 
 
+class WorkerLost(RuntimeError):
+    """A unit's Ray worker died more often than ``ExecutorOptions.retries`` allows."""
+
+
 @dataclass(frozen=True)
 class ExecutorOptions:
     """``address``: the Ray cluster to join (None: start a local one; ``auto``: the one
@@ -207,13 +212,10 @@ def run_ray(units: list[tuple], begin: Begin, record: Record, options: ExecutorO
             except RayError as err:  # its worker or node died: decide and submit it again
                 key = (unit[0].name, unit[1], unit[2])
                 lost[key] = lost.get(key, 0) + 1
+                what = f"{unit[2]} {unit[0].name} (seed {unit[1]}): its Ray worker died ({type(err).__name__})"
                 if lost[key] > options.retries:
-                    raise RuntimeError(
-                        f"{unit[2]} {unit[0].name} (seed {unit[1]}): its Ray worker died "
-                        f"{lost[key]} times ({type(err).__name__}); giving up"
-                    ) from None
-                if progress is not None:
-                    progress(unit, f"worker lost ({type(err).__name__}); submitting again")
+                    raise WorkerLost(f"{what} {lost[key]} times; the run stops (run it again to go on)") from None
+                print(f"{what}; submitting it again", file=sys.stderr, flush=True)
                 waiting.insert(0, unit)
             else:
                 record(unit, result, seconds)
