@@ -27,7 +27,7 @@ def run_cmd(
     executor: str = typer.Option(
         "inprocess",
         help="Where units run: inprocess (one after another, here) or ray (each unit a Ray task "
-        "with the spec's resources; pip install 'sparring[ray]'; docs/scale.md).",
+        "with the spec's resources; pip install 'sparring\\[ray]'; docs/scale.md).",
     ),
     address: Optional[str] = typer.Option(
         None, help="--executor ray: the cluster to join ('auto', 'ray://HOST:10001'); default: a local Ray."

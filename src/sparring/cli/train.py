@@ -51,7 +51,7 @@ def options_table(method: str) -> Table:
     for col in ("option", "default", "meaning"):
         table.add_column(col)
     for k, v, h in m.config_cls.options():
-        table.add_row(k, _fmt(v), h)
+        table.add_row(k, escape(_fmt(v)), escape(h))  # texts may hold [brackets], not markup
     return table
 
 
