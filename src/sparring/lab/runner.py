@@ -24,6 +24,10 @@ whose method is resumable writes resumable checkpoints (``ckpt/ARM-sSEED.resume/
 docs/resume.md). A train unit that was killed mid-way (recorded ``running`` under the same
 key) continues from its last complete checkpoint (``train(..., resume=True)``) instead of
 step 0; the step is in its run.json, ``metrics.train.resumed_from_step``.
+
+Where units run (``executor``): in this process one after another (the default) or as Ray
+tasks (``executors.py``, docs/scale.md). Every decision above is made here, by the driver,
+either way (:func:`_begin`), and results are recorded here as the units hand them back.
 """
 
 from __future__ import annotations
