@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml constraints.txt Makefile
 	$(PY) -m pip install -q --upgrade pip
 	# torch 2.13.0 CPU build comes from a local wheel; GPU users bring their own torch.
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -c constraints.txt -e '.[dev,gym]'
+	$(PY) -m pip install -q -c constraints.txt -e '.[dev,gym,ray]'
 	touch $(STAMP)
 
 # The embedded default study: base / sft / cft / grpo / raro / sft->grpo from the shipped

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from .common import _fail, console
@@ -23,6 +24,14 @@ def run_cmd(
         [], help="Arm to run again even if finished (repeatable), e.g. after changing sparring itself."
     ),
     report: bool = typer.Option(True, help="Write the report when the run is complete."),
+    executor: str = typer.Option(
+        "inprocess",
+        help="Where units run: inprocess (one after another, here) or ray (each unit a Ray task "
+        "with the spec's resources; pip install 'sparring\\[ray]'; docs/scale.md).",
+    ),
+    address: Optional[str] = typer.Option(
+        None, help="--executor ray: the cluster to join ('auto', 'ray://HOST:10001'); default: a local Ray."
+    ),
 ) -> None:
     """Run (or resume) a study: arms x seeds, each arm at the spec's budget, then every probe.
 
@@ -31,15 +40,28 @@ def run_cmd(
     the spec redoes only the units the edit changes (an arm's config, the probes, ...).
     """
     from sparring.lab import build_report, load_spec, run, write_report
+    from sparring.lab.executors import ExecutorOptions, WorkerLost
 
     try:
+        if address is not None and executor != "ray":
+            raise ValueError("--address: only with --executor ray")
         s = load_spec(spec)
-        run_dir = run(s, out or Path("runs") / s.name, restart=restart, redo=tuple(redo))
+        run_dir = run(
+            s,
+            out or Path("runs") / s.name,
+            restart=restart,
+            redo=tuple(redo),
+            executor=executor,
+            options=ExecutorOptions(address=address),
+        )
         d = build_report(run_dir)
         if report:
             path = write_report(run_dir, d)
     except ValueError as err:
         _fail(err)
+    except WorkerLost as err:  # not a usage error: the finished units are kept; exit code 1
+        console.print(f"[bold red]error:[/] {escape(str(err))}", soft_wrap=True)
+        raise typer.Exit(code=1)
     _print_summary(d)
     if report:
         console.print(f"report: {path / 'report.html'} (and report.md)")

@@ -51,7 +51,7 @@ def options_table(method: str) -> Table:
     for col in ("option", "default", "meaning"):
         table.add_column(col)
     for k, v, h in m.config_cls.options():
-        table.add_row(k, _fmt(v), h)
+        table.add_row(k, escape(_fmt(v)), escape(h))  # texts may hold [brackets], not markup
     return table
 
 
@@ -73,6 +73,11 @@ PROCESSES_HELP = (
     "Train data-parallel over N processes (global batch unchanged; CPU: torchrun over gloo, "
     "GPUs: accelerate launch); `torchrun --nproc_per_node N -m sparring train ...` does the same "
     "(docs/distributed.md)."
+)
+ACCELERATE_HELP = (
+    "Launch the ranks with `accelerate launch` and this config: ddp, fsdp2, deepspeed_zero2, "
+    "deepspeed_zero3 (shipped, for CUDA GPUs; DeepSpeed needs `pip install deepspeed`) or a path "
+    "(docs/scale.md)."
 )
 REPORT_HELP = (
     "Training logs: none, tensorboard (logs in OUT.tensorboard/, or --set log_dir=DIR), wandb or "
@@ -110,6 +115,7 @@ def train_cmd(
     resume: bool = typer.Option(False, "--resume", help=RESUME_HELP),
     checkpoint_every: Optional[str] = typer.Option(None, "--checkpoint-every", help=EVERY_HELP),
     processes: int = typer.Option(1, "--processes", help=PROCESSES_HELP),
+    accelerate_config: Optional[str] = typer.Option(None, "--accelerate-config", help=ACCELERATE_HELP),
     report_to: Optional[str] = typer.Option(None, "--report-to", help=REPORT_HELP),
     style: Optional[str] = typer.Option(None, "--style", help=STYLE_HELP + " The option style (default auto)."),
     system_prompt: Optional[str] = SYSTEM_PROMPT,
@@ -151,12 +157,14 @@ def train_cmd(
         cfg = with_style(cfg, base, t)  # auto decided now, so the line below can say it
     except ValueError as err:
         _fail(err, console)
-    own = is_main() and processes == 1  # with --processes the ranks' rank 0 talks
+    own = is_main() and processes == 1 and accelerate_config is None  # else the ranks' rank 0 talks
     if own:
         console.print(f"[bold]{method}[/] from {base} on {task} ({cfg.style} style), budget {b} -> {out}")
     try:
         # the public entry point, as from Python
         several = {"processes": processes} if processes != 1 else {}
+        if accelerate_config is not None:
+            several["accelerate_config"] = accelerate_config
         card = train(method, base, t, cfg, out, b, resume=resume, **several)
     except ValueError as err:
         _fail(err, console)

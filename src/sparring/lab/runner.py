@@ -24,12 +24,15 @@ whose method is resumable writes resumable checkpoints (``ckpt/ARM-sSEED.resume/
 docs/resume.md). A train unit that was killed mid-way (recorded ``running`` under the same
 key) continues from its last complete checkpoint (``train(..., resume=True)``) instead of
 step 0; the step is in its run.json, ``metrics.train.resumed_from_step``.
+
+Where units run (``executor``): in this process one after another (the default) or as Ray
+tasks (``executors.py``, docs/scale.md). Every decision above is made here, by the driver,
+either way (:func:`_begin`), and results are recorded here as the units hand them back.
 """
 
 from __future__ import annotations
 
 import shutil
-import time
 from pathlib import Path
 from typing import Callable
 
@@ -41,6 +44,7 @@ from sparring.atomic import write_text_atomic
 from sparring.runcard import RunCard
 from sparring.tasks import get_task
 
+from .executors import ExecutorOptions, UnitCall, get_executor, unit_threads
 from .spec import Spec, content_fingerprints, load_spec
 from .store import Store
 
@@ -183,18 +187,23 @@ def run(
     restart: bool = False,
     quiet: bool = False,
     redo: tuple[str, ...] | list[str] = (),
+    executor: str = "inprocess",
+    options: ExecutorOptions | None = None,
 ) -> Path:
     """Run (or resume) a study; returns the run folder. ``redo``: arms whose finished units
     are discarded and run again (e.g. after a change to sparring itself, which unit keys
-    do not see)."""
+    do not see). ``executor``: where the units run (``inprocess`` or ``ray``,
+    :mod:`sparring.lab.executors`; ``options`` for it); the store and every decision stay
+    here, whichever it is."""
     spec = spec_or_path if isinstance(spec_or_path, Spec) else load_spec(spec_or_path)
+    execute_units = get_executor(executor)
     unknown = sorted(set(redo) - {a.name for a in spec.arms})
     if unknown:
         raise ValueError(
             f"redo: no arm named {', '.join(unknown)} in the spec; arms: {', '.join(a.name for a in spec.arms)}"
         )
     spec.fingerprints = content_fingerprints(spec)  # once per run; files are hashed once per process
-    run_dir = Path(out)
+    run_dir = Path(out).absolute()  # workers of another process or machine read the same paths
     run_dir.mkdir(parents=True, exist_ok=True)
     store = Store(run_dir)
     try:
@@ -210,7 +219,7 @@ def run(
             console.print(
                 f"[bold]{spec.name}[/]: {len(spec.arms)} arms x {len(spec.seeds)} seeds, "
                 f"budget {spec.budget} per arm; {len(units) - len(todo)} of {len(units)} "
-                f"units already done"
+                f"units already done" + ("" if executor == "inprocess" else f" (executor {executor})")
             )
         columns = (
             TextColumn("{task.description}"),
@@ -222,38 +231,51 @@ def run(
         )
         with Progress(*columns, console=console, disable=quiet, transient=False) as bar:
             job = bar.add_task("study", total=len(units), completed=len(units) - len(todo))
-            for arm, seed, kind in todo:
-                label = f"{kind} {arm.name} (seed {seed})"
-                bar.update(job, description=label)
-                key = spec.unit_key(arm, seed, kind)
-                before = store.unit(arm.name, seed, kind)
-                if kind == "train" and (before is None or before["key"] != key):
-                    _clear_stale(run_dir, arm.name, seed)  # an interrupted unit of this key keeps its stages
-                # killed mid-way under this key: continue from its last checkpoint
-                resume = (
-                    kind == "train"
-                    and before is not None
-                    and before["status"] == "running"
-                    and before["key"] == key
-                    and _resumable(arm)
-                )
-                if resume and not quiet:
-                    console.print(
-                        f"train {arm.name} (seed {seed}): resuming the interrupted run from its last checkpoint"
-                    )
-                store.start(arm.name, seed, kind, key)
-                t0 = time.perf_counter()
+
+            def begin(unit) -> UnitCall:
+                call = _begin(store, spec, run_dir, unit, quiet)
+                bar.update(job, description=call.label)
+                return call
+
+            def record(unit, result, seconds: float) -> None:
+                arm, seed, kind = unit
                 if kind == "train":
-                    path, detail, curves = train_unit(spec, arm, seed, run_dir, resume=resume)
-                    store.finish_train(arm.name, seed, path, time.perf_counter() - t0, detail, curves)
+                    path, detail, curves = result
+                    store.finish_train(arm.name, seed, path, seconds, detail, curves)
                 else:
-                    path = store.unit(arm.name, seed, "train")["path"]
-                    results = probe_unit(spec, path, seed, lambda name: bar.update(job, description=f"{label}: {name}"))
-                    store.finish_probes(arm.name, seed, results, time.perf_counter() - t0)
+                    store.finish_probes(arm.name, seed, result, seconds)
                 bar.advance(job)
+
+            def progress(unit, message: str) -> None:
+                bar.update(job, description=f"{unit[2]} {unit[0].name} (seed {unit[1]}): {message}")
+
+            execute_units(todo, begin, record, options or ExecutorOptions(), progress)
     finally:
         store.close()
     return run_dir
+
+
+def _begin(store: Store, spec: Spec, run_dir: Path, unit: tuple, quiet: bool) -> UnitCall:
+    """The driver's decision for one unit about to run: clear what an older key left, resume
+    a train unit that was interrupted under the same key, mark it running in the store."""
+    arm, seed, kind = unit
+    key = spec.unit_key(arm, seed, kind)
+    before = store.unit(arm.name, seed, kind)
+    if kind == "train" and (before is None or before["key"] != key):
+        _clear_stale(run_dir, arm.name, seed)  # an interrupted unit of this key keeps its stages
+    # killed mid-way under this key: continue from its last checkpoint
+    resume = (
+        kind == "train"
+        and before is not None
+        and before["status"] == "running"
+        and before["key"] == key
+        and _resumable(arm)
+    )
+    if resume and not quiet:
+        console.print(f"train {arm.name} (seed {seed}): resuming the interrupted run from its last checkpoint")
+    store.start(arm.name, seed, kind, key)
+    path = store.unit(arm.name, seed, "train")["path"] if kind == "probe" else None
+    return UnitCall(spec, arm, seed, kind, str(run_dir), resume, path, unit_threads(spec, kind))
 
 
 def _write_text(path: Path, text: str) -> None:

@@ -11,6 +11,7 @@
       - {name: sft-grpo, method: pipeline, config: {preset: sft-grpo}}
     probes: {names: all, n: 200, config: {max_new_tokens: 64}}
     checkpoint_every: 50steps   # optional: resumable checkpoints for every resumable arm
+    resources: {cpus: 1}        # optional: each unit's torch threads (and Ray CPUs, GPUs)
 
 Equal budgets are the point of a study, so an arm cannot set its own budget. Everything
 that can be checked before training is checked at load time: fields, task config, that the
@@ -37,6 +38,8 @@ import yaml
 
 from sparring.tasks import get_task
 
+from .executors import Resources
+
 NO_TRAINING = "none"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$")
 TOP_FIELDS = (
@@ -52,6 +55,7 @@ TOP_FIELDS = (
     "checkpoint_every",
     "processes",
     "tensorboard",
+    "resources",
 )
 ARM_FIELDS = ("name", "method", "config", "role")
 PROBE_FIELDS = ("names", "n", "config")
@@ -93,6 +97,9 @@ class Spec:
     processes: int = 1
     # TensorBoard logs per train unit (runs/NAME/tensorboard/ARM-sSEED/), linked from the report
     tensorboard: bool = False
+    # what each unit runs with: torch threads (and Ray's CPUs), Ray's GPUs (lab/executors.py);
+    # not keyed, as processes
+    resources: Resources = field(default_factory=Resources)
     # content fingerprints (``content_fingerprints``): "base" -> the base model's, and
     # "dataset:REF" -> each local dataset directory's, REF as an arm's ``recipe`` names it
     fingerprints: dict[str, str] = field(default_factory=dict)
@@ -151,7 +158,7 @@ class Spec:
     def from_dict(cls, d: dict[str, Any]) -> "Spec":
         """The inverse of :meth:`to_dict` (a spec stored in a run's database; fields added
         since, such as ``checkpoint_every``, take their defaults)."""
-        return cls(**{**d, "arms": [Arm(**a) for a in d["arms"]]})
+        return cls(**{**d, "arms": [Arm(**a) for a in d["arms"]], "resources": Resources.from_any(d.get("resources"))})
 
     def arm(self, name: str) -> Arm:
         return next(a for a in self.arms if a.name == name)
@@ -332,6 +339,7 @@ def parse_spec(raw: Any, source: str = "spec") -> Spec:
     )
     tensorboard = raw.get("tensorboard", False)
     _need(isinstance(tensorboard, bool), "tensorboard", f"must be true or false (got {tensorboard!r})")
+    resources = Resources.from_any(raw.get("resources"), "spec.resources")
     return Spec(
         name,
         str(task.get("name")),
@@ -348,6 +356,7 @@ def parse_spec(raw: Any, source: str = "spec") -> Spec:
         every,
         processes,
         tensorboard,
+        resources,
     )
 
 

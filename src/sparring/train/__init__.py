@@ -47,6 +47,7 @@ def train(
     *,
     resume: bool = False,
     processes: int = 1,
+    accelerate_config: Any = None,
 ):
     """Run ``method``; returns the checkpoint's :class:`~sparring.models.RunCard`
     (``card.path`` is the directory, ``card.metrics`` what run.json holds). Bad input
@@ -55,7 +56,10 @@ def train(
     docs/resume.md), or start from step 0 with a warning when there is none. ``processes``:
     train data-parallel over that many ranks (child processes started through torchrun on
     a CPU, ``accelerate launch`` on GPUs; docs/distributed.md); a process that a launcher
-    already started as one of several ranks (``WORLD_SIZE``) joins its group instead."""
+    already started as one of several ranks (``WORLD_SIZE``) joins its group instead.
+    ``accelerate_config``: launch the ranks (even one) with ``accelerate launch`` and this
+    config: a shipped one (``ddp``, ``fsdp2``, ``deepspeed_zero2``, ``deepspeed_zero3``) or a
+    path (``accelerate_config.py``; docs/scale.md)."""
     m = get_method(method)
     if out_dir is None:
         raise ValueError("out_dir: required (where the checkpoint is written)")
@@ -80,9 +84,17 @@ def train(
     from . import distributed
     from .resume import resume_requested
 
-    if distributed.check_processes(processes) > 1:
+    launcher = None
+    if accelerate_config is not None:
+        from .accelerate_config import resolve
+
+        launcher = resolve(accelerate_config)
+        if distributed.world_size() > 1:
+            raise ValueError("accelerate_config: this process is already one of several ranks; drop it")
+    if distributed.check_processes(processes) > 1 or launcher is not None:
         distributed.split_over(cfg, processes)
-        return distributed.train_in_processes(processes, method, str(base), t, cfg, check_out_dir(out_dir), b, resume)
+        out = check_out_dir(out_dir)
+        return distributed.train_in_processes(processes, method, str(base), t, cfg, out, b, resume, launcher)
     distributed.init()  # several ranks (torchrun / accelerate launch): join the process group
     with resume_requested(resume):
         return as_card(m.run(str(base), t, cfg, check_out_dir(out_dir), b))

@@ -5,8 +5,9 @@ How a run becomes N ranks (docs/distributed.md):
 - ``sparring train ... --processes N`` / ``train(..., processes=N)`` / a lab spec's
   ``processes: N`` start ``sparring train`` again under a launcher (:func:`launch_command`):
   on a CPU ``torch.distributed.run`` (torchrun's module; ranks talk over gloo), on CUDA
-  ``accelerate launch`` with the config shipped beside this module (``accelerate_gpu.yaml``,
-  multi-GPU DDP, NCCL). ``torchrun --nproc_per_node N -m sparring train ...`` or
+  ``accelerate launch`` with a shipped config (``sparring/configs/accelerate/ddp.yaml``,
+  multi-GPU DDP, NCCL; ``--accelerate-config fsdp2|deepspeed_zero2|...|PATH`` picks another,
+  ``accelerate_config.py``). ``torchrun --nproc_per_node N -m sparring train ...`` or
   ``accelerate launch --num_processes N -m sparring train ...`` by hand do the same: every
   rank reads ``WORLD_SIZE`` / ``RANK`` from its environment (:func:`world_size`, :func:`rank`).
 - Batch sizes in a config are *global* (rows per optimizer step over all ranks): each rank
@@ -29,7 +30,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-GPU_CONFIG = Path(__file__).with_name("accelerate_gpu.yaml")
+GPU_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "accelerate" / "ddp.yaml"
 THREADS_ENV = "SPARRING_THREADS"
 
 
@@ -201,18 +202,19 @@ def split_over(cfg, processes: int) -> None:
                 )
 
 
-def launch_command(processes: int, args: list[str]) -> list[str]:
+def launch_command(processes: int, args: list[str], accelerate_config: Path | None = None) -> list[str]:
     """The command that runs ``python -m sparring ARGS`` as ``processes`` ranks: torchrun's
-    module on a CPU (gloo), ``accelerate launch`` with the shipped multi-GPU config on CUDA."""
+    module on a CPU (gloo), ``accelerate launch`` with the shipped multi-GPU config on CUDA,
+    or with ``accelerate_config`` (a checked file, ``accelerate_config.resolve``) when given."""
     import torch
 
-    if torch.cuda.is_available():
+    if accelerate_config is not None or torch.cuda.is_available():
         return [
             sys.executable,
             "-m",
             "accelerate.commands.launch",
             "--config_file",
-            str(GPU_CONFIG),
+            str(accelerate_config or GPU_CONFIG),
             "--num_processes",
             str(processes),
             "-m",
@@ -247,9 +249,12 @@ def train_args(method: str, base: str, task, config_file: Path, out: Path, budge
     return args + (["--resume"] if resume else [])
 
 
-def train_in_processes(processes: int, method: str, base: str, task, cfg, out: Path, budget, resume: bool):
-    """Run one training as ``processes`` ranks (a child launcher) and return the card rank 0
-    wrote. The config goes through a JSON file; the ranks' output is this process's."""
+def train_in_processes(
+    processes: int, method: str, base: str, task, cfg, out: Path, budget, resume: bool, accelerate_config=None
+):
+    """Run one training as ``processes`` ranks (a child launcher; ``accelerate launch`` with
+    ``accelerate_config`` when given) and return the card rank 0 wrote. The config goes
+    through a JSON file; the ranks' output is this process's."""
     import json
 
     from sparring.runcard import RunCard
@@ -257,7 +262,8 @@ def train_in_processes(processes: int, method: str, base: str, task, cfg, out: P
     with tempfile.TemporaryDirectory(prefix="sparring-launch-") as tmp:
         config_file = Path(tmp) / "config.json"
         config_file.write_text(json.dumps(cfg.to_dict(), default=str), encoding="utf-8")
-        cmd = launch_command(processes, train_args(method, base, task, config_file, out, budget, resume))
+        args = train_args(method, base, task, config_file, out, budget, resume)
+        cmd = launch_command(processes, args, accelerate_config)
         rc = subprocess.run(cmd, env=launch_env(processes), preexec_fn=die_with_parent).returncode
     if rc != 0:
         raise LaunchError(f"{method}: the {processes} training processes failed (exit code {rc}); see above", rc)

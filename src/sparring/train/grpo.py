@@ -24,6 +24,7 @@ from .config import opt
 from .registry import register_method
 from .rollout_config import RolloutOptions
 from .variants import ADVANTAGES, LOSSES, get_loss
+from .vllm import VLLMOptions, vllm_args
 
 if TYPE_CHECKING:  # annotations only: importing these here would load models early
     from pathlib import Path
@@ -33,7 +34,7 @@ if TYPE_CHECKING:  # annotations only: importing these here would load models ea
 
 
 @dataclass
-class GRPOOptions(RolloutOptions):
+class GRPOOptions(VLLMOptions, RolloutOptions):
     recipe: str = opt(
         "imitation", "Recipe (or dataset dir) whose prompts and problems are used; completions are ignored."
     )
@@ -103,6 +104,7 @@ def grpo_config(
     kw = {**trainer_kwargs(cfg, budget, output_dir, dd), **(save or {})}
     kw.update(spec.trl)
     kw.setdefault("epsilon_high", cfg.epsilon)
+    kw.update(vllm_args(cfg))  # TRL's vLLM rollouts (train/vllm.py); nothing when use_vllm is off
     return GRPOConfig(
         **kw,
         learning_rate=cfg.learning_rate,
