@@ -53,12 +53,12 @@ def _worker_hook() -> None:
     import signal
     from pathlib import Path
 
-    from sparring.lab import executors
+    from sparring.lab import runner
     from sparring.train import trainers
     from sparring.train.resume import MARKER
 
     plan_path = Path(os.environ["SPARRING_TEST_RAY_PLAN"])
-    inner_execute, inner_loss = executors.execute, trainers.SparringSFTTrainer.compute_loss
+    inner_execute, inner_loss = runner.execute, trainers.SparringSFTTrainer.compute_loss
 
     def logged_execute(call, progress=None):
         with open(plan_path.with_suffix(".log"), "a") as f:
@@ -74,7 +74,7 @@ def _worker_hook() -> None:
                 os.kill(os.getpid(), signal.SIGKILL)
         return inner_loss(self, *args, **kwargs)
 
-    executors.execute = logged_execute
+    runner.execute = logged_execute
     trainers.SparringSFTTrainer.compute_loss = loss_or_die
 
 

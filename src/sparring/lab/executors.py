@@ -7,7 +7,7 @@ An executor only carries each decided unit (a :class:`UnitCall`, plain picklable
 where it runs and hands its result back to the driver's ``record``. So the two executors
 record the same things, and a run started with one can be resumed with the other.
 
-Resources (the spec's ``resources: {cpus, gpus}``): a unit runs with ``cpus`` torch threads
+Resources (``resources.Resources``, the spec's ``resources: {cpus, gpus}``): a unit runs with ``cpus`` torch threads
 (``torch.set_num_threads`` and ``SPARRING_THREADS``, which training reads; a train unit of
 ``processes: N`` gives each rank ``cpus // N``), in either executor, so both compute the
 same numbers. Ray also reserves ``cpus`` CPUs (1 when the spec names none) and ``gpus``
@@ -25,47 +25,14 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from contextlib import contextmanager
-from dataclasses import dataclass, fields
-from pathlib import Path
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 if TYPE_CHECKING:
     from .spec import Arm, Spec
 
 THREADS_ENV = "SPARRING_THREADS"  # what training's configure_threads reads (sparring.models.device)
-
-
-@dataclass
-class Resources:
-    """What one unit needs: ``cpus`` (torch threads; Ray's num_cpus) and ``gpus`` (Ray's
-    num_gpus). ``cpus`` None: in-process leaves torch's threads as they are; Ray reserves 1."""
-
-    cpus: int | None = None
-    gpus: float = 0
-
-    @classmethod
-    def from_any(cls, raw: Any, where: str = "resources") -> "Resources":
-        if raw is None:
-            return cls()
-        if isinstance(raw, Resources):
-            return raw
-        if not isinstance(raw, dict):
-            raise ValueError(f"{where}: must be a mapping {{cpus, gpus}} (got {raw!r})")
-        unknown = sorted(set(raw) - {f.name for f in fields(cls)})
-        if unknown:
-            raise ValueError(f"{where}: unknown field(s) {unknown}; allowed: ['cpus', 'gpus']")
-        out = cls(**raw)
-        out.validate(where)
-        return out
-
-    def validate(self, where: str = "resources") -> None:
-        c, g = self.cpus, self.gpus
-        if c is not None and (not isinstance(c, int) or isinstance(c, bool) or c < 1):
-            raise ValueError(f"{where}.cpus: must be a positive integer or null (got {c!r})")
-        if not isinstance(g, (int, float)) or isinstance(g, bool) or g < 0:
-            raise ValueError(f"{where}.gpus: must be a number >= 0 (got {g!r})")
 
 
 @dataclass(frozen=True)
@@ -118,21 +85,6 @@ def pinned_threads(n: int | None) -> Iterator[None]:
         torch.set_num_threads(old)
 
 
-def execute(call: UnitCall, progress: Callable[[str], None] | None = None) -> tuple[Any, float]:
-    """Run one unit where this is called (the driver's process or a Ray worker); returns
-    (result, wall seconds). A train unit's result: (checkpoint, card detail, curves); a
-    probe unit's: {probe name: ProbeResult}."""
-    from .runner import probe_unit, train_unit
-
-    t0 = time.perf_counter()
-    with pinned_threads(call.threads):
-        if call.kind == "train":
-            result = train_unit(call.spec, call.arm, call.seed, Path(call.run_dir), resume=call.resume)
-        else:
-            result = probe_unit(call.spec, call.path, call.seed, progress)
-    return result, time.perf_counter() - t0
-
-
 class WorkerLost(RuntimeError):
     """A unit's Ray worker died more often than ``ExecutorOptions.retries`` allows."""
 
@@ -152,11 +104,17 @@ class ExecutorOptions:
 # (arm, seed, kind).
 Begin = Callable[[tuple], UnitCall]
 Record = Callable[[tuple, Any, float], None]
+# ``execute(call, progress) -> (result, seconds)`` runs one unit where it is called (the
+# driver's process or a Ray worker); the runner passes its own (``runner.execute``), so
+# this module never imports the runner.
+Execute = Callable[..., tuple[Any, float]]
 
 
-def run_inprocess(units: list[tuple], begin: Begin, record: Record, options: ExecutorOptions, progress=None) -> None:
-    """Each unit in this process, in order. ``progress(unit, message)`` reports a probe
-    unit's probes as they start."""
+def run_inprocess(
+    units: list[tuple], begin: Begin, record: Record, options: ExecutorOptions, progress=None, *, execute: Execute
+) -> None:
+    """Each unit in this process, in order, by ``execute`` (``runner.execute``).
+    ``progress(unit, message)`` reports a probe unit's probes as they start."""
     for unit in units:
         call = begin(unit)
         say = (lambda name, u=unit: progress(u, name)) if progress is not None else None
@@ -174,7 +132,9 @@ def _ray():
     return ray
 
 
-def run_ray(units: list[tuple], begin: Begin, record: Record, options: ExecutorOptions, progress=None) -> None:
+def run_ray(
+    units: list[tuple], begin: Begin, record: Record, options: ExecutorOptions, progress=None, *, execute: Execute
+) -> None:
     """Each unit as a Ray task with the spec's resources; a probe unit is submitted once
     its train unit (if it is in ``units``) is recorded. The driver records results as they
     come back, in any order; a unit whose worker died is decided and submitted again

@@ -33,8 +33,9 @@ either way (:func:`_begin`), and results are recorded here as the units hand the
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import yaml
 from rich.console import Console
@@ -44,7 +45,7 @@ from sparring.atomic import write_text_atomic
 from sparring.runcard import RunCard
 from sparring.tasks import get_task
 
-from .executors import ExecutorOptions, UnitCall, get_executor, unit_threads
+from .executors import ExecutorOptions, UnitCall, get_executor, pinned_threads, unit_threads
 from .spec import Spec, content_fingerprints, load_spec
 from .store import Store
 
@@ -249,7 +250,7 @@ def run(
             def progress(unit, message: str) -> None:
                 bar.update(job, description=f"{unit[2]} {unit[0].name} (seed {unit[1]}): {message}")
 
-            execute_units(todo, begin, record, options or ExecutorOptions(), progress)
+            execute_units(todo, begin, record, options or ExecutorOptions(), progress, execute=execute)
     finally:
         store.close()
     return run_dir
@@ -280,3 +281,16 @@ def _begin(store: Store, spec: Spec, run_dir: Path, unit: tuple, quiet: bool) ->
 
 def _write_text(path: Path, text: str) -> None:
     write_text_atomic(path, text)
+
+
+def execute(call: UnitCall, progress: Callable[[str], None] | None = None) -> tuple[Any, float]:
+    """Run one unit where this is called (the driver's process or a Ray worker); returns
+    (result, wall seconds). A train unit's result: (checkpoint, card detail, curves); a
+    probe unit's: {probe name: ProbeResult}."""
+    t0 = time.perf_counter()
+    with pinned_threads(call.threads):
+        if call.kind == "train":
+            result = train_unit(call.spec, call.arm, call.seed, Path(call.run_dir), resume=call.resume)
+        else:
+            result = probe_unit(call.spec, call.path, call.seed, progress)
+    return result, time.perf_counter() - t0

@@ -38,7 +38,7 @@ import yaml
 
 from sparring.tasks import get_task
 
-from .executors import Resources
+from .resources import Resources
 
 NO_TRAINING = "none"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$")
