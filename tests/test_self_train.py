@@ -19,8 +19,8 @@ from transformers import AutoModelForCausalLM
 
 from sparring.corpus.refine import REFINE_CUE
 from sparring.tasks import get_task
-from sparring.train import train
 from sparring.train import counted as counted_mod
+from sparring.train import train
 from sparring.train.counted import CountingResponder
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -51,12 +51,14 @@ class Planted(CountingResponder):
         task = get_task("countdown")
         out = []
         for prompt, row in zip(prompts, real):
+            chat = not isinstance(prompt, str)
+            prompt = prompt[-1]["content"] if chat else prompt  # chat style: the user message
             Planted.prompts_seen.append(prompt)
             if "Please critique" in prompt and not prompt.endswith(REFINE_CUE):
                 out.append(row)  # a checkpoint critic: its own (random) text
                 continue
             p = _problem_of(prompt)
-            gold, flaw = task.solve(p), task.flaw(p, seed=0).text
+            gold, flaw = task.gold_completion(p, "chat" if chat else "char"), task.flaw(p, seed=0).text
             if prompt.endswith(REFINE_CUE):
                 out.append([gold] * n_samples)
             else:
@@ -70,17 +72,20 @@ _BY_QUESTION: dict = {}
 
 
 def _problem_of(prompt: str):
-    """The pool problem a sampling prompt (its char prompt) or a refine prompt shows."""
-    for question, p in _BY_QUESTION.items():
-        if prompt.strip() == question or f"Question:\n{question}\n\n" in prompt:
+    """The pool problem a sampling prompt (char or chat) or a refine prompt shows."""
+    for p in _BY_QUESTION.values():
+        task = get_task("countdown")
+        asked = (task.prompt(p, 0).strip(), task.prompt(p, 0, "chat").strip())
+        shown = (task.prompt(p, 0).strip(), task.question(p))
+        if prompt.strip() in asked or any(f"Question:\n{q}\n\n" in prompt for q in shown):
             return p
     raise AssertionError(f"no planted problem in {prompt!r}")
 
 
 @pytest.fixture
 def planted(monkeypatch):
-    from sparring.train.data import prompt_dataset
     from sparring.tasks import load_problem
+    from sparring.train.data import prompt_dataset
 
     task = get_task("countdown")
     ds, _ = prompt_dataset(task, CFG["n"], 0)
@@ -125,6 +130,21 @@ def test_rounds_train_save_and_measure(method, planted, tmp_path, init_weights):
         refine = [p for p in Planted.prompts_seen if p.endswith(REFINE_CUE)]
         assert refine and all("Correctness: wrong" in p and "Conclusion: wrong [END]" in p for p in refine)
         assert card["data"]["critic"] == {"kind": "programmatic"}
+
+
+def test_critique_loop_in_chat_style_trains_on_conversations(planted, tmp_path):
+    from sparring.models import make_tiny_real
+
+    model, _ = make_tiny_real("qwen2", out_dir=tmp_path / "qwen", seed=0)
+    init = {k: v.clone() for k, v in model.state_dict().items()}
+    cfg = {**CFG, "rounds": 1, "max_new_tokens": 8, "refine_rows": "both"}
+    card = _card(train("critique-loop", str(tmp_path / "qwen"), "countdown", cfg, tmp_path / "cl", "2steps").path, init)
+    h = card["metrics"]["train"]["history"][0]
+    n = len(_POOL)
+    assert card["config"]["style"] == "chat" and h["refinements_correct"] == n
+    assert h["data_rows"] == n + n  # every problem's solution row, plus each fix after its refine prompt
+    refine = [p for p in Planted.prompts_seen if p.endswith(REFINE_CUE)]
+    assert refine and all("Question:\n" in p for p in refine)
 
 
 def test_counted_generation_follows_the_flop_rule(tiny_model):
@@ -196,7 +216,7 @@ def test_an_llm_teacher_critic_refines_through_its_critiques(planted, teacher, t
         ("self-train", {"rounds": 3}, "2steps", "rounds need a budget of at least 3 steps"),
         ("critique-loop", {"critic": "no/such/critic"}, "4steps", "critique-loop.critic"),
         ("critique-loop", {"critic": "test"}, "4steps", "untrained preset"),
-        ("critique-loop", {"critic": {"teachers": []}}, "4steps", "needs \"teachers\""),
+        ("critique-loop", {"critic": {"teachers": []}}, "4steps", 'needs "teachers"'),
         ("critique-loop", {"critic": {"teachers": [{"url": "ftp://x", "model": "m"}]}}, "4steps", "url"),
         ("critique-loop", {"refine_rows": "all"}, "4steps", "critique-loop.refine_rows"),
         ("critique-loop", {"refine_per_problem": 0}, "4steps", "critique-loop.refine_per_problem"),
@@ -232,3 +252,83 @@ def test_loop_spec_loads():
 
     spec = load_spec(Path(__file__).resolve().parents[1] / "examples" / "loop.yaml")
     assert {a.role for a in spec.arms} >= {"self-train", "critique-loop"} and len(spec.seeds) == 3
+
+
+def _history(rows1, rowsL, dist1, distL):
+    """A two-round training history of 40 problems, every odd one labelled hard."""
+    n = 40
+    hard = [i % 2 == 1 for i in range(n)]
+
+    def entry(r, rows, dist):
+        rr = [rows(h) for h in hard]
+        dd = [dist(h) if x else 0 for h, x in zip(hard, rr)]
+        share = sum(x for x, h in zip(rr, hard) if h) / sum(rr)
+        per = {"correct": rr, "rows": rr, "distinct": dd}
+        return {"round": r, "hard_share": share, "distinct_per_problem": 2.0, "data_rows": sum(rr), "per_problem": per}
+
+    return {
+        "history": [entry(1, rows1, dist1), entry(2, rowsL, distL)],
+        "problems": {"id": [f"p{i}" for i in range(n)], "difficulty": ["hard" if h else "easy" for h in hard]},
+    }
+
+
+def _study(tmp_path, self_train, critique_loop):
+    from sparring.lab.store import Store
+
+    store = Store(tmp_path)
+    spec = {
+        "name": "loop-test",
+        "task": "countdown",
+        "task_config": {},
+        "base": "test",
+        "budget": "1e9flops",
+        "seeds": [0, 1],
+        "probe_n": 10,
+        "arms": [{"name": "st", "role": "self-train"}, {"name": "cl", "role": "critique-loop"}],
+    }
+    store.set_meta("spec", spec)
+    for seed in (0, 1):
+        for arm, train_m in (("st", self_train), ("cl", critique_loop)):
+            store.finish_train(arm, seed, "x", 1.0, {"metrics": {"train": train_m}}, [])
+    store.close()
+
+
+def _verdicts(tmp_path):
+    from sparring.lab import build_report
+
+    d = build_report(tmp_path)
+    return {f["id"]: f for f in d["findings"] if f["id"].startswith("8")}, d
+
+
+def test_finding_8_rule_reads_the_rounds_and_the_report_plots_them(tmp_path):
+    from sparring.lab import write_report
+
+    narrowing = _history(lambda h: 1, lambda h: 0 if h else 2, lambda h: 3, lambda h: 1)
+    kept = _history(lambda h: 1, lambda h: 1, lambda h: 2, lambda h: 2)
+    _study(tmp_path, narrowing, kept)
+    f, d = _verdicts(tmp_path)
+    assert f["8a"]["verdict"] == "replicates" and f["8a"]["effect"] == pytest.approx(-0.5)
+    assert f["8b"]["verdict"] == "replicates" and f["8b"]["effect"] == pytest.approx(0.5)
+    assert f["8c"]["verdict"] == "replicates" and f["8c"]["effect"] == pytest.approx(2.0)
+    assert f["8b"]["comparison"] == "cl vs st" and "80 (seed, problem) pairs" in f["8b"]["method"]
+    report = write_report(tmp_path, d)
+    assert (report / "rounds.png").is_file() and "![rounds.png](rounds.png)" in (report / "report.md").read_text()
+
+
+def test_finding_8_without_narrowing_leaves_its_dependent_claims_undecided(tmp_path):
+    flat = _history(lambda h: 1, lambda h: 1, lambda h: 1, lambda h: 1)
+    _study(tmp_path, flat, flat)
+    f, _ = _verdicts(tmp_path)
+    assert f["8a"]["verdict"] == "inconclusive" and f["8a"]["effect"] == 0.0
+    assert f["8b"]["verdict"] == f["8c"]["verdict"] == "premise inconclusive"
+
+
+def test_self_train_is_a_pipeline_stage(planted, tmp_path, init_weights):
+    stage = {k: v for k, v in CFG.items() if k not in ("eval_problems", "eval_max_new_tokens", "show_progress")}
+    cfg = {"stages": [{"method": "self-train", "config": {**stage, "rounds": 1}}], "eval_problems": 0}
+    card = _card(
+        train("pipeline", "test", "countdown", {**cfg, "show_progress": False}, tmp_path / "p", "2steps").path,
+        init_weights,
+    )
+    (stage1,) = card["metrics"]["train"]["stages"]
+    assert stage1["steps"] == 2 and stage1["history"][0]["data_rows"] > 0
