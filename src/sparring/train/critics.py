@@ -105,14 +105,16 @@ def read_critique(text: str) -> str | None:
     return normalize(text, verdict)
 
 
-def checkpoint_critic(spec: CriticSpec, ledger, style: str, chat_format, max_new_tokens: int | None) -> Critic:
+def checkpoint_critic(
+    spec: CriticSpec, ledger, style: str, chat_format, max_new_tokens: int | None, device=None
+) -> Critic:
     """Critiques from a critique-trained checkpoint, generated greedily (see the module doc)."""
     from sparring.evaluation import CritiqueItem, run_critiques
     from sparring.models import load_for_inference
 
     from .counted import CountingResponder
 
-    model, tok = load_for_inference(spec.source)
+    model, tok = load_for_inference(spec.source, device=device)
     responder = CountingResponder(model, tok, ledger, "critic", chat=style == "chat", chat_format=chat_format)
 
     def critique(task: Task, problems, questions, attempts) -> list[str | None]:
@@ -142,10 +144,13 @@ def teacher_critic(spec: CriticSpec, counts: dict) -> Critic:
     return critique
 
 
-def make_critic(spec: CriticSpec, ledger, style: str, chat_format, max_new_tokens: int | None, counts: dict) -> Critic:
-    """The critic function of ``spec`` (a checkpoint critic is loaded here, once per run)."""
+def make_critic(
+    spec: CriticSpec, ledger, style: str, chat_format, max_new_tokens: int | None, counts: dict, device=None
+) -> Critic:
+    """The critic function of ``spec`` (a checkpoint critic is loaded here, once per run, on
+    ``device``)."""
     if spec.kind == PROGRAMMATIC:
         return programmatic
     if spec.kind == "checkpoint":
-        return checkpoint_critic(spec, ledger, style, chat_format, max_new_tokens)
+        return checkpoint_critic(spec, ledger, style, chat_format, max_new_tokens, device)
     return teacher_critic(spec, counts)

@@ -199,7 +199,9 @@ def run_self_train(method: str, base: str, task: Task, cfg: SelfTrainOptions, ou
     if isinstance(cfg, CritiqueLoopOptions):
         spec = cfg.critic_spec()
         data["critic"] = spec.card()
-        critic = make_critic(spec, ledger, cfg.style, cfg.chat_format(), cfg.critic_max_new_tokens, teacher_counts)
+        critic = make_critic(
+            spec, ledger, cfg.style, cfg.chat_format(), cfg.critic_max_new_tokens, teacher_counts, dd.device
+        )
     spent: dict[str, Any] = {"steps": 0, "tokens": 0, "seconds": 0.0, "flops": 0, "flops_by_kind": {}}
     history, log, trained = [], [], False
     for r in range(1, cfg.rounds + 1):

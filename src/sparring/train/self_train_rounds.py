@@ -134,9 +134,11 @@ def build_rows(task: Task, drawn: list[Attempts], cfg, seed: int) -> tuple[Any, 
         sols = [t for t, ok in zip(a.samples, a.correct) if ok]
         fixes = list(a.fixes) if refine_rows in ("question", "both") else []
         kept = [(t, "self") for t in sols] + [(t, "refined") for t in fixes]
-        if cfg.dedupe:
-            seen: set[str] = set()
-            kept = [(t, how) for t, how in kept if not (normalise(t) in seen or seen.add(normalise(t)))]
+        if cfg.dedupe:  # the first of each distinct solution (a self-sampled one before a fix)
+            unique: dict[str, tuple[str, str]] = {}
+            for t, how in kept:
+                unique.setdefault(normalise(t), (t, how))
+            kept = list(unique.values())
         if cfg.max_per_problem and len(kept) > cfg.max_per_problem:
             kept = rng.sample(kept, cfg.max_per_problem)
         before, texts = len(rows), [t for t, _ in kept]
