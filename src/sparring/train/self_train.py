@@ -169,7 +169,15 @@ def _train_round(model, tok, dd, rows, cfg, share: Budget, out, desc: str) -> tu
     return trainer.model, m
 
 
+def _generation_spend(ledger, kinds_before: dict, tokens: int, seconds: float) -> dict[str, Any]:
+    """What a round's generation spent: its tokens, seconds, and the FLOPs ``ledger``
+    gained since ``kinds_before`` (its ``parts`` then), in total and by kind."""
+    kinds = {k: v - kinds_before.get(k, 0) for k, v in ledger.parts.items() if v != kinds_before.get(k, 0)}
+    return {"tokens": tokens, "seconds": seconds, "flops": sum(kinds.values()), "flops_by_kind": kinds}
+
+
 def _add(total: dict, part: dict) -> None:
+    """Add a spend (steps, tokens, seconds, FLOPs and FLOPs by kind) into ``total``."""
     for key in ("steps", "tokens", "seconds", "flops"):
         total[key] = total.get(key, 0) + (part.get(key) or 0)
     for kind, n in (part.get("flops_by_kind") or {}).items():
@@ -205,7 +213,7 @@ def run_self_train(method: str, base: str, task: Task, cfg: SelfTrainOptions, ou
     spent: dict[str, Any] = {"steps": 0, "tokens": 0, "seconds": 0.0, "flops": 0, "flops_by_kind": {}}
     history, log, trained = [], [], False
     for r in range(1, cfg.rounds + 1):
-        t0, flops0, kinds0 = time.perf_counter(), ledger.total, dict(ledger.parts)
+        t0, kinds0 = time.perf_counter(), dict(ledger.parts)
         if r > 1 and cfg.restart:
             model, tok, dd = load_for_training(base, cfg)
         model.config.use_cache = True  # a trainer switched it off: generation wants the KV cache
@@ -213,12 +221,7 @@ def run_self_train(method: str, base: str, task: Task, cfg: SelfTrainOptions, ou
         sampler = CountingResponder(model, tok, ledger, "sampling", **chat)
         refiner = CountingResponder(model, tok, ledger, "refine", **chat)
         rnd = run_round(sampler, refiner, critic, task, problems, cfg, seed=cfg.seed * 1_000_003 + r)
-        gen = {
-            "tokens": sampler.tokens + refiner.tokens,
-            "seconds": time.perf_counter() - t0,
-            "flops": ledger.total - flops0,
-            "flops_by_kind": {k: v - kinds0.get(k, 0) for k, v in ledger.parts.items() if v != kinds0.get(k, 0)},
-        }
+        gen = _generation_spend(ledger, kinds0, sampler.tokens + refiner.tokens, time.perf_counter() - t0)
         _add(spent, gen)
         entry: dict[str, Any] = {"round": r, **rnd.stats, "generation": gen, "sft": None}
         if teacher_counts:
