@@ -206,15 +206,18 @@ def plot_rounds(store: Store, arms: list[str], out: Path) -> list[str]:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, len(PLOTTED), figsize=(4.2 * len(PLOTTED), 3.4), squeeze=False)
+    styles = [("o", "-"), ("s", "--"), ("^", ":"), ("D", "-.")]  # arms that coincide stay visible
     for ax, (key, title) in zip(axes[0], PLOTTED):
-        for arm in arms:
+        for i, arm in enumerate(arms):
             by_round: dict[int, list[float]] = defaultdict(list)
             for train in runs[arm].values():
                 for h in train["history"]:
                     if isinstance(h.get(key), (int, float)):
                         by_round[int(h["round"])].append(float(h[key]))
             xs = sorted(by_round)
-            ax.plot(xs, [float(np.mean(by_round[x])) for x in xs], marker="o", lw=1.4, label=arm)
+            marker, line = styles[i % len(styles)]
+            ax.plot(xs, [float(np.mean(by_round[x])) for x in xs], marker=marker, ls=line, lw=1.4, label=arm)
+            ax.set_xticks(xs)
         ax.set_title(title, fontsize=9)
         ax.set_xlabel(f"round (mean of {max(len(r) for r in runs.values())} seed(s))", fontsize=8)
         ax.legend(fontsize=7)
