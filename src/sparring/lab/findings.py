@@ -29,6 +29,9 @@ replicates; otherwise it reads **premise failed** (the premise does not replicat
 **premise inconclusive** (the premise's interval straddles its threshold, or it had no
 data), or **premise not tested** (the run lacks the premise's arms). Its effect and
 interval are still reported (``interval_verdict``: what the interval alone says).
+
+Finding 8 (self-training narrows, critique in the loop does not) is decided from the
+training rounds, not from probes: ``rounds.py`` holds its claims and rule.
 """
 
 from __future__ import annotations
@@ -210,7 +213,9 @@ RULE = (
     "replicate if it lies below; else inconclusive. "
     f"Premise rule: a claim that rests on another ({_premises()}) gets that verdict only "
     "if its premise replicates; otherwise it reads premise failed (the premise does not "
-    "replicate), premise inconclusive, or premise not tested."
+    "replicate), premise inconclusive, or premise not tested. "
+    "Finding 8 compares self-training rounds (round 1 vs the last round of each arm's "
+    "run.json history, a paired bootstrap over (seed, training problem) pairs; lab/rounds.py)."
 )
 
 
@@ -315,4 +320,6 @@ def evaluate(store: Store, roles: dict[str, str]) -> list[dict[str, Any]]:
                 if c.premise and verdicts.get(c.premise) != "replicates":
                     row["verdict"] = PREMISE_VERDICT[verdicts.get(c.premise, "not tested by this run")]
         verdicts[c.id] = row["verdict"]
-    return out
+    from .rounds import evaluate_loop  # finding 8 reads the self-training rounds
+
+    return out + evaluate_loop(store, roles, PREMISE_VERDICT)

@@ -183,7 +183,9 @@ def _plots(
         fig.savefig(out / "depth_profile.png", dpi=110)
         plt.close(fig)
         files.append("depth_profile.png")
-    return files
+    from .rounds import plot_rounds  # self-training arms: the per-round data (finding 8)
+
+    return files + plot_rounds(store, arms, out)
 
 
 def build(run_dir: str | Path) -> dict[str, Any]:

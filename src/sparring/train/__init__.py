@@ -16,7 +16,7 @@ Every method has the signature ``fn(base, task, config, out_dir, budget) -> RunC
   (FLOPs by the one rule of ``flops.py``, docs/flops.md).
 
 Methods: ``sft`` (any recipe), ``cft``, ``one-shot-cft``, ``grpo``, ``grpo-roc``, ``srl``,
-``pipeline``. ``METHODS[name].config_cls.options()`` lists each method's options.
+``self-train``, ``critique-loop``, ``pipeline``. ``METHODS[name].config_cls.options()`` lists each method's options.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from . import pipeline as _pipeline  # noqa: F401
 from . import pretrain as _pretrain  # noqa: F401
 from . import raro as _raro  # noqa: F401  (registers raro)
 from . import roc as _roc  # noqa: F401
+from . import self_train as _self_train  # noqa: F401  (registers self-train, critique-loop)
 from . import sft as _sft  # noqa: F401
 from . import srl as _srl  # noqa: F401
 from .budget import Budget

@@ -149,29 +149,61 @@ def sft_config(
     )
 
 
-def _run(method: str, base: str, task: Task, cfg: SFTOptions, out: Path, budget: Budget) -> RunCard:
-    """The SFT run shared by sft, cft, one-shot-cft and pretrain (parsed values only)."""
-    from .callbacks import attach_budget
-    from .common import evaluate, load_for_training, scratch_dir, train_metrics, write_checkpoint, written_once
-    from .data import config_dataset, tokenize_sft
-    from .distributed import is_main, world_size
-    from .reporting import attach_logging
-    from .resume import checkpoints_for
-    from .trainers import SparringSFTTrainer
+def tokenized_rows(rows, tok, cfg: SFTOptions, what: str):
+    """Prompt/completion rows tokenized for SFT (``data.tokenize_sft``) and ``cfg`` with an
+    auto ``batch_size`` (0) resolved from the mean row length: ``(dataset, mean tokens,
+    cfg)``. No row fitting ``max_length`` is one ValueError naming ``what``."""
+    from .data import tokenize_sft
+    from .distributed import world_size
 
-    ds, data = config_dataset(cfg, task, columns=("prompt", "completion"), what=method)
-    model, tok, dd = load_for_training(base, cfg)
-    rows = ds.select_columns(["prompt", "completion"])
     ds = tokenize_sft(rows, tok, cfg.max_length, cfg.drop_long, chat_format=cfg.chat_format())
     if len(ds) == 0:
-        raise ValueError(f"{method}: no row fits max_length={cfg.max_length}")
-    data["rows_used"] = len(ds)
+        raise ValueError(f"{what}: no row fits max_length={cfg.max_length}")
     sample = ds.select(range(min(4096, len(ds))))["input_ids"]  # not the whole column
     mean = sum(len(x) for x in sample) / len(sample)
     if cfg.batch_size == 0:  # auto: a step of ~batch_tokens tokens, whatever the recipe's row length
         ranks = world_size()  # several ranks: a multiple of their number (each takes a share)
         auto = max(1, min(AUTO_BATCH_MAX, round(cfg.batch_tokens / mean)))
         cfg = replace(cfg, batch_size=max(ranks, auto // ranks * ranks))
+    return ds, mean, cfg
+
+
+def sft_trainer(
+    model, tok, dd, ds, cfg: SFTOptions, budget: Budget, output_dir: str, mean: float, out, *, desc: str, save=None
+):
+    """``(trainer, budget tracker)``: TRL's SFTTrainer (sparring's subclass) over the
+    tokenized ``ds`` with the budget's stopping callback and schedule and the logging
+    ``cfg`` asks for; not yet trained (the caller runs ``trainer.train()``)."""
+    from .callbacks import attach_budget
+    from .reporting import attach_logging
+    from .trainers import SparringSFTTrainer
+
+    args = sft_config(cfg, budget, output_dir, dd, mean, save=save)
+    trainer = SparringSFTTrainer(model=model, args=args, train_dataset=ds, processing_class=tok)
+    trainer.bucket_by_length = cfg.bucket_by_length
+    attach_logging(trainer, cfg, out)
+    tracker = attach_budget(
+        trainer,
+        budget,
+        warmup_steps=cfg.warmup_steps,
+        min_lr_ratio=cfg.min_lr_ratio,
+        show_progress=cfg.show_progress,
+        desc=desc,
+    )
+    return trainer, tracker
+
+
+def _run(method: str, base: str, task: Task, cfg: SFTOptions, out: Path, budget: Budget) -> RunCard:
+    """The SFT run shared by sft, cft, one-shot-cft and pretrain (parsed values only)."""
+    from .common import evaluate, load_for_training, scratch_dir, train_metrics, write_checkpoint, written_once
+    from .data import config_dataset
+    from .distributed import is_main
+    from .resume import checkpoints_for
+
+    ds, data = config_dataset(cfg, task, columns=("prompt", "completion"), what=method)
+    model, tok, dd = load_for_training(base, cfg)
+    ds, mean, cfg = tokenized_rows(ds.select_columns(["prompt", "completion"]), tok, cfg, method)
+    data["rows_used"] = len(ds)
     ckpts = checkpoints_for(method, cfg, budget, base, task, data, out)
     extra = EXTRA_EVALS.get(method) if cfg.eval_problems > 0 and is_main() else None  # rank 0 evaluates
     # the base was evaluated before the first step: a resume does not do it again
@@ -180,17 +212,18 @@ def _run(method: str, base: str, task: Task, cfg: SFTOptions, out: Path, budget:
         "extra_before", lambda: extra(model, tok, task, cfg, "before") if extra and cfg.eval_before else {}
     )
     with scratch_dir() as scratch:
-        args = sft_config(cfg, budget, ckpts.output_dir(scratch), dd, mean, save=ckpts.trainer_args())
-        trainer = SparringSFTTrainer(model=model, args=args, train_dataset=ds, processing_class=tok)
-        trainer.bucket_by_length = cfg.bucket_by_length
-        attach_logging(trainer, cfg, out)
-        tracker = attach_budget(
-            trainer,
+        trainer, tracker = sft_trainer(
+            model,
+            tok,
+            dd,
+            ds,
+            cfg,
             budget,
-            warmup_steps=cfg.warmup_steps,
-            min_lr_ratio=cfg.min_lr_ratio,
-            show_progress=cfg.show_progress,
+            ckpts.output_dir(scratch),
+            mean,
+            out,
             desc=ckpts.describe(method),
+            save=ckpts.trainer_args(),
         )
         ckpts.attach(trainer, tracker, {"before": before, "extra_before": extra_before})
         ckpts.train(trainer)
