@@ -40,11 +40,14 @@ log-probs of the replaced rows); every training pass, once per optimisation pass
 batch; RARO's critic verdicts (fresh, replayed and expert-only prompts), the critic's
 log-probs and training pass, and its warm-up (the policy's answer pool, the critic's
 sampled verdicts and training passes, the held-out accuracy before and after); self-training's
-samples, a checkpoint critic's critiques and the refinements (``counted.py``). Evaluation
+generation between its SFT rounds (``self-train``, ``critique-loop``: every sampled answer, a
+checkpoint critic's critiques and every refinement, counted per returned sequence by
+``train/counted.py``; a programmatic or LLM-teacher critic runs no model of ours and adds
+nothing). Evaluation
 outside training (run.json's ``before`` / ``after``) is not counted. A pipeline's FLOPs
 are the sum of its stages'.
 
-**LoRA** (not implemented yet; the rule it will follow): frozen weights get gradients of
+**LoRA**: frozen weights get gradients of
 their activations but not of their weights, so their backward costs ``2 N`` per token
 instead of ``4 N`` (attention's backward is unchanged: ``2x`` its forward); the adapters'
 own ``N_lora`` weights count as trainable, so a LoRA training pass over ``L`` tokens is
