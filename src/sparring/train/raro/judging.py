@@ -155,6 +155,37 @@ def label_stats(rows: list[CriticRollout], keys: list[Judgement], labels: tuple[
     return out
 
 
+def step_stats(rnd: Round, rows: list[CriticRollout], keys: list[Judgement], game: Game, objective) -> dict:
+    """The step's ``raro/*`` numbers: the verdicts on the fresh pairs (``verdict_stats``),
+    the critic's mean length, the share of policy answers dropped as truncated, the
+    replayed pairs' accuracy, the label distribution of the critic's rows
+    (``label_stats``), the critic's mean sampled reward (and its objective's, when that
+    is not the sampled one), the critic rows and the policy's mean reward."""
+    from .objectives import critic_rewards, get_critic_objective
+
+    k = rnd.k
+    verdicts = [(r.verdict, j) for n, j in enumerate(rnd.judgements) for r in rnd.rollouts[n * k : (n + 1) * k]]
+    stats = verdict_stats(verdicts, game)
+    stats["raro/critic_length"] = sum(len(r.completion_ids) for r in rnd.rollouts) / max(1, len(rnd.rollouts))
+    stats["raro/dropped_rate"] = sum(s is None for s in rnd.slot_of) / max(1, len(rnd.slot_of))
+    n_rep = rnd.plan.n_replayed * k
+    if n_rep:
+        rv = [(r.verdict, j) for r, j in zip(rows[-n_rep:], keys[-n_rep:])]
+        stats["raro/replay_critic_accuracy"] = verdict_stats(rv, game)["raro/critic_accuracy"]
+    stats.update(label_stats(rows, keys, game.labels))
+    if rows:
+        sampled = critic_rewards(get_critic_objective("sampled"), rows, keys, game)
+        stats["raro/critic_reward"] = float(sampled.nanmean()) if (~sampled.isnan()).any() else 0.0
+        if objective.name != "sampled":
+            stats["raro/critic_objective_reward"] = float(critic_rewards(objective, rows, keys, game).nanmean())
+    else:
+        stats["raro/critic_reward"] = 0.0
+    stats["raro/critic_rows"] = float(len(rows))
+    pr = [r for r in rnd.policy_rewards if r is not None]
+    stats["raro/policy_reward"] = sum(pr) / len(pr) if pr else 0.0
+    return stats
+
+
 def verified_stats(task, rnd: Round) -> dict[str, float]:
     """Monitor only, never inside the reward path: the step's policy answers checked by the
     task's verifier (``monitor/verified_accuracy``, truncated answers count as wrong when

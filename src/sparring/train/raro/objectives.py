@@ -77,6 +77,16 @@ def expected_row_reward(rollout: CriticRollout, judgement: Judgement, game: Game
     return sum(p * game.rewards(label, judgement)[0] for label, p in rollout.label_probs.items())
 
 
+def critic_rewards(objective: CriticObjective, rows: list[CriticRollout], keys: list[Judgement], game: Game):
+    """The critic rows' rewards under ``objective`` (a tensor); NaN for truncated rows
+    (outside their group's statistics, advantage 0)."""
+    import torch
+
+    rewards = torch.tensor([objective.row_reward(r, j, game) for r, j in zip(rows, keys)], dtype=torch.float32)
+    rewards[torch.tensor([r.truncated for r in rows], dtype=torch.bool)] = float("nan")
+    return rewards
+
+
 # ---- the exact expectation ---------------------------------------------------------------
 def _at_least_float32(x: torch.Tensor) -> torch.Tensor:
     import torch

@@ -61,8 +61,8 @@ from ..trainers import SparringGRPOTrainer
 from ..variants import get_loss
 from .batches import critic_tensors, label_index, label_logits
 from .game import Judgement, ReplayBuffer
-from .judging import CriticJudge, Round, label_stats, verdict_stats
-from .objectives import expected_reward, get_critic_objective, label_token_weights
+from .judging import CriticJudge, Round, step_stats
+from .objectives import critic_rewards, expected_reward, get_critic_objective, label_token_weights
 from .options import RAROOptions
 from .planning import CriticBatchPlanner
 from .sampling import CriticRollout, sampler_for
@@ -264,8 +264,8 @@ class RAROTrainer(SparringGRPOTrainer):
             return out
         out["advantages"] = out["advantages"] * cfg.lambda_p
         rows, keys = rnd.critic_batch()
-        rewards = self._critic_rewards(rows, keys)
-        stats = self._step_stats(rnd, rows, keys)
+        rewards = critic_rewards(self.objective, rows, keys, self.game)
+        stats = step_stats(rnd, rows, keys, self.game, self.objective)
         self.planner.remember(j.triple for j in rnd.judgements)
         stats["raro/replay_size"] = float(len(self.planner.replay))
         k = rnd.k
@@ -283,34 +283,6 @@ class RAROTrainer(SparringGRPOTrainer):
             old = "old_per_token_logps" in out
             self._critic_batch = self._critic_inputs(rows, keys, adv_c, self.model, cfg.lambda_c, old=old)
         return out
-
-    def _critic_rewards(self, rows: list[CriticRollout], keys: list[Judgement]) -> torch.Tensor:
-        """The critic rows' rewards under the objective; NaN for truncated rows (outside
-        their group's statistics, advantage 0)."""
-        rewards = torch.tensor([self.objective.row_reward(r, j, self.game) for r, j in zip(rows, keys)])
-        rewards[torch.tensor([r.truncated for r in rows], dtype=torch.bool)] = float("nan")
-        return rewards
-
-    def _step_stats(self, rnd: Round, rows: list[CriticRollout], keys: list[Judgement]) -> dict[str, float]:
-        k, g = rnd.k, self.game
-        verdicts = [(r.verdict, j) for n, j in enumerate(rnd.judgements) for r in rnd.rollouts[n * k : (n + 1) * k]]
-        stats = verdict_stats(verdicts, g)
-        stats["raro/critic_length"] = sum(len(r.completion_ids) for r in rnd.rollouts) / max(1, len(rnd.rollouts))
-        stats["raro/dropped_rate"] = sum(s is None for s in rnd.slot_of) / max(1, len(rnd.slot_of))
-        n_rep = rnd.plan.n_replayed * k
-        if n_rep:
-            rv = [(r.verdict, j) for r, j in zip(rows[-n_rep:], keys[-n_rep:])]
-            stats["raro/replay_critic_accuracy"] = verdict_stats(rv, g)["raro/critic_accuracy"]
-        stats.update(label_stats(rows, keys, g.labels))
-        sampled = torch.tensor([g.rewards(r.verdict, j)[0] for r, j in zip(rows, keys)])
-        sampled[torch.tensor([r.truncated for r in rows], dtype=torch.bool)] = float("nan")
-        stats["raro/critic_reward"] = float(torch.nanmean(sampled)) if len(rows) else 0.0
-        if self.objective.name != "sampled" and rows:
-            stats["raro/critic_objective_reward"] = float(torch.nanmean(self._critic_rewards(rows, keys)))
-        stats["raro/critic_rows"] = float(len(rows))
-        pr = [r for r in rnd.policy_rewards if r is not None]
-        stats["raro/policy_reward"] = sum(pr) / len(pr) if pr else 0.0
-        return stats
 
     def _even_critic_rows(self, rows: list[CriticRollout], keys: list, adv: torch.Tensor):
         """Several ranks: as many critic rows on every rank (the most any rank has), padded
