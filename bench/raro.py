@@ -39,7 +39,7 @@ def build(kind: str, base: str, task, opts: dict, steps: int, scratch: str, raro
     from sparring.rewards import get_reward
     from sparring.train import Budget
     from sparring.train.callbacks import attach_budget
-    from sparring.train.common import load_for_training
+    from sparring.train.common import load_for_training, with_style
     from sparring.train.data import prompt_dataset
     from sparring.train.grpo import GRPOOptions, grpo_config
     from sparring.train.raro import RAROOptions, expert_dataset, trainer_args
@@ -50,7 +50,7 @@ def build(kind: str, base: str, task, opts: dict, steps: int, scratch: str, raro
     common = {"seed": 0, "show_progress": False, "eval_problems": 0, **opts}
     raro_opts = raro_opts or {}
     if kind == "grpo":
-        cfg = GRPOOptions.from_any(common)
+        cfg = with_style(GRPOOptions.from_any(common), base, task)  # as train() resolves it
         ds, _ = prompt_dataset(task, cfg.n, cfg.seed)
         model, tok, dd = load_for_training(base, cfg)
         trainer = SparringGRPOTrainer(
@@ -62,7 +62,7 @@ def build(kind: str, base: str, task, opts: dict, steps: int, scratch: str, raro
             advantage="group",
         )
     else:
-        cfg = RAROOptions.from_any({**common, "monitor_every": 0, **raro_opts})
+        cfg = with_style(RAROOptions.from_any({**common, "monitor_every": 0, **raro_opts}), base, task)
         ds, _ = expert_dataset(task, cfg)
         model, tok, dd = load_for_training(base, cfg)
         trainer = RAROTrainer(

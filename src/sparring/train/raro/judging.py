@@ -132,7 +132,7 @@ def verdict_stats(verdicts: list[tuple[str | None, Judgement]], game: Game) -> d
         "raro/critic_accuracy": sum(v == j.truth for v, j in verdicts) / n,
         "raro/tie_rate": sum(v == "tie" for v, _ in verdicts if v in labels) / n,
         "raro/policy_win_rate": sum(v == j.fooled for v, j in verdicts) / n,
-        "raro/unparseable_rate": 1.0 - len(ok) / n,
+        "raro/unparseable_rate": (len(verdicts) - len(ok)) / n,  # 0 when nothing was judged
         "raro/critic_accuracy_distinct": (sum(v == j.truth for v, j in distinct) / len(distinct)) if distinct else 0.0,
         "raro/identical_rate": sum(j.triple.identical for _, j in verdicts) / n,
     }

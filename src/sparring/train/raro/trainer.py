@@ -172,6 +172,8 @@ class RAROTrainer(SparringGRPOTrainer):
             skip_unscored=True,
             **kwargs,
         )
+        if (self.loss_type, self.args.mask_truncated_completions) != (spec.loss_type, cfg.drop_truncated):
+            raise ValueError("raro: args disagree with options (loss, drop_truncated); build them with trainer_args")
         self.add_callback(_StepEnd(self._end_step))
         self.critic_optimizer = None
         if critic_model is not None:
