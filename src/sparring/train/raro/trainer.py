@@ -60,7 +60,7 @@ from ..flops import TRAIN, mask_lengths
 from ..trainers import SparringGRPOTrainer
 from ..variants import get_loss
 from .batches import critic_tensors, label_index, label_logits
-from .game import Judgement, ReplayBuffer
+from .game import ReplayBuffer
 from .judging import CriticJudge, Round, step_stats
 from .objectives import critic_rewards, expected_reward, get_critic_objective, label_token_weights
 from .options import RAROOptions
