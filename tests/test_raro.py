@@ -527,3 +527,17 @@ def test_loss_switch(tmp_path, default_run):
 def test_new_options_never_call_the_verifier(tmp_path, over):
     _, card = _run(tmp_path, "never", task=NeverVerify(), monitor_every=0, **over)
     assert card["metrics"]["train"]["steps"] == 2
+
+
+@pytest.mark.parametrize("reasoning", [0, 5])
+def test_exact_term_reads_the_distribution_the_label_was_sampled_from(test_model, reasoning):
+    from sparring.train.raro.batches import critic_tensors, label_logits
+
+    model, tok = test_model
+    s = CriticSampler(tok, PAIRWISE_LABELS, reasoning, temperature=0.7)
+    rows = s.sample(model, _prompts(8))  # prompts and reasoning of different lengths: padded both sides
+    t = critic_tensors(rows, tok.pad_token_id, "cpu")
+    with torch.no_grad():
+        p = torch.softmax(label_logits(model, t, rows, s.first_ids).float() / 0.7, -1)
+    want = torch.tensor([[r.label_probs[lb] for lb in PAIRWISE_LABELS] for r in rows])
+    assert torch.allclose(p, want, atol=1e-5)
