@@ -127,7 +127,7 @@ def test_task_set_reaches_the_task_on_every_command(command, tmp_path):
 
 def test_task_set_is_the_task_that_train_and_rerank_use(tmp_path, monkeypatch):
     import sparring.train
-    import sparring.train.rerank
+    import sparring.train.raro.rerank
 
     seen = {}
 
@@ -142,7 +142,7 @@ def test_task_set_is_the_task_that_train_and_rerank_use(tmp_path, monkeypatch):
         raise ValueError("stop here")
 
     monkeypatch.setattr(sparring.train, "train", fake_train)
-    monkeypatch.setattr(sparring.train.rerank, "rerank", fake_rerank)
+    monkeypatch.setattr(sparring.train.raro.rerank, "rerank", fake_rerank)
     r = run("train", "sft", "--base", "test", "--out", str(tmp_path / "t"), "--task-set", "n_numbers=5")
     assert r.exit_code == 0, r.output
     r = run("rerank", str(tmp_path / "t"), "--task-set", "n_numbers=4")

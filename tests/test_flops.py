@@ -17,7 +17,7 @@ from sparring.models import make_model
 from sparring.train import Budget, train
 from sparring.train.budget import short_count
 from sparring.train.pipeline import _share
-from sparring.train.raro_sampling import CriticSampler
+from sparring.train.raro.sampling import CriticSampler
 from sparring.train.trainers import SparringSFTTrainer
 
 TINY = {"eval_problems": 0, "show_progress": False, "logging_steps": 1}

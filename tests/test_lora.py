@@ -16,7 +16,7 @@ from sparring.settings import merged, parse_settings
 from sparring.tasks import get_task
 from sparring.train import train
 from sparring.train.lora import LoraOptions, merge_adapter
-from sparring.train.rerank import load_critic
+from sparring.train.raro.rerank import load_critic
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

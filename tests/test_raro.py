@@ -1,4 +1,4 @@
-"""Tests for RARO (sparring.train.raro*): the verdict parser against hostile critic output,
+"""Tests for RARO (sparring.train.raro): the verdict parser against hostile critic output,
 the reward matrix, constrained critic decoding, the verifier-free training path, every
 ablation switch, smoke training on the `test` preset, and the tournament reranker."""
 
@@ -15,7 +15,7 @@ from sparring.models import load_model, make_model
 from sparring.tasks import Countdown
 from sparring.train import METHODS, train
 from sparring.train.raro import RAROOptions
-from sparring.train.raro_game import (
+from sparring.train.raro.game import (
     PAIRWISE_LABELS,
     POINTWISE_LABELS,
     Game,
@@ -25,10 +25,13 @@ from sparring.train.raro_game import (
     parse_verdict,
     policy_reward,
 )
-from sparring.train.raro_judge import CriticJudge
-from sparring.train.raro_sampling import CriticSampler
-from sparring.train.raro_trainer import dr_grpo_advantages
-from sparring.train.rerank import rerank, tournament
+from sparring.train.raro.judging import CriticJudge
+from sparring.train.raro.planning import CriticBatchPlanner
+from sparring.train.raro.rerank import rerank, tournament
+from sparring.train.raro.sampling import CriticSampler
+from sparring.train.variants import get_advantage
+
+dr_grpo_advantages = get_advantage("mean")  # RARO's default (loss dr_grpo), unscorable rows skipped
 
 FAST = {
     "n": 16,
@@ -193,22 +196,19 @@ def test_no_tie_sampler_never_ties(test_model):
 
 def test_judge_drops_truncated_answers_and_shares_duplicate_verdicts(test_model):
     model, tok = test_model
-
-    class Stub:  # what CriticJudge reads from its trainer
-        eos_token_ids, processing_class, critic_model = [tok.eos_token_id], tok, None
-
-    Stub.model = model
     eos = tok.eos_token_id
     judge = CriticJudge(Game(), CriticSampler(tok, PAIRWISE_LABELS, 2), k=2)
-    judge.trainer = Stub()
     prompts, expert = ["1,2:3\n"] * 4, ["1+2=3"] * 4
     texts = ["1+2=3", "2+1=3", "1+2=3", "1+2="]
     ids = [tok(t)["input_ids"] + [eos] for t in texts[:3]] + [tok(texts[3])["input_ids"]]  # last: truncated
-    r = judge(prompts=prompts, completions=texts, completion_ids=ids, expert=expert)
+    rnd = judge.judge(model, prompts, texts, ids, expert, stop_ids=[eos, tok.pad_token_id])
+    r = rnd.policy_rewards
     assert r[3] is None and r[0] == r[2] and all(0.0 <= x <= 1.0 for x in r[:3])
-    assert len(judge.last.judgements) == 2 and len(judge.last.rollouts) == 4  # 2 distinct answers x k=2
+    assert len(rnd.judgements) == 2 and len(rnd.rollouts) == 4  # 2 distinct answers x k=2
     judge.drop_truncated = False
-    assert judge(prompts=prompts, completions=texts, completion_ids=ids, expert=expert)[3] is not None
+    assert (
+        judge.judge(model, prompts, texts, ids, expert, stop_ids=[eos, tok.pad_token_id]).policy_rewards[3] is not None
+    )
 
 
 # ---- training --------------------------------------------------------------------------
@@ -367,7 +367,7 @@ def test_critic_warmup_trains_the_critic_before_the_game(tmp_path, base_weights)
 
 
 def test_warmup_pool_balances_pointwise_labels():
-    from sparring.train.raro_warmup import judgement_pool
+    from sparring.train.raro.warmup import judgement_pool
 
     prompts, experts = [f"{i},7,9:30\n" for i in range(20)], ["7*3=21\n21+9=30"] * 20
     answers = [["9*3=27\n27+7=34", "7*3=21\n21+9=30", None, "9+7=16\n16+3=19"]] * 20
@@ -426,10 +426,6 @@ def test_rerank_end_to_end(default_run):
 
 
 def test_pointwise_critic_batch_shows_as_many_expert_as_policy_answers():
-    from types import SimpleNamespace
-
-    from sparring.train.raro_trainer import RAROTrainer
-
     game = Game(pointwise=True)
     fresh = [
         game.judgement(Triple(f"{i % 3},7,9:30\n", "7*3=21\n21+9=30", f"9+7=1{i}", None), random.Random(i))
@@ -437,9 +433,111 @@ def test_pointwise_critic_batch_shows_as_many_expert_as_policy_answers():
     ]
     replay = ReplayBuffer(64, seed=0)
     replay.add(Triple(f"{i},2,9:30\n", "2*9=18\n18+12=30", f"2+9=1{i}", None) for i in range(20))
-    fake = SimpleNamespace(game=game, critic_pairs=6, replay_ratio=0.5, replay=replay, rng=random.Random(0))
-    chosen, extra = RAROTrainer._plan_critic_batch(fake, fresh)
+    planner = CriticBatchPlanner(game, critic_pairs=6, replay_ratio=0.5, replay=replay, rng=random.Random(0))
+    plan = planner.plan(fresh)
+    chosen, extra = plan.chosen, plan.extra
     truths = [fresh[n].truth for n in chosen] + [j.truth for j in extra]
-    assert len(chosen) == 6 and fake._n_replayed == 6
+    assert len(chosen) == 6 and plan.n_replayed == 6
     assert truths.count("expert") == truths.count("policy") == 12
-    assert all(j.truth == "policy" for j in extra[-fake._n_replayed :])  # replayed rows come last
+    assert all(j.truth == "policy" for j in extra[-plan.n_replayed :])  # replayed rows come last
+
+
+# ---- the critic's exact-expectation objective (critic_objective: expected) ----------------
+@pytest.mark.parametrize("temperature", [1.0, 0.5])
+def test_expected_reward_gradient_is_the_closed_form(temperature):
+    from sparring.train.raro.objectives import expected_reward, expected_reward_grad
+
+    gen = torch.Generator().manual_seed(0)
+    z = torch.randn(4, 3, generator=gen, dtype=torch.float64, requires_grad=True)
+    R = torch.tensor([[1.0, 0.0, 0.55], [0.0, 1.0, 0.55], [1.0, 0.0, 0.0], [0.3, 0.3, 0.3]], dtype=torch.float64)
+    expected_reward(z, R, temperature).sum().backward()
+    closed = expected_reward_grad(z.detach(), R, temperature)
+    assert torch.allclose(z.grad, closed, atol=1e-12)
+    # by hand: p_l (R_l - E) / T, and the last row (every label pays alike) has no gradient
+    p = torch.softmax(z.detach() / temperature, -1)
+    e = (p * R).sum(-1, keepdim=True)
+    assert torch.allclose(closed, p * (R - e) / temperature) and torch.allclose(
+        closed[3], torch.zeros(3, dtype=R.dtype)
+    )
+    # it is the expectation over the label of the sampled term's gradient (R_l - b) d log p_l, any baseline b
+    for b in (0.0, 0.7):
+        eye = torch.eye(3, dtype=R.dtype)
+        dlogp = (eye[None] - p[:, None, :]) / temperature  # d log p_l / d z: rows x label l x logit
+        sampled = (p[:, :, None] * (R - b)[:, :, None] * dlogp).sum(1)
+        assert torch.allclose(sampled, closed, atol=1e-12)
+
+
+def test_expected_critic_objective_trains_the_label_without_sampled_advantages(tmp_path, base_weights):
+    # no reasoning, no KL: the critic's GRPO term is skipped, so all it learns comes from the exact term
+    ck, card = _run(
+        tmp_path,
+        "expected",
+        shared_critic=False,
+        critic_objective="expected",
+        reasoning_tokens=0,
+        task=NeverVerify(),
+        monitor_every=0,
+    )
+    critic = _weights(load_model(ck / "critic")[0])
+    assert _changed(base_weights, critic)
+    hist = card["metrics"]["train"]["history"]
+    for h in hist:
+        assert 0.0 <= h["raro/critic_objective_reward"] <= 1.0
+        assert abs(sum(h[f"raro/label_prob/{lb}"] for lb in PAIRWISE_LABELS) - 1.0) < 1e-3
+    with pytest.raises(ValueError, match="raro.critic_objective"):
+        RAROOptions.from_any({"critic_objective": "expected", "verdict_decoding": "free"})
+    with pytest.raises(ValueError, match="raro.critic_objective"):
+        RAROOptions.from_any({"critic_objective": "best"})
+
+
+def test_label_distribution_is_logged_every_step(default_run):
+    hist = default_run[1]["metrics"]["train"]["history"]
+    for h in hist:
+        shares = [h[f"raro/label_share/{lb}"] for lb in PAIRWISE_LABELS]
+        assert abs(sum(shares) - 1.0) < 1e-3 and h["raro/majority_label_share"] == max(shares)
+        assert 0.5 <= h["raro/truth_majority_share"] <= 1.0  # pairwise: "1" and "2" about equally often
+
+
+# ---- the remaining ablation switches ------------------------------------------------------
+def test_drop_truncated_switch(tmp_path, default_run):
+    _, card = _run(tmp_path, "drop", drop_truncated=True)  # 8-token answers of an untrained model: most truncated
+    assert any(h["raro/dropped_rate"] > 0 for h in card["metrics"]["train"]["history"])
+    assert all(h["raro/dropped_rate"] == 0 for h in default_run[1]["metrics"]["train"]["history"])  # FAST: off
+
+
+def test_loss_switch(tmp_path, default_run):
+    from sparring.train.budget import Budget
+    from sparring.train.raro.options import trainer_args
+
+    cfg = RAROOptions.from_any({**FAST, "loss": "grpo"})
+    assert cfg.advantage_name() == "group" and RAROOptions.from_any(FAST).advantage_name() == "mean"
+    assert trainer_args(cfg, Budget(steps=1), str(tmp_path / "x"), None).loss_type == "grpo"
+    ck, card = _run(tmp_path, "grpo-loss", loss="grpo", steps=3)
+    assert card["config"]["loss"] == "grpo"
+    assert _changed(_weights(load_model(ck)[0]), _weights(load_model(default_run[0])[0]))
+    with pytest.raises(ValueError, match="raro.loss"):
+        RAROOptions.from_any({"loss": "ppo"})
+
+
+@pytest.mark.parametrize(
+    "over",
+    [{"critic_objective": "expected"}, {"loss": "grpo", "drop_truncated": True}, {"pointwise": True, "tie": False}],
+    ids=["expected-critic", "grpo-loss-drop", "pointwise-notie"],
+)
+def test_new_options_never_call_the_verifier(tmp_path, over):
+    _, card = _run(tmp_path, "never", task=NeverVerify(), monitor_every=0, **over)
+    assert card["metrics"]["train"]["steps"] == 2
+
+
+@pytest.mark.parametrize("reasoning", [0, 5])
+def test_exact_term_reads_the_distribution_the_label_was_sampled_from(test_model, reasoning):
+    from sparring.train.raro.batches import critic_tensors, label_logits
+
+    model, tok = test_model
+    s = CriticSampler(tok, PAIRWISE_LABELS, reasoning, temperature=0.7)
+    rows = s.sample(model, _prompts(8))  # prompts and reasoning of different lengths: padded both sides
+    t = critic_tensors(rows, tok.pad_token_id, "cpu")
+    with torch.no_grad():
+        p = torch.softmax(label_logits(model, t, rows, s.first_ids).float() / 0.7, -1)
+    want = torch.tensor([[r.label_probs[lb] for lb in PAIRWISE_LABELS] for r in rows])
+    assert torch.allclose(p, want, atol=1e-5)

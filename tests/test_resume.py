@@ -43,7 +43,8 @@ CHILD = (
     REWARD
     + """
 import json, sys, time
-from sparring.train import raro_trainer, train, trainers
+from sparring.train import train, trainers
+from sparring.train.raro import trainer as raro_trainer
 cls = getattr(trainers, sys.argv[2], None) or getattr(raro_trainer, sys.argv[2])
 inner = cls.compute_loss
 def slow(self, *args, **kwargs):

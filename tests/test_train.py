@@ -190,6 +190,21 @@ def test_advantage_variants():
         get_advantage("nope")
 
 
+def test_advantages_skip_unscorable_rows():
+    """A NaN reward (RARO's truncated answer) is outside its group's statistics and gets 0."""
+    from sparring.train.variants import ADVANTAGES, group_std
+
+    nan = float("nan")
+    r = torch.tensor([1.0, 0.0, nan, 0.5, 1.0, 1.0, 1.0, 1.0, 1.0, nan, nan, nan])
+    clean = torch.tensor([1.0, 0.0, 0.5, 1.0, 1.0, 1.0])  # the scorable rows, groups of 3 and 3
+    for name, fn in ADVANTAGES.items():
+        a = fn(r, 4)
+        assert a[2] == 0 and torch.all(a[8:] == 0) and not a.isnan().any(), name
+        if name != "batch":  # per-group statistics: as if the unscorable rows were not there
+            assert torch.allclose(a[[0, 1, 3, 4, 5, 6]], fn(clean, 3), atol=1e-6), name
+    assert torch.allclose(group_std(r, 4)[:4], torch.full((4,), 0.5)) and torch.all(group_std(r, 4)[4:] == 0)
+
+
 def test_sft_tokenization_masks_the_prompt():
     from datasets import Dataset
 

@@ -280,7 +280,7 @@ def rerank_cmd(
 ) -> None:
     """Rerank k sampled answers with a RARO checkpoint's critic (single-elimination tournament);
     print reranked vs greedy vs one sample vs majority vote accuracy on held-out problems."""
-    from sparring.train.rerank import rerank
+    from sparring.train.raro.rerank import rerank
 
     try:
         t = get_task(task, **task_settings(task_set))

@@ -93,6 +93,7 @@ class SparringGRPOTrainer(BudgetScheduleMixin, GRPOTrainer):
         min_group_std: float = 1e-6,
         selector: Any = None,
         success_replay: Any = None,
+        skip_unscored: bool = False,
         **kwargs,
     ):
         self._recorded: dict[Any, Any] = {}  # what the wrapped reward functions saw and returned
@@ -103,6 +104,9 @@ class SparringGRPOTrainer(BudgetScheduleMixin, GRPOTrainer):
         self.min_group_std = min_group_std
         self.selector = selector
         self.success_replay = success_replay
+        # a row every reward function left None is unscorable: NaN reward, outside its group's
+        # statistics, advantage 0 (RARO's truncated answers); else TRL's rule (None counts 0)
+        self.skip_unscored = skip_unscored
         if success_replay is not None and self.beta != 0.0 and self.ref_model is None:
             raise ValueError("success replay with a KL term needs a separate reference model (not a PEFT adapter)")
 
@@ -206,6 +210,8 @@ class SparringGRPOTrainer(BudgetScheduleMixin, GRPOTrainer):
         self._count_rollouts(out)
         rpf = self._rewards_per_func()
         rewards = (rpf * self.reward_weights.to(rpf.device).unsqueeze(0)).nansum(dim=1)
+        if self.skip_unscored:
+            rewards = torch.where(rpf.isnan().all(dim=1), torch.nan, rewards)
         rows = torch.arange(rewards.numel(), device=rewards.device)
         if self.selector is not None:  # only a selector re-picks rows (no copy of the batch otherwise)
             rows = self.selector(

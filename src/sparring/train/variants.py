@@ -5,7 +5,8 @@ An *advantage function* has one signature::
     fn(rewards: Tensor[N], group_size: int) -> Tensor[N]
 
 where ``rewards`` holds ``N / group_size`` consecutive groups (one prompt's completions
-each). A *loss variant* has one signature::
+each). A NaN reward is an unscorable row (RARO's truncated answers): it is left out of its
+group's (and the batch's) statistics and its advantage is 0. A *loss variant* has one signature::
 
     fn() -> LossSpec
 
@@ -42,12 +43,34 @@ def _grouped(rewards: torch.Tensor, group_size: int) -> torch.Tensor:
     return rewards.view(-1, group_size)
 
 
+def _mean_std(x: torch.Tensor, dim: int | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and (unbiased) std over ``dim`` (None: all) of the scorable (non-NaN) entries;
+    0 where there are none (std: fewer than two)."""
+    import torch
+
+    ok = ~torch.isnan(x)
+    n = ok.sum(dim=dim, keepdim=dim is not None)
+    v = torch.where(ok, x, 0.0)
+    mean = v.sum(dim=dim, keepdim=dim is not None) / n.clamp(min=1)
+    sq = torch.where(ok, (x - mean) ** 2, 0.0).sum(dim=dim, keepdim=dim is not None)
+    return mean, (sq / (n - 1).clamp(min=1)).sqrt() * (n > 1)
+
+
+def _scorable_only(adv: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    import torch
+
+    return torch.where(torch.isnan(g), 0.0, adv).reshape(-1)
+
+
 @register_advantage("group")
 def group_normalised(rewards: torch.Tensor, group_size: int) -> torch.Tensor:
     """GRPO: (r - group mean) / (group std + eps)."""
     import torch
 
     g = _grouped(rewards, group_size)
+    if torch.isnan(g).any():
+        mean, std = _mean_std(g, 1)
+        return _scorable_only((g - mean) / (std + EPS), g)
     std = g.std(dim=1, keepdim=True) if group_size > 1 else torch.zeros_like(g[:, :1])
     return ((g - g.mean(dim=1, keepdim=True)) / (std + EPS)).reshape(-1)
 
@@ -55,7 +78,11 @@ def group_normalised(rewards: torch.Tensor, group_size: int) -> torch.Tensor:
 @register_advantage("mean")
 def mean_centred(rewards: torch.Tensor, group_size: int) -> torch.Tensor:
     """Dr.GRPO: r - group mean (no std scaling: no question-difficulty bias)."""
+    import torch
+
     g = _grouped(rewards, group_size)
+    if torch.isnan(g).any():
+        return _scorable_only(g - _mean_std(g, 1)[0], g)
     return (g - g.mean(dim=1, keepdim=True)).reshape(-1)
 
 
@@ -65,15 +92,20 @@ def batch_normalised(rewards: torch.Tensor, group_size: int) -> torch.Tensor:
     import torch
 
     g = _grouped(rewards, group_size)
+    if torch.isnan(g).any():
+        return _scorable_only((g - _mean_std(g, 1)[0]) / (_mean_std(g, None)[1] + EPS), g)
     std = rewards.std() if rewards.numel() > 1 else torch.zeros(())
     return ((g - g.mean(dim=1, keepdim=True)) / (std + EPS)).reshape(-1)
 
 
 def group_std(rewards: torch.Tensor, group_size: int) -> torch.Tensor:
-    """Per-row standard deviation of its group (for dropping zero-variance groups)."""
+    """Per-row standard deviation of its group's scorable rewards (for dropping
+    zero-variance groups)."""
     import torch
 
     g = _grouped(rewards, group_size)
+    if torch.isnan(g).any():
+        return _mean_std(g, 1)[1].expand_as(g).reshape(-1)
     std = g.std(dim=1, keepdim=True) if group_size > 1 else torch.zeros_like(g[:, :1])
     return std.expand_as(g).reshape(-1)
 

@@ -31,9 +31,10 @@ import torch
 
 from sparring.models.responder import first_user_text
 
-from .distributed import average_gradients, rank_seed, world_size
-from .flops import generated_lengths
-from .raro_game import Triple
+from ..distributed import average_gradients, rank_seed, world_size
+from ..flops import TRAIN, generated_lengths, mask_lengths
+from .batches import critic_tensors, label_logits
+from .game import Triple
 
 WARMUP_QUESTIONS = 1000
 WARMUP_SAMPLES = 4
@@ -106,6 +107,18 @@ def _accuracy(trainer, critic, pairs) -> float:
     return sum(r.verdict == j.truth for r, j in zip(rollouts, pairs)) / len(pairs)
 
 
+def verdict_loss(trainer, model, rows: list, keys: list) -> torch.Tensor:
+    """Cross-entropy of the true label (``Judgement.truth``: which answer is the expert's,
+    known from the demonstrations alone) among the labels' first tokens, at the position
+    the constrained decoder sampled the label from (after the rollout's own reasoning and
+    the forced ``Verdict: ``)."""
+    t = critic_tensors(rows, trainer.processing_class.pad_token_id, next(model.parameters()).device)
+    trainer.spend("warmup", model, mask_lengths(t["prompt_mask"], t["completion_mask"]), TRAIN)
+    picked = label_logits(model, t, rows, trainer.sampler.first_ids).float()
+    truth = torch.tensor([trainer.sampler.labels.index(j.truth) for j in keys], device=picked.device)
+    return torch.nn.functional.cross_entropy(picked, truth)
+
+
 def warm_up_critic(
     trainer, critic, steps: int, lr: float, seed: int = 0, show_progress: bool = False
 ) -> dict[str, Any]:
@@ -130,7 +143,7 @@ def warm_up_critic(
         batch = rng.sample(train, min(WARMUP_BATCH, len(train)))
         rows = trainer.sampler.sample(critic, [j.prompt for j in batch])
         trainer.spend_rollouts("warmup", critic, rows)
-        loss = trainer._verdict_loss(critic, rows, batch)
+        loss = verdict_loss(trainer, critic, rows, batch)
         loss.backward()
         average_gradients(critic.parameters(), 1.0 / world_size())  # ranks step alike: weights stay equal
         torch.nn.utils.clip_grad_norm_(critic.parameters(), trainer.args.max_grad_norm)

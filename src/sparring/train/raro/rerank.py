@@ -1,7 +1,7 @@
 """The RARO critic as a test-time reranker: sample k answers, run a single-elimination
 tournament judged by the trained critic, keep the winner.
 
-    from sparring.train.rerank import rerank
+    from sparring.train.raro.rerank import rerank
     rerank("runs/raro", "countdown", k=8, n=200)
     # {"greedy_accuracy", "sample_accuracy", "majority_accuracy", "reranked_accuracy", ...}
 
@@ -70,7 +70,8 @@ def tournament(questions: list[str], candidates: list[list[str]], judge: JudgeFn
 
 def critic_judge(model, tok, run_config: dict, *, both_orders: bool = True, batch_size: int = 256) -> JudgeFn:
     """A JudgeFn backed by a RARO critic configured as in ``run_config`` (run.json config)."""
-    from .raro import RAROOptions, sampler_for
+    from .options import RAROOptions
+    from .sampling import sampler_for
 
     keys = {f for f, _, _ in RAROOptions.options()}
     cfg = RAROOptions.from_any({k: v for k, v in (run_config or {}).items() if k in keys})
@@ -147,8 +148,8 @@ def rerank(
     from sparring.evaluation import answers
     from sparring.models import load_model
 
-    from .common import resolve_task
-    from .evaluate import responder
+    from ..common import resolve_task
+    from ..evaluate import responder
 
     if not isinstance(k, int) or k < 2:
         raise ValueError(f"k: must be an integer >= 2, got {k!r}")

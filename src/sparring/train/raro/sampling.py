@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .raro_game import VERDICT_PREFIX, parse_verdict
+from .game import VERDICT_PREFIX, parse_verdict
 
 
 @dataclass
@@ -257,3 +257,20 @@ class CriticSampler:
                 )
             )
         return out
+
+
+def sampler_for(cfg, tok, *, temperature: float | None = None) -> CriticSampler:
+    """The critic's sampler for a ``RAROOptions``; in chat style each critic prompt is a
+    user message rendered through the chat template (with ``cfg``'s system prompt and
+    keywords)."""
+    from sparring.models.style import render_chat
+
+    fmt = cfg.chat_format()
+    return CriticSampler(
+        tok,
+        cfg.game().labels,
+        cfg.reasoning_tokens,
+        constrained=cfg.verdict_decoding == "constrained",
+        temperature=cfg.temperature if temperature is None else temperature,
+        render=(lambda text: render_chat(tok, fmt.messages(text), fmt, True)) if cfg.style == "chat" else None,
+    )

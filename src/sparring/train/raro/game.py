@@ -183,7 +183,7 @@ class ReplayBuffer:
             raise ValueError(f"replay capacity: must be an integer >= 0, got {capacity!r}")
         self.items: deque[Triple] = deque(maxlen=max(1, capacity))
         self.capacity = capacity
-        from .distributed import rank_seed
+        from ..distributed import rank_seed
 
         self.rng = random.Random(rank_seed(f"replay|{seed}"))  # each rank samples its own buffer
 
@@ -196,12 +196,12 @@ class ReplayBuffer:
 
     def state_dict(self) -> dict:
         """The buffer and its generator as JSON (a resumable checkpoint's part, ``resume.py``)."""
-        from .resume import rng_state
+        from ..resume import rng_state
 
         return {"items": [asdict(t) for t in self.items], "rng": rng_state(self.rng)}
 
     def load_state_dict(self, state: dict) -> None:
-        from .resume import set_rng_state
+        from ..resume import set_rng_state
 
         self.items.clear()
         self.items.extend(Triple(**t) for t in state["items"])
