@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import confidence as _confidence  # noqa: F401  (registers confidence-shaping)
 from . import grpo as _grpo  # noqa: F401  (registers grpo)
 from . import pipeline as _pipeline  # noqa: F401
 from . import pretrain as _pretrain  # noqa: F401
