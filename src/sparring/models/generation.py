@@ -237,6 +237,10 @@ class HFResponder:
         return out
 
     def _generate(self, ids: torch.Tensor, mask: torch.Tensor, gc: GenerationConfig, extra: dict) -> torch.Tensor:
+        with _no_saved_stops(self.model):  # ``gc`` holds the stops in force: the saved ones are not added again
+            return self._generate_with(ids, mask, gc, extra)
+
+    def _generate_with(self, ids: torch.Tensor, mask: torch.Tensor, gc: GenerationConfig, extra: dict) -> torch.Tensor:
         ids, mask = ids.to(self.device), mask.to(self.device)
         if self.cache_implementation is not None:
             gc.cache_implementation = self.cache_implementation
@@ -313,6 +317,21 @@ def saved_stop_strings(model: Any) -> tuple[str, ...]:
     if isinstance(found, str):
         found = [found]
     return tuple(s for s in (found or ()) if isinstance(s, str) and s)
+
+
+@contextmanager
+def _no_saved_stops(model: Any):
+    """The model's generation config without its saved stop strings inside the block
+    (transformers fills every field a call leaves unset from the model's own config)."""
+    gc = getattr(model, "generation_config", None)
+    saved = getattr(gc, "stop_strings", None)
+    if saved is not None:
+        gc.stop_strings = None
+    try:
+        yield
+    finally:
+        if saved is not None:
+            gc.stop_strings = saved
 
 
 @contextmanager

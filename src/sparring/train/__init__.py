@@ -16,7 +16,7 @@ Every method has the signature ``fn(base, task, config, out_dir, budget) -> RunC
   (FLOPs by the one rule of ``flops.py``, docs/flops.md).
 
 Methods: ``sft`` (any recipe), ``cft``, ``one-shot-cft``, ``grpo``, ``grpo-roc``, ``srl``,
-``pipeline``. ``METHODS[name].config_cls.options()`` lists each method's options.
+``confidence-shaping``, ``self-eval``, ``pipeline``. ``METHODS[name].config_cls.options()`` lists each method's options.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from . import pipeline as _pipeline  # noqa: F401
 from . import pretrain as _pretrain  # noqa: F401
 from . import raro as _raro  # noqa: F401  (registers raro)
 from . import roc as _roc  # noqa: F401
+from . import self_eval as _self_eval  # noqa: F401  (registers self-eval)
 from . import sft as _sft  # noqa: F401
 from . import srl as _srl  # noqa: F401
 from .budget import Budget

@@ -119,6 +119,10 @@ def load_for_training(base: Any, cfg: MethodConfig):
     if lora is not None and not is_adapter(model):
         model = add_adapter(model, lora, f"{cfg.method_name}.lora")
     tok.padding_side = "right"
+    if getattr(model.generation_config, "stop_strings", None) is not None:
+        # a self-eval checkpoint's end of answer: trainers sample whole completions (and
+        # transformers would fill TRL's generation config with it)
+        model.generation_config.stop_strings = None
     model.train()
     return model, tok, dd
 

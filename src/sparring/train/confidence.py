@@ -49,7 +49,9 @@ class ConfidenceShapingOptions(GRPOOptions):
         "Weight of the confidence-shaping reward beside the task rewards (a right answer "
         "always outranks a wrong one while weight * (1 + flat_high_penalty) < 1).",
     )
-    confidence_points: int = opt(4, "Truncation points per rollout (2..8), evenly spaced from no reasoning to all of it.")
+    confidence_points: int = opt(
+        4, "Truncation points per rollout (2..8), evenly spaced from no reasoning to all of it."
+    )
     flat_high_threshold: float = opt(0.5, "A trajectory whose every point is >= this is flat-high (the probe's rule).")
     flat_high_penalty: float = opt(1.0, "Subtracted from a flat-high trajectory's rise.")
     only_correct: bool = opt(True, "Shape verified-correct rollouts only (others get 0 from this reward).")

@@ -1,0 +1,302 @@
+"""Post-completion self-evaluation (METHODS.md 1.11): a short SFT warm-start, then GRPO
+whose completions continue after the answer with a self-evaluation block.
+
+**Format** (``sparring.rewards.self_eval``): ``{answer}\\n<evaluation>...</evaluation>
+<reward>[acc, fmt]</reward>``: the model's predictions of two verifier facts about its own
+answer (correct; well formed).
+
+**Warm-start** (``warmup_share`` of every budget limit): SFT on rows of the
+``warmup_recipe`` corpus (default ``noisy``: gold solutions and planted flaws, so both
+labels occur), each labelled by the task's verifier: the prompt is the question *and the
+answer*, the completion the block the verifier would write (``evaluation_block``), so the
+loss falls on the block alone and no wrong answer is imitated. In the chat style the prompt
+is the chat template's rendering up to the end of the answer, inside the assistant turn.
+The warm-start is an ordinary ``sft`` run, kept in ``<out>.stages/01-warmup`` (like a
+pipeline's stage).
+
+**GRPO** (the rest of the budget: each limit less what the warm-start spent; ``run_grpo``):
+the task's rewards (``rewards``, default ``correct``) score the answer alone (cut at
+``<evaluation>``), and ``self_prediction`` (weight ``self_weight``) scores the block:
+``1 - |pred - true| / max(pred, true)`` per component (1 when both are 0), averaged;
+a missing or malformed block scores 0.
+
+**Inference stops at the end of the answer**: the checkpoint's generation config saves
+``stop_strings: ["<evaluation>"]`` (``generation_config.json``; plain transformers honours
+it with ``generate(..., tokenizer=tok)``), and the one generator (``HFResponder``) adds it
+to every call, so ``run.json``'s ``after``, every probe and ``sparring rerank`` see the
+answer alone. :func:`read_self_eval` reads past it (``saved_stops=False``) to compare the
+self-predicted accuracy with the verifier's on held-out problems: run.json's
+``self_eval_after`` and ``sparring self-eval RUN``.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .budget import Budget
+from .config import opt
+from .grpo import GRPOOptions, config_rewards, run_grpo
+from .registry import register_method
+
+if TYPE_CHECKING:  # annotations only: importing these here would load models early
+    from sparring.runcard import RunCard
+    from sparring.tasks import Task
+
+_WARMUP_SHARED = ("seed", "device", "show_progress", "logging_steps", "style", "lora", "system_prompt")
+_WARMUP_SHARED += ("enable_thinking", "report_to")
+WARMUP_DEFAULTS = {"learning_rate": 1e-3, "batch_size": 32, "warmup_steps": 2}
+
+
+@dataclass
+class SelfEvalOptions(GRPOOptions):
+    self_weight: float = opt(
+        1.0, "Weight of the self_prediction reward beside the task rewards (scored on the answer)."
+    )
+    warmup_share: float = opt(0.2, "Share of every budget limit the SFT warm-start may spend (the rest is GRPO's).")
+    warmup_recipe: str = opt("noisy", "Corpus recipe whose solutions (right and wrong) the warm-start labels.")
+    warmup_n: int = opt(2000, "Warm-start rows.")
+    warmup: dict = opt({}, "SFT options for the warm-start (defaults: learning_rate 1e-3, batch_size 32).")
+    max_completion_length: int | None = opt(
+        None, "Rollout limit in tokens, answer and block (None: 128 in char style, 320 in chat style)."
+    )
+    method_name = "self-eval"
+
+    def rollout_tokens(self) -> int:
+        from sparring.models.style import CHAT_ROLLOUT_TOKENS
+
+        if self.max_completion_length is not None:
+            return self.max_completion_length
+        return CHAT_ROLLOUT_TOKENS + 64 if self.style == "chat" else 128
+
+    def validate(self) -> None:
+        super().validate()
+        self.check_float("self_weight", lo=0.0, lo_open=True)
+        self.check_float("warmup_share", lo=0.0, lo_open=True)
+        if self.warmup_share >= 1.0:
+            raise self._err("warmup_share", "must be below 1 (GRPO needs the rest)")
+        if not isinstance(self.warmup_recipe, str) or not self.warmup_recipe:
+            raise self._err("warmup_recipe", "must be a recipe name")
+        self.check_int("warmup_n", lo=1)
+        self.check_dict("warmup")
+        try:
+            self.warmup_config()
+        except ValueError as err:
+            raise ValueError(f"{self.method_name}.warmup: {err}") from None
+
+    def warmup_config(self, recipe: str = "imitation"):
+        """The warm-start's SFT options: this config's shared options, then ``warmup``."""
+        from .sft import SFTOptions
+
+        shared = {k: getattr(self, k) for k in _WARMUP_SHARED}
+        fixed = {"recipe": recipe, "checkpoint_every": "off", "eval_problems": 0}  # its answers run on into blocks
+        return SFTOptions.from_any({**WARMUP_DEFAULTS, **shared, **self.warmup, **fixed})
+
+
+def warmup_budget(budget: Budget, share: float) -> Budget:
+    """``share`` of every limit of ``budget`` (counts at least 1)."""
+
+    def part(n: int | None) -> int | None:
+        return None if n is None else max(1, math.floor(n * share))
+
+    return Budget(
+        steps=part(budget.steps),
+        tokens=part(budget.tokens),
+        seconds=None if budget.seconds is None else budget.seconds * share,
+        flops=part(budget.flops),
+    )
+
+
+def rest_budget(budget: Budget, spent: dict) -> Budget:
+    """``budget`` less what the warm-start ``spent`` (its run.json ``metrics.train``), each
+    count at least 1 and the time at least one second."""
+
+    def rest(n, used) -> Any:
+        return None if n is None else max(1, n - int(used or 0))
+
+    return Budget(
+        steps=rest(budget.steps, spent.get("steps")),
+        tokens=rest(budget.tokens, spent.get("tokens")),
+        seconds=None if budget.seconds is None else max(1.0, budget.seconds - float(spent.get("seconds") or 0.0)),
+        flops=rest(budget.flops, spent.get("flops")),
+    )
+
+
+def warmup_rows(task: Task, cfg: SelfEvalOptions, tokenizer) -> tuple[Any, dict]:
+    """The warm-start dataset (string prompt / completion rows, see the module doc) and its card."""
+    from datasets import Dataset
+
+    from sparring.models.style import ChatFormat, render_chat
+    from sparring.rewards import as_problem, completion_text
+    from sparring.rewards.self_eval import SEPARATOR, evaluation_block
+
+    from .data import recipe_dataset
+
+    ds, card = recipe_dataset(
+        cfg.warmup_recipe,
+        task,
+        cfg.warmup_n,
+        cfg.seed,
+        columns=("prompt", "completion", "problem"),
+        what=f"{cfg.method_name}.warmup_recipe",
+        style=cfg.style,
+    )
+    fmt = cfg.chat_format() if cfg.style == "chat" else ChatFormat()
+    prompts, completions, correct = [], [], 0
+    for prompt, completion, problem in zip(ds["prompt"], ds["completion"], ds["problem"]):
+        answer = completion_text(completion)
+        p = as_problem(problem)
+        verdict = task.verify(p, answer)
+        correct += bool(verdict.correct)
+        if isinstance(prompt, list):  # chat: rendered up to the end of the answer, inside the assistant turn
+            messages = fmt.apply(prompt)
+            head = render_chat(tokenizer, messages, fmt, generation_prompt=True)
+            whole = render_chat(tokenizer, [*messages, {"role": "assistant", "content": answer}], fmt, False)
+            at = whole.find(answer, len(head))
+            if not whole.startswith(head) or at < 0:
+                raise ValueError(f"{cfg.method_name}: the chat template does not write the answer after the prompt")
+            prompt = whole[: at + len(answer)]
+        else:
+            prompt = prompt + answer
+        prompts.append(prompt)
+        completions.append(SEPARATOR + evaluation_block(verdict))
+    rows = Dataset.from_dict({"prompt": prompts, "completion": completions})
+    return rows, {**card, "labelled_correct": correct, "rows": len(rows)}
+
+
+@register_method("self-eval", SelfEvalOptions)
+def self_eval(base: str, task: Task, cfg: SelfEvalOptions, out: Path, budget: Budget) -> RunCard:
+    """Post-completion self-evaluation: SFT warm-start on verifier-labelled blocks, then GRPO
+    with the self-prediction reward; inference stops at the end of the answer."""
+    from sparring.models.loading import load_tokenizer
+    from sparring.rewards import get_reward
+    from sparring.rewards.self_eval import STOP, answer_only
+
+    from .common import evaluate, spent_total
+    from .distributed import barrier, is_main
+
+    before = None
+    if cfg.eval_problems > 0 and cfg.eval_before and is_main():  # the base, as every method's ``before``
+        from sparring.models import load_for_inference
+
+        before = evaluate(*load_for_inference(base, cfg.device), task, cfg, "before")
+    stage = out.parent / f"{out.name}.stages" / "01-warmup"
+    rows_dir = stage.parent / "00-warmup-rows"  # one folder every rank reads
+    rows, warm_data = warmup_rows(task, cfg, load_tokenizer(base))
+    if is_main():
+        shutil.rmtree(rows_dir, ignore_errors=True)
+        rows.save_to_disk(str(rows_dir))
+    barrier()
+    from .sft import sft
+
+    try:
+        warm = sft(base, task, cfg.warmup_config(str(rows_dir)), stage, warmup_budget(budget, cfg.warmup_share))
+    finally:
+        barrier()
+        if is_main():
+            shutil.rmtree(rows_dir, ignore_errors=True)
+    warm_spent = warm.metrics.get("train") or {}
+
+    def stop_at_answer(model, tok):  # after training: the checkpoint's answer ends at STOP
+        def restore(m) -> None:
+            m.generation_config.stop_strings = [STOP]
+
+        return restore
+
+    def finish(model, tok, metrics: dict) -> dict:
+        out_m = dict(metrics)
+        out_m["train"] = {**spent_total([warm_spent, metrics["train"]]), "stages": [warm_spent, metrics["train"]]}
+        out_m["before"] = before
+        out_m["warmup"] = {"dir": str(stage), "data": warm_data, "budget": warm.budget}
+        if cfg.eval_problems > 0:
+            out_m["self_eval_after"] = self_eval_metrics(
+                read_self_eval(model, tok, task, min(cfg.eval_problems, 200), cfg=cfg), seed=cfg.seed
+            )
+        return out_m
+
+    rewards = [(answer_only(fn), w) for fn, w in config_rewards(cfg)]
+    rewards.append((get_reward("self_prediction"), cfg.self_weight))
+    grpo_cfg = replace(cfg, eval_before=False)  # the warm-started model's answers run on into blocks
+    return run_grpo(
+        "self-eval",
+        str(stage),
+        task,
+        grpo_cfg,
+        out,
+        rest_budget(budget, warm_spent),
+        rewards=rewards,
+        prepare_model=stop_at_answer,
+        finish=finish,
+    )
+
+
+def read_self_eval(model, tokenizer, task: Task, n: int, *, cfg=None, seed: int = 0, style: str | None = None):
+    """Per held-out test problem (the first ``n``): the greedy completion read past the
+    saved stop, the self-predicted ``(acc, fmt)`` (None: no or a malformed block) and the
+    verifier's verdict on the answer. ``model`` may be a checkpoint source (tokenizer None)."""
+    from sparring.evaluation import answers
+    from sparring.models import HFResponder, load_for_inference
+    from sparring.rewards.self_eval import parse_self_reward, split_evaluation, true_labels
+
+    if tokenizer is None:
+        model, tokenizer = load_for_inference(model)
+    style = style or (cfg.style if cfg is not None else "char")
+    fmt = cfg.chat_format() if cfg is not None else None
+    responder = HFResponder(model, tokenizer, cache=False, saved_stops=False, chat_format=fmt)
+    tokens = cfg.rollout_tokens() if isinstance(cfg, SelfEvalOptions) else (384 if style == "chat" else 128)
+    problems = task.problems("test", n=n, seed=seed)
+    texts = answers(responder, task, problems, max_new_tokens=tokens, style=style, chat_format=fmt, label="self-eval")
+    records = []
+    for p, (text,) in zip(problems, texts):
+        answer, block = split_evaluation(text)
+        pred = parse_self_reward(block)
+        acc, fmt_ok = true_labels(task.verify(p, answer))
+        records.append(
+            {
+                "id": p.id,
+                "pred_acc": None if pred is None else pred[0],
+                "pred_fmt": None if pred is None else pred[1],
+                "true_acc": acc,
+                "true_fmt": fmt_ok,
+            }
+        )
+    return records
+
+
+def self_eval_metrics(records: list[dict], seed: int = 0, n_resamples: int = 1000) -> dict[str, Any]:
+    """Self-predicted vs true accuracy over the records of :func:`read_self_eval`:
+    ``parsed`` (share with a well-formed block), ``pred_acc`` / ``true_acc`` (means; the
+    prediction over parsed rows), ``correlation`` (Pearson, predicted vs true accuracy over
+    parsed rows; None when either is constant) with its bootstrap interval over problems
+    (``stats.bootstrap_ci``), ``brier`` (mean squared error of the prediction) and
+    ``self_reward`` (the mean self-prediction reward, 0 for unparsed rows)."""
+    from sparring.rewards.self_eval import self_prediction_score
+    from sparring.stats import bootstrap_ci, correlation_stat, pearson
+
+    parsed = [r for r in records if r["pred_acc"] is not None]
+    pred = [r["pred_acc"] for r in parsed]
+    true = [r["true_acc"] for r in parsed]
+    scores = [
+        self_prediction_score(
+            None if r["pred_acc"] is None else (r["pred_acc"], r["pred_fmt"]), (r["true_acc"], r["true_fmt"])
+        )
+        for r in records
+    ]
+    n = len(records)
+    return {
+        "n": n,
+        "parsed": len(parsed) / n if n else None,
+        "pred_acc": sum(pred) / len(pred) if pred else None,
+        "true_acc": sum(r["true_acc"] for r in records) / n if n else None,
+        "correlation": pearson(pred, true),
+        "correlation_ci": bootstrap_ci(
+            (pred, true), correlation_stat, n_resamples=n_resamples, seed=seed, name="self-eval"
+        )
+        if len(parsed) >= 2
+        else None,
+        "brier": sum((a - b) ** 2 for a, b in zip(pred, true)) / len(pred) if pred else None,
+        "self_reward": sum(scores) / n if n else None,
+    }
