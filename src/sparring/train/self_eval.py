@@ -6,10 +6,12 @@ whose completions continue after the answer with a self-evaluation block.
 answer (correct; well formed).
 
 **Warm-start** (``warmup_share`` of every budget limit): SFT on rows of the
-``warmup_recipe`` corpus (default ``noisy``: gold solutions and planted flaws, so both
-labels occur), each labelled by the task's verifier: the prompt is the question *and the
-answer*, the completion the block the verifier would write (``evaluation_block``), so the
-loss falls on the block alone and no wrong answer is imitated. In the chat style the prompt
+``warmup_recipe`` corpus (default ``imitation``), ``warmup_wrong_share`` of them given a
+wrong answer first (char: a planted flaw, ``task.flaw``; chat: the gold reasoning with a
+plausible wrong answer in the tag), so both labels occur; each row is labelled by the
+task's verifier: the prompt is the question *and the answer*, the completion the block the
+verifier would write (``evaluation_block``), so the loss falls on the block alone and no
+wrong answer is imitated. In the chat style the prompt
 is the chat template's rendering up to the end of the answer, inside the assistant turn.
 The warm-start is an ordinary ``sft`` run, kept in ``<out>.stages/01-warmup`` (like a
 pipeline's stage).
@@ -32,6 +34,7 @@ self-predicted accuracy with the verifier's on held-out problems: run.json's
 from __future__ import annotations
 
 import math
+import random
 import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -57,7 +60,12 @@ class SelfEvalOptions(GRPOOptions):
         1.0, "Weight of the self_prediction reward beside the task rewards (scored on the answer)."
     )
     warmup_share: float = opt(0.2, "Share of every budget limit the SFT warm-start may spend (the rest is GRPO's).")
-    warmup_recipe: str = opt("noisy", "Corpus recipe whose solutions (right and wrong) the warm-start labels.")
+    warmup_recipe: str = opt("imitation", "Corpus recipe whose rows the warm-start labels (char or chat style).")
+    warmup_wrong_share: float = opt(
+        0.5,
+        "Share of warm-start rows given a wrong answer before labelling (char: a planted flaw, "
+        "task.flaw; chat: the gold reasoning with a plausible wrong answer in the tag), so both labels occur.",
+    )
     warmup_n: int = opt(2000, "Warm-start rows.")
     warmup: dict = opt({}, "SFT options for the warm-start (defaults: learning_rate 1e-3, batch_size 32).")
     max_completion_length: int | None = opt(
@@ -81,11 +89,17 @@ class SelfEvalOptions(GRPOOptions):
         if not isinstance(self.warmup_recipe, str) or not self.warmup_recipe:
             raise self._err("warmup_recipe", "must be a recipe name")
         self.check_int("warmup_n", lo=1)
+        self.check_float("warmup_wrong_share", lo=0.0, hi=1.0)
         self.check_dict("warmup")
         try:
             self.warmup_config()
         except ValueError as err:
             raise ValueError(f"{self.method_name}.warmup: {err}") from None
+
+    def check_resolved(self, task) -> None:
+        if self.warmup_wrong_share > 0:
+            need = "flaws" if self.style == "char" else "wrong_answers"
+            task.require(need, by=f"{self.method_name} (warmup_wrong_share > 0 in {self.style} style)")
 
     def warmup_config(self, recipe: str = "imitation"):
         """The warm-start's SFT options: this config's shared options, then ``warmup``."""
@@ -145,10 +159,13 @@ def warmup_rows(task: Task, cfg: SelfEvalOptions, tokenizer) -> tuple[Any, dict]
         style=cfg.style,
     )
     fmt = cfg.chat_format() if cfg.style == "chat" else ChatFormat()
+    rng = random.Random(f"self-eval-warmup-{cfg.seed}")
     prompts, completions, correct = [], [], 0
     for prompt, completion, problem in zip(ds["prompt"], ds["completion"], ds["problem"]):
         answer = completion_text(completion)
         p = as_problem(problem)
+        if rng.random() < cfg.warmup_wrong_share:
+            answer = wrong_version(task, p, answer, cfg.style, rng.randrange(1 << 30))
         verdict = task.verify(p, answer)
         correct += bool(verdict.correct)
         if isinstance(prompt, list):  # chat: rendered up to the end of the answer, inside the assistant turn
@@ -165,6 +182,21 @@ def warmup_rows(task: Task, cfg: SelfEvalOptions, tokenizer) -> tuple[Any, dict]
         completions.append(SEPARATOR + evaluation_block(verdict))
     rows = Dataset.from_dict({"prompt": prompts, "completion": completions})
     return rows, {**card, "labelled_correct": correct, "rows": len(rows)}
+
+
+def wrong_version(task: Task, problem, answer: str, style: str, seed: int) -> str:
+    """``answer`` made wrong: char, a planted flaw of the problem's gold; chat, the
+    answer's tag content replaced by a plausible wrong answer. Unchanged where the task
+    cannot (an unsolvable problem without flaws)."""
+    from sparring.tasks.continuation import CLOSE, OPEN
+
+    try:
+        if style != "chat":
+            return task.flaw(problem, seed=seed).text
+        at = answer.rfind(OPEN)
+        return answer if at < 0 else f"{answer[:at]}{OPEN}{task.plausible_wrong_answer(problem, seed)}{CLOSE}"
+    except ValueError:
+        return answer
 
 
 @register_method("self-eval", SelfEvalOptions)
@@ -233,22 +265,34 @@ def self_eval(base: str, task: Task, cfg: SelfEvalOptions, out: Path, budget: Bu
     )
 
 
-def read_self_eval(model, tokenizer, task: Task, n: int, *, cfg=None, seed: int = 0, style: str | None = None):
-    """Per held-out test problem (the first ``n``): the greedy completion read past the
-    saved stop, the self-predicted ``(acc, fmt)`` (None: no or a malformed block) and the
-    verifier's verdict on the answer. ``model`` may be a checkpoint source (tokenizer None)."""
+def read_self_eval(
+    model,
+    tokenizer,
+    task: Task,
+    n: int,
+    *,
+    cfg: SelfEvalOptions | None = None,
+    seed: int = 0,
+    style: str | None = None,
+    max_new_tokens: int | None = None,
+) -> list[dict]:
+    """Per held-out test problem (``n`` of them): the greedy completion read past the saved
+    stop, the self-predicted ``(acc, fmt)`` (None: no or a malformed block) and the
+    verifier's labels of the answer. ``cfg``: the run's options (style, chat format, rollout
+    limit); else ``style`` (char or chat) and ``max_new_tokens`` (None: 128 char, 384 chat)."""
     from sparring.evaluation import answers
-    from sparring.models import HFResponder, load_for_inference
+    from sparring.models import HFResponder
     from sparring.rewards.self_eval import parse_self_reward, split_evaluation, true_labels
 
-    if tokenizer is None:
-        model, tokenizer = load_for_inference(model)
-    style = style or (cfg.style if cfg is not None else "char")
+    style = cfg.style if cfg is not None else (style or "char")
     fmt = cfg.chat_format() if cfg is not None else None
+    if max_new_tokens is None:
+        max_new_tokens = cfg.rollout_tokens() if cfg is not None else (384 if style == "chat" else 128)
     responder = HFResponder(model, tokenizer, cache=False, saved_stops=False, chat_format=fmt)
-    tokens = cfg.rollout_tokens() if isinstance(cfg, SelfEvalOptions) else (384 if style == "chat" else 128)
     problems = task.problems("test", n=n, seed=seed)
-    texts = answers(responder, task, problems, max_new_tokens=tokens, style=style, chat_format=fmt, label="self-eval")
+    texts = answers(
+        responder, task, problems, max_new_tokens=max_new_tokens, style=style, chat_format=fmt, label="self-eval"
+    )
     records = []
     for p, (text,) in zip(problems, texts):
         answer, block = split_evaluation(text)
@@ -264,6 +308,32 @@ def read_self_eval(model, tokenizer, task: Task, n: int, *, cfg=None, seed: int 
             }
         )
     return records
+
+
+def self_eval_checkpoint(
+    checkpoint, task: Task, n: int = 200, *, seed: int = 0, style: str | None = None, device: str | None = None
+) -> dict[str, Any]:
+    """:func:`self_eval_metrics` of a checkpoint on ``n`` held-out problems (``sparring
+    self-eval``), in the style it was trained in unless ``style`` is given; the records too."""
+    from dataclasses import fields
+
+    from sparring.models import RUN_CARD, RunCard, load_for_inference
+    from sparring.models.style import resolve_style
+
+    if not isinstance(n, int) or n < 1:
+        raise ValueError(f"n: must be a positive integer, got {n!r}")
+    model, tok = load_for_inference(checkpoint, device)
+    path = Path(str(checkpoint)).expanduser()
+    card = RunCard.read(path) if (path / RUN_CARD).is_file() else None
+    run = card.config if card is not None else {}
+    chosen = resolve_style(style or run.get("style", "auto"), tok)
+    cfg = None
+    if card is not None and card.method == "self-eval":  # its chat format and rollout limit
+        names = {f.name for f in fields(SelfEvalOptions)}
+        cfg = replace(SelfEvalOptions.from_any({k: v for k, v in run.items() if k in names}), style=chosen)
+    records = read_self_eval(model, tok, task, n, cfg=cfg, seed=seed, style=chosen)
+    metrics = self_eval_metrics(records, seed=seed)
+    return {"checkpoint": str(checkpoint), "task": task.name, "style": chosen, **metrics, "records": records}
 
 
 def self_eval_metrics(records: list[dict], seed: int = 0, n_resamples: int = 1000) -> dict[str, Any]:
