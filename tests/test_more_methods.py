@@ -170,6 +170,11 @@ def test_self_eval_trains_and_saves_its_stop(tmp_path, init_weights):
     assert gc["stop_strings"] == [STOP]
     model = AutoModelForCausalLM.from_pretrained(card.path, local_files_only=True)
     assert any(not torch.equal(v, init_weights[k]) for k, v in model.state_dict().items())
+    # the same run again finds its warm-start finished (a pipeline stage's key) and does not redo it
+    warm_card = tmp_path / "se.stages" / "01-warmup" / "run.json"
+    written = warm_card.stat().st_mtime_ns
+    again = train("self-eval", "test", "countdown", cfg, tmp_path / "se", "3steps")
+    assert warm_card.stat().st_mtime_ns == written and again.metrics["train"]["steps"] == 3
 
 
 @pytest.fixture(scope="module")
@@ -195,7 +200,7 @@ def evaluating_model(tmp_path_factory):
 
 def test_the_saved_stop_keeps_the_evaluation_out_of_the_answer(evaluating_model):
     from sparring.models import HFResponder, load_for_inference
-    from sparring.train.self_eval import read_self_eval, self_eval_metrics
+    from sparring.train.self_eval import self_eval_checkpoint
 
     task = get_task("countdown")
     prompts = [task.prompt(p, 0) for p in task.problems("test", n=3, seed=0)]
@@ -216,8 +221,16 @@ def test_the_saved_stop_keeps_the_evaluation_out_of_the_answer(evaluating_model)
     acc = run_probes(evaluating_model, None, task, "accuracy", n=3)["accuracy"]
     assert all(STOP not in str(r) for r in acc.records)
     # the self-prediction read past the stop
-    records = read_self_eval(evaluating_model, None, task, 3)
-    metrics = self_eval_metrics(records)
+    metrics = self_eval_checkpoint(evaluating_model, task, 3)  # `sparring self-eval`
+    assert len(metrics["records"]) == 3 and metrics["style"] == "char"
+    from typer.testing import CliRunner
+
+    from sparring.cli import app
+
+    out = evaluating_model.parent / "self-eval.json"
+    res = CliRunner().invoke(app, ["self-eval", str(evaluating_model), "--n", "3", "--out", str(out)])
+    assert res.exit_code == 0 and "correlation" in res.output
+    assert json.loads(out.read_text())["parsed"] == 1.0
     assert metrics["parsed"] == 1.0 and metrics["pred_acc"] == 1.0 and metrics["true_acc"] == 0.0
     # "1+1=2" is a well-formed step with operands not in the pool: true (acc, fmt) = (0, 1),
     # predicted (1, 1): 0 on acc, 1 on fmt

@@ -13,8 +13,9 @@ task's verifier: the prompt is the question *and the answer*, the completion the
 verifier would write (``evaluation_block``), so the loss falls on the block alone and no
 wrong answer is imitated. In the chat style the prompt
 is the chat template's rendering up to the end of the answer, inside the assistant turn.
-The warm-start is an ordinary ``sft`` run, kept in ``<out>.stages/01-warmup`` (like a
-pipeline's stage).
+The warm-start is an ordinary ``sft`` run, kept in ``<out>.stages/01-warmup`` like a
+pipeline's stage: a run that finds it finished with the same key does not redo it, and
+``resume`` continues either phase from its ``checkpoint_every`` checkpoints.
 
 **GRPO** (the rest of the budget: each limit less what the warm-start spent; ``run_grpo``):
 the task's rewards (``rewards``, default ``correct``) score the answer alone (cut at
@@ -49,7 +50,16 @@ if TYPE_CHECKING:  # annotations only: importing these here would load models ea
     from sparring.runcard import RunCard
     from sparring.tasks import Task
 
-_WARMUP_SHARED = ("seed", "device", "show_progress", "logging_steps", "style", "lora", "system_prompt")
+_WARMUP_SHARED = (
+    "seed",
+    "device",
+    "show_progress",
+    "logging_steps",
+    "style",
+    "lora",
+    "system_prompt",
+    "checkpoint_every",
+)
 _WARMUP_SHARED += ("enable_thinking", "report_to")
 WARMUP_DEFAULTS = {"learning_rate": 1e-3, "batch_size": 32, "warmup_steps": 2}
 
@@ -106,7 +116,7 @@ class SelfEvalOptions(GRPOOptions):
         from .sft import SFTOptions
 
         shared = {k: getattr(self, k) for k in _WARMUP_SHARED}
-        fixed = {"recipe": recipe, "checkpoint_every": "off", "eval_problems": 0}  # its answers run on into blocks
+        fixed = {"recipe": recipe, "eval_problems": 0}  # its answers run on into blocks: no evaluation
         return SFTOptions.from_any({**WARMUP_DEFAULTS, **shared, **self.warmup, **fixed})
 
 
@@ -199,16 +209,54 @@ def wrong_version(task: Task, problem, answer: str, style: str, seed: int) -> st
         return answer
 
 
-@register_method("self-eval", SelfEvalOptions)
+def run_warmup(base: str, task: Task, cfg: SelfEvalOptions, budget: Budget, stage: Path) -> tuple[RunCard, dict]:
+    """The warm-start SFT into ``stage`` (skipped when ``stage`` holds a finished warm-start
+    with the same key: the base's content, the rows, the SFT options and budget, as a
+    pipeline's stage), and the rows' card."""
+    import json
+
+    from sparring.atomic import write_text_atomic
+    from sparring.corpus import fingerprint
+    from sparring.models.fingerprint import model_fingerprint
+    from sparring.models.loading import load_tokenizer
+    from sparring.runcard import RunCard
+
+    from .distributed import barrier, is_main
+    from .pipeline import _NOT_KEYED, STAGE_MARK, _finished, _key
+    from .sft import sft
+
+    rows, data = warmup_rows(task, cfg, load_tokenizer(base))
+    rows_dir = stage.parent / "00-warmup-rows"  # one folder every rank reads
+    sft_cfg = cfg.warmup_config(str(rows_dir))
+    keyed = {k: v for k, v in sft_cfg.to_dict().items() if k not in (*_NOT_KEYED, "recipe")}
+    key = _key(["self-eval-warmup", keyed, budget.to_dict(), task.name, task.config_dict(), model_fingerprint(base)])
+    key = _key([key, fingerprint(rows, ("prompt", "completion"))])
+    if _finished(stage, key):
+        return RunCard.read(stage), data
+    if is_main():
+        shutil.rmtree(rows_dir, ignore_errors=True)
+        rows.save_to_disk(str(rows_dir))
+    barrier()
+    try:
+        warm = sft(base, task, sft_cfg, stage, budget)
+    finally:
+        barrier()
+        if is_main():
+            shutil.rmtree(rows_dir, ignore_errors=True)
+    if is_main():
+        write_text_atomic(stage / STAGE_MARK, json.dumps({"stage_key": key, "method": "sft"}) + "\n")
+    return warm, data
+
+
+@register_method("self-eval", SelfEvalOptions, resumable=True)
 def self_eval(base: str, task: Task, cfg: SelfEvalOptions, out: Path, budget: Budget) -> RunCard:
     """Post-completion self-evaluation: SFT warm-start on verifier-labelled blocks, then GRPO
     with the self-prediction reward; inference stops at the end of the answer."""
-    from sparring.models.loading import load_tokenizer
     from sparring.rewards import get_reward
     from sparring.rewards.self_eval import STOP, answer_only
 
     from .common import evaluate, spent_total
-    from .distributed import barrier, is_main
+    from .distributed import is_main
 
     before = None
     if cfg.eval_problems > 0 and cfg.eval_before and is_main():  # the base, as every method's ``before``
@@ -216,20 +264,7 @@ def self_eval(base: str, task: Task, cfg: SelfEvalOptions, out: Path, budget: Bu
 
         before = evaluate(*load_for_inference(base, cfg.device), task, cfg, "before")
     stage = out.parent / f"{out.name}.stages" / "01-warmup"
-    rows_dir = stage.parent / "00-warmup-rows"  # one folder every rank reads
-    rows, warm_data = warmup_rows(task, cfg, load_tokenizer(base))
-    if is_main():
-        shutil.rmtree(rows_dir, ignore_errors=True)
-        rows.save_to_disk(str(rows_dir))
-    barrier()
-    from .sft import sft
-
-    try:
-        warm = sft(base, task, cfg.warmup_config(str(rows_dir)), stage, warmup_budget(budget, cfg.warmup_share))
-    finally:
-        barrier()
-        if is_main():
-            shutil.rmtree(rows_dir, ignore_errors=True)
+    warm, warm_data = run_warmup(base, task, cfg, warmup_budget(budget, cfg.warmup_share), stage)
     warm_spent = warm.metrics.get("train") or {}
 
     def stop_at_answer(model, tok):  # after training: the checkpoint's answer ends at STOP
