@@ -39,7 +39,8 @@ log-probs when TRL computes them, i.e. ``num_iterations > 1``; success replay's 
 log-probs of the replaced rows); every training pass, once per optimisation pass over a
 batch; RARO's critic verdicts (fresh, replayed and expert-only prompts), the critic's
 log-probs and training pass, and its warm-up (the policy's answer pool, the critic's
-sampled verdicts and training passes, the held-out accuracy before and after). Evaluation
+sampled verdicts and training passes, the held-out accuracy before and after); confidence
+shaping's answer reads (a forward over each read, kind ``confidence``). Evaluation
 outside training (run.json's ``before`` / ``after``) is not counted. A pipeline's FLOPs
 are the sum of its stages'.
 
