@@ -200,7 +200,7 @@ def evaluating_model(tmp_path_factory):
 
 def test_the_saved_stop_keeps_the_evaluation_out_of_the_answer(evaluating_model):
     from sparring.models import HFResponder, load_for_inference
-    from sparring.train.self_eval import self_eval_checkpoint
+    from sparring.train.self_eval_reading import self_eval_checkpoint
 
     task = get_task("countdown")
     prompts = [task.prompt(p, 0) for p in task.problems("test", n=3, seed=0)]
@@ -238,7 +238,7 @@ def test_the_saved_stop_keeps_the_evaluation_out_of_the_answer(evaluating_model)
 
 
 def test_self_eval_correlation_has_a_bootstrap_interval():
-    from sparring.train.self_eval import self_eval_metrics
+    from sparring.train.self_eval_reading import self_eval_metrics
 
     records = [
         {"pred_acc": p, "pred_fmt": 1.0, "true_acc": t, "true_fmt": 1.0}

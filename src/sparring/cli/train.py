@@ -317,7 +317,7 @@ def self_eval_cmd(
 ) -> None:
     """Self-predicted vs true accuracy of a self-eval checkpoint on held-out problems (the
     evaluation block read past the saved stop): correlation with its bootstrap 95% CI."""
-    from sparring.train.self_eval import self_eval_checkpoint
+    from sparring.train.self_eval_reading import self_eval_checkpoint
 
     try:
         res = self_eval_checkpoint(

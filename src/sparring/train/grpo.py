@@ -157,13 +157,15 @@ def run_grpo(
     rewards: list[tuple[Any, float]] | None = None,
     on_trainer: Callable[[Any, Any], None] | None = None,
     finish: Callable[[Any, Any, dict], dict] | None = None,
+    evaluate_before: bool = True,
 ) -> RunCard:
     """The GRPO run shared by grpo, grpo-roc, srl, confidence-shaping and self-eval (parsed
     values): build data, train, save. ``rewards``: (function, weight) pairs (None: the
     config's, :func:`config_rewards`); ``on_trainer(trainer, tokenizer)`` runs once the
     trainer is built (a reward that needs the policy binds to it there); ``finish(model,
     tokenizer, metrics) -> metrics`` edits run.json's metrics before the checkpoint is
-    written (after training, on rank 0)."""
+    written (after training, on rank 0); ``evaluate_before=False`` skips evaluating the
+    starting model (a method that evaluates its own base)."""
     from .callbacks import attach_budget
     from .common import (
         evaluate,
@@ -197,7 +199,9 @@ def run_grpo(
     rewards = config_rewards(cfg) if rewards is None else rewards
     model, tok, dd = load_for_training(base, cfg)
     ckpts = checkpoints_for(method, cfg, budget, base, task, data_card, out)
-    before = ckpts.saved_or("before", lambda: evaluate(model, tok, task, cfg, "before"))  # not redone on a resume
+    before = (  # not redone on a resume
+        ckpts.saved_or("before", lambda: evaluate(model, tok, task, cfg, "before")) if evaluate_before else None
+    )
     restore = prepare_model(model, tok) if prepare_model is not None else None
     spec = get_loss(cfg.loss)
     with scratch_dir() as scratch, scratch_dir() as ref_dir:
