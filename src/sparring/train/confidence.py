@@ -61,6 +61,12 @@ class ConfidenceShapingOptions(GRPOOptions):
         "the tag); stated: also in char style, for a base trained to state it (sft recipe "
         "stated_answer first).",
     )
+    replay_min_reward: float = opt(
+        0.35,
+        "Total weighted reward from which a rollout counts as a success for success replay: with "
+        "the default weights a correct rollout totals >= 1 - 0.3 * 2 = 0.4 and a wrong one <= 0.3 "
+        "(0 with only_correct), so 0.35 marks exactly the correct ones; move it with the weights.",
+    )
     method_name = "confidence-shaping"
 
     def validate(self) -> None:

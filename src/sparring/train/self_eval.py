@@ -81,6 +81,12 @@ class SelfEvalOptions(GRPOOptions):
     max_completion_length: int | None = opt(
         None, "Rollout limit in tokens, answer and block (None: 128 in char style, 320 in chat style)."
     )
+    replay_successes: bool = opt(
+        False,
+        "Success replay (see grpo); off: a rollout's total mixes the answer's reward and the "
+        "self-prediction's (a wrong answer predicted wrong totals 1, as a right one predicted badly), "
+        "so no threshold marks the right answers.",
+    )
     method_name = "self-eval"
 
     def rollout_tokens(self) -> int:
