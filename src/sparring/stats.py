@@ -68,3 +68,20 @@ def paired_difference(
     x = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
     ci = bootstrap_ci(x, n_resamples=n_resamples, seed=seed, name=name)
     return None if ci is None else (float(x.mean()), ci)
+
+
+def pearson(x: Sequence[float], y: Sequence[float]) -> float | None:
+    """Pearson's correlation of paired values (None for fewer than 2 pairs or a constant side)."""
+    if len(x) != len(y) or len(x) < 2:
+        return None
+    value = correlation_stat(np.asarray([x], dtype=float), np.asarray([y], dtype=float))[0]
+    return float(value) if np.isfinite(value) else None
+
+
+def correlation_stat(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Pearson's correlation per bootstrap row (``bootstrap_ci``'s ``stat`` for two columns);
+    NaN for a row where either side is constant (dropped by the bootstrap)."""
+    xc = x - x.mean(axis=1, keepdims=True)
+    yc = y - y.mean(axis=1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (xc * yc).sum(axis=1) / np.sqrt((xc**2).sum(axis=1) * (yc**2).sum(axis=1))

@@ -11,7 +11,7 @@ import typer
 from .lab import report_cmd, run_cmd
 from .probe import probe_cmd
 from .tasks import data_build_cmd, data_recipes_cmd, sample_cmd, tasks_cmd, verify_cmd
-from .train import merge_cmd, pretrain_cmd, rerank_cmd, train_cmd
+from .train import merge_cmd, pretrain_cmd, rerank_cmd, self_eval_cmd, train_cmd
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -33,6 +33,7 @@ app.command("train")(train_cmd)
 app.command("pretrain")(pretrain_cmd)
 app.command("rerank")(rerank_cmd)
 app.command("merge")(merge_cmd)
+app.command("self-eval")(self_eval_cmd)
 
 
 def main() -> None:  # pragma: no cover

@@ -310,6 +310,46 @@ def rerank_cmd(
     typer.echo(f"  reranked - sample  {res['reranked_minus_sample']:+.3f}  [{lo:+.3f}, {hi:+.3f}]")
 
 
+def self_eval_cmd(
+    checkpoint: Path = typer.Argument(..., help="A checkpoint trained with self-eval (any causal LM is read)."),
+    task: str = typer.Option("countdown", "--task", help="Task name."),
+    n: int = typer.Option(200, "--n", help="Held-out test problems."),
+    seed: int = typer.Option(0, help="Problem draw and bootstrap seed."),
+    style: Optional[str] = typer.Option(
+        None, "--style", help="Prompt format (char, chat); default: the one the checkpoint was trained in."
+    ),
+    device: Optional[str] = typer.Option(None, help="cpu, cuda, ...; default: CUDA if available."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Write the metrics and per-problem records as JSON."),
+    as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
+    task_set: Optional[list[str]] = TASK_SET,
+) -> None:
+    """Self-predicted vs true accuracy of a self-eval checkpoint on held-out problems (the
+    evaluation block read past the saved stop): correlation with its bootstrap 95% CI."""
+    from sparring.train.self_eval_reading import self_eval_checkpoint
+
+    try:
+        res = self_eval_checkpoint(
+            checkpoint, get_task(task, **task_settings(task_set)), n, seed=seed, style=style, device=device
+        )
+    except ValueError as err:
+        _fail(err, err_console)
+    if out is not None:
+        from sparring.atomic import write_text_atomic
+
+        write_text_atomic(out, json.dumps(res, indent=1))
+    metrics = {k: v for k, v in res.items() if k != "records"}
+    if as_json:
+        typer.echo(json.dumps(metrics, indent=2))
+        return
+    typer.echo(f"{res['task']} test: {res['n']} problems ({res['style']} style)")
+    for key in ("parsed", "pred_acc", "true_acc", "brier", "self_reward"):
+        value = res[key]
+        typer.echo(f"  {key:12} {'-' if value is None else f'{value:.3f}'}")
+    ci = res["correlation_ci"]
+    corr = "-" if res["correlation"] is None else f"{res['correlation']:+.3f}"
+    typer.echo(f"  {'correlation':12} {corr}" + (f"  [{ci[0]:+.3f}, {ci[1]:+.3f}]" if ci else ""))
+
+
 def merge_cmd(
     adapter: Path = typer.Argument(..., help="A LoRA adapter checkpoint (trained with --set lora.r=N)."),
     out: Path = typer.Option(..., "--out", help="Where the merged model goes (written aside, then renamed)."),

@@ -1,6 +1,6 @@
 """The pairwise comparison layout: two answers to one question, which one is right.
 
-It is RARO's compact pairwise critic layout (``train/raro_game.PAIRWISE_TEMPLATE``: the
+It is RARO's compact pairwise critic layout (``train/raro/game.PAIRWISE_TEMPLATE``: the
 question, "?", the two answers numbered; every character is a token for a char model) with
 one more verdict, ``none``, for "both are wrong"::
 

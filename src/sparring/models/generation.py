@@ -13,7 +13,10 @@ server or a vLLM backend can plug in later):
   what fits in 1 GiB of KV cache on CPU (262k positions for ``tiny``), or 30% of the free
   memory on CUDA;
 - **stop strings / EOS**: a row stops at the model's EOS id(s) or at any stop string
-  (transformers' ``StopStringCriteria``); returned text is cut before the stop string;
+  (transformers' ``StopStringCriteria``); returned text is cut before the stop string.
+  The stop strings a checkpoint saved in its generation config (``generation_config.json``
+  ``stop_strings``, e.g. a ``self-eval`` model's ``<evaluation>``: its answer ends there)
+  are added to every call's, unless ``saved_stops=False`` (what reads past them);
 - **greedy and seeded sampling**: ``temperature == 0`` is greedy; otherwise pure
   temperature sampling (top-k and top-p disabled, so pass@k is unbiased), seeded per
   batch inside ``torch.random.fork_rng`` (the global RNG is left untouched);
@@ -99,6 +102,7 @@ class HFResponder:
         cache: bool = True,
         cache_implementation: str | None = "static",
         chat_format: ChatFormat | None = None,
+        saved_stops: bool = True,
     ):
         max_batch_tokens = max_batch_tokens or default_token_budget(model)
         if batch_size < 1 or max_batch_tokens < 1:
@@ -117,6 +121,7 @@ class HFResponder:
         pad = tokenizer.pad_token_id
         self.pad_id = pad if pad is not None else (self.eos_ids[0] if self.eos_ids else 0)
         self.max_positions = getattr(model.config, "max_position_embeddings", None) or 1 << 30
+        self.saved_stops = saved_stop_strings(model) if saved_stops else ()
         self._cache: dict[tuple, list[str]] | None = {} if cache else None
         self.stats = {"generated_tokens": 0, "generate_seconds": 0.0, "prompts": 0, "cache_hits": 0}
 
@@ -155,7 +160,7 @@ class HFResponder:
     ) -> list[list[str]]:
         if n_samples < 1 or max_new_tokens < 1:
             raise ValueError("n_samples and max_new_tokens must be positive")
-        stop = tuple(s for s in stop if s)
+        stop = tuple(dict.fromkeys(s for s in (*stop, *self.saved_stops) if s))
         keys, todo = [], {}
         for p in prompts:
             text, special = self.format(p)
@@ -232,6 +237,10 @@ class HFResponder:
         return out
 
     def _generate(self, ids: torch.Tensor, mask: torch.Tensor, gc: GenerationConfig, extra: dict) -> torch.Tensor:
+        with _no_saved_stops(self.model):  # ``gc`` holds the stops in force: the saved ones are not added again
+            return self._generate_with(ids, mask, gc, extra)
+
+    def _generate_with(self, ids: torch.Tensor, mask: torch.Tensor, gc: GenerationConfig, extra: dict) -> torch.Tensor:
         ids, mask = ids.to(self.device), mask.to(self.device)
         if self.cache_implementation is not None:
             gc.cache_implementation = self.cache_implementation
@@ -257,11 +266,16 @@ class HFResponder:
     # ---- scoring --------------------------------------------------------------------
     def loglik(self, pairs: Sequence[tuple[str, str]]) -> list[tuple[float, int]]:
         """Summed log-probability and token count of each continuation after its context."""
+        return self.loglik_counted(pairs)[0]
+
+    def loglik_counted(self, pairs: Sequence[tuple[str, str]]) -> tuple[list[tuple[float, int]], list[int]]:
+        """:meth:`loglik`, plus the token length of each sequence the forward passes ran
+        over (context + continuation, as truncated), for a FLOP count (``train/flops.py``)."""
         with _eval_mode(self.model):
             return self._loglik(pairs)
 
     @torch.no_grad()
-    def _loglik(self, pairs: Sequence[tuple[str, str]]) -> list[tuple[float, int]]:
+    def _loglik(self, pairs: Sequence[tuple[str, str]]) -> tuple[list[tuple[float, int]], list[int]]:
         vocab = int(getattr(self.model.config, "vocab_size", 0) or len(self.tokenizer))
         budget = max(64, min(self.max_batch_tokens, int(1e8 // max(vocab, 1))))
         items = []
@@ -293,7 +307,31 @@ class HFResponder:
                 c, t = items[i]
                 if t:
                     results[i] = (float(tok_lp[r, len(c) - 1 : len(c) - 1 + len(t)].sum()), len(t))
-        return results
+        return results, lengths
+
+
+def saved_stop_strings(model: Any) -> tuple[str, ...]:
+    """The stop strings ``model``'s generation config holds (``stop_strings``: a string or a
+    list of them; what a checkpoint saved, e.g. ``self-eval``'s end of the answer)."""
+    found = getattr(getattr(model, "generation_config", None), "stop_strings", None)
+    if isinstance(found, str):
+        found = [found]
+    return tuple(s for s in (found or ()) if isinstance(s, str) and s)
+
+
+@contextmanager
+def _no_saved_stops(model: Any):
+    """The model's generation config without its saved stop strings inside the block
+    (transformers fills every field a call leaves unset from the model's own config)."""
+    gc = getattr(model, "generation_config", None)
+    saved = getattr(gc, "stop_strings", None)
+    if saved is not None:
+        gc.stop_strings = None
+    try:
+        yield
+    finally:
+        if saved is not None:
+            gc.stop_strings = saved
 
 
 @contextmanager

@@ -153,6 +153,12 @@ def load_adapter(path: str | Path, *, device: Any, dtype: Any, trainable: bool =
         model, _ = load_model(base, device=device, dtype=dtype)
     except ValueError as err:
         raise ValueError(f"adapter {path}: its base model {base!r} cannot be loaded: {err}") from None
+    if (path / "generation_config.json").is_file():  # the adapter's own stop strings (self-eval's end of answer)
+        from transformers import GenerationConfig
+
+        stops = GenerationConfig.from_pretrained(str(path)).stop_strings
+        if stops and model.generation_config is not None:
+            model.generation_config.stop_strings = stops
     tokenizer = _dir_tokenizer(path)
     try:
         peft_model = PeftModel.from_pretrained(model, str(path), is_trainable=trainable)
@@ -200,7 +206,9 @@ def save_model(
     an existing ``out_dir``.
 
     The card must be JSON-serialisable (non-JSON values such as paths are written with
-    ``str``). Returns the absolute path of ``out_dir``.
+    ``str``). A LoRA adapter whose generation config holds stop strings (``self-eval``)
+    gets that ``generation_config.json`` too, which :func:`load_adapter` applies. Returns
+    the absolute path of ``out_dir``.
     """
     if card is not None and not isinstance(card, (dict, RunCard)):
         raise ValueError(f"card must be a RunCard, a dict or None, got {type(card).__name__}")
@@ -208,6 +216,9 @@ def save_model(
     with atomic_dir(out) as tmp:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
+        gc = getattr(model, "generation_config", None)
+        if getattr(gc, "stop_strings", None) and not (tmp / "generation_config.json").is_file():
+            gc.save_pretrained(tmp)  # a LoRA adapter: its stop strings beside it (load_adapter reads them)
         if isinstance(card, RunCard):
             (tmp / RUN_CARD).write_text(card.to_json(), encoding="utf-8")
         elif card is not None:

@@ -31,7 +31,6 @@ Not applicable: ``flat_high_share`` None and ``not_applicable`` 1 (the report pr
 
 from __future__ import annotations
 
-import math
 import time
 from typing import Any
 
@@ -39,9 +38,9 @@ from sparring.tasks import Task
 from sparring.tasks.continuation import (
     CHAR_NOT_APPLICABLE,
     answer_to_read,
+    confidence_trajectories,
     cut_points,
     reasoning_lines,
-    trajectory_pairs,
 )
 
 from .common import answer, base_record, finish, metric_set, require, setup
@@ -73,18 +72,11 @@ def run(model: Any, tokenizer: Any, task: Task, config: ProbeConfig | dict | Non
     rows = [(p, t, v) for p, t, v in zip(everything, texts, verdicts) if p.solvable]
     if not rows:
         raise ValueError("probe confidence: no solvable problems in the test sample")
-    pairs, spans = [], []
-    for p, t, v in rows:
-        start = len(pairs)
-        pairs += trajectory_pairs(
-            prompt_text(responder, task, p, cfg, mode),
-            reasoning_lines(t),
-            answer_to_read(task, p, t, bool(v.correct)),
-            cfg.confidence_points,
-        )
-        spans.append((start, len(pairs)))
-    scores = loglik(responder, pairs, NAME)
-    trajs = [[math.exp(min(scores[i][0], 0.0)) for i in range(a, b)] for a, b in spans]
+    items = [
+        (prompt_text(responder, task, p, cfg, mode), reasoning_lines(t), answer_to_read(task, p, t, bool(v.correct)))
+        for p, t, v in rows
+    ]
+    trajs = confidence_trajectories(lambda pairs: loglik(responder, pairs, NAME), items, cfg.confidence_points)
     tau = cfg.flat_high_threshold
     multi = [(tr, v.correct) for tr, (_, _, v) in zip(trajs, rows) if len(tr) >= 2]
     ms = metric_set(cfg)

@@ -43,6 +43,7 @@ from sparring.tasks.continuation import (
     CHAR_NOT_APPLICABLE,
     char_states_answer,
     growing_pairs,
+    read_answers,
     reasoning_lines,
     stated_answer,
     stated_completion,
@@ -114,15 +115,12 @@ def run(model: Any, tokenizer: Any, task: Task, config: ProbeConfig | dict | Non
     problems = [p for p in select(task, "test", cfg) if p.solvable]
     if not problems:
         raise ValueError("probe infogain: no solvable problems in the test sample")
-    pairs, spans = [], []
-    for p in problems:
-        start = len(pairs)
-        pairs += growing_pairs(
-            prompt_text(responder, task, p, cfg, mode), gold_lines(task, p, mode), stated_answer(task, p)
-        )
-        spans.append((start, len(pairs)))
-    scores = loglik(responder, pairs, NAME)
-    curves = [[ppl(*scores[i]) for i in range(a, b)] for a, b in spans]
+    groups = [
+        growing_pairs(prompt_text(responder, task, p, cfg, mode), gold_lines(task, p, mode), stated_answer(task, p))
+        for p in problems
+    ]
+    scores = read_answers(lambda pairs: loglik(responder, pairs, NAME), groups)
+    curves = [[ppl(*s) for s in group] for group in scores]
     gains = [(c[0] - c[-1]) / len(c) for c in curves]
     ms = metric_set(cfg)
     ms.mean("infogain", gains)

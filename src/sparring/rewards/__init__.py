@@ -25,6 +25,11 @@ Rewards:
 - ``step_validity``: the fraction of steps that verify (0 with no steps).
 - ``step_similarity``: ``difflib.SequenceMatcher`` ratio between the first line of the
   completion and the expert's next step (column ``next_step``): the SRL reward (METHODS 1.8).
+- ``self_prediction``: how well a completion's self-evaluation block predicts the verifier's
+  verdict on its answer (``self_eval.py``, METHODS 1.11).
+
+``confidence.py`` holds confidence shaping's reward (METHODS 1.10), a callable bound to the
+policy model once a trainer exists (it is not in the name registry).
 
 ``compute_score`` is the same ``correct`` reward with verl's signature.
 """
@@ -197,6 +202,8 @@ def compute_score(data_source: str, solution_str: str, ground_truth: Any, extra_
     name = (extra_info or {}).get("reward", "correct") if isinstance(extra_info, dict) else "correct"
     return float(get_reward(name)([solution_str], problem=[ground_truth])[0])
 
+
+from . import self_eval as _self_eval  # noqa: E402, F401  (registers self_prediction; needs the names above)
 
 __all__ = [
     "REWARDS",

@@ -27,13 +27,22 @@ Reading: the scored continuation is ``{answer}</answer>`` after the context ``pr
 reasoning lines[:j] + "<answer>"``: the cue is context, so only the answer itself (and the
 closing tag) is scored. The answer read for a model's own completion is its own tagged
 answer when the completion verifies as correct (several expressions can be right), else
-the gold one.
+the gold one. The reading itself is :func:`confidence_trajectories` (and
+:func:`read_answers` under it): given any scorer of ``(context, continuation)`` pairs (the
+one generator's ``HFResponder.loglik``), the probes and confidence shaping's reward call the
+same code, so the reward optimises exactly what the ``confidence`` probe measures.
 """
 
 from __future__ import annotations
 
+import math
+from typing import Callable, Sequence
+
 from .base import Problem, Task
 from .freetext import last_answer, outside_answers
+
+Pair = tuple[str, str]
+Loglik = Callable[[list[Pair]], Sequence[tuple[float, int]]]
 
 OPEN, CLOSE = "<answer>", "</answer>"
 MAX_ANSWER_CHARS = 200
@@ -118,15 +127,49 @@ def growing_pairs(prompt: str, lines: list[str], answer: str) -> list[tuple[str,
     return [read_pair(prompt, lines[:i], answer) for i in range(len(lines) + 1)]
 
 
+def read_answers(loglik: Loglik, groups: Sequence[Sequence[Pair]]) -> list[list[tuple[float, int]]]:
+    """The scores of every group of ``(context, continuation)`` reads, in one batched call of
+    ``loglik`` (a scorer such as ``HFResponder.loglik``: summed log-probability and token
+    count per pair), split back per group. A scorer that returns a wrong count is one error."""
+    pairs = [pair for group in groups for pair in group]
+    scores = list(loglik(pairs)) if pairs else []
+    if len(scores) != len(pairs):
+        raise ValueError(f"answer reading: the scorer returned {len(scores)} scores for {len(pairs)} reads")
+    out, at = [], 0
+    for group in groups:
+        out.append(scores[at : at + len(group)])
+        at += len(group)
+    return out
+
+
+def answer_probability(logprob: float) -> float:
+    """P(answer) from its summed log-probability (clamped at 1)."""
+    return math.exp(min(float(logprob), 0.0))
+
+
+def confidence_trajectories(
+    loglik: Loglik, items: Sequence[tuple[str, list[str], str]], points: int
+) -> list[list[float]]:
+    """The one reading of confidence in an answer (the ``confidence`` probe and confidence
+    shaping's reward both call this): for each ``(prompt text, reasoning lines, answer)``,
+    P(answer) after the reasoning truncated at ``points`` evenly spaced points
+    (:func:`trajectory_pairs`), all reads scored in one batched ``loglik`` call."""
+    groups = [trajectory_pairs(prompt, lines, answer, points) for prompt, lines, answer in items]
+    return [[answer_probability(lp) for lp, _ in scores] for scores in read_answers(loglik, groups)]
+
+
 __all__ = [
     "CHAR_NOT_APPLICABLE",
     "CLOSE",
     "OPEN",
     "answer_to_read",
+    "answer_probability",
     "char_states_answer",
+    "confidence_trajectories",
     "cut_points",
     "growing_pairs",
     "own_answer",
+    "read_answers",
     "read_pair",
     "reasoning_lines",
     "stated_answer",

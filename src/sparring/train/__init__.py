@@ -16,18 +16,20 @@ Every method has the signature ``fn(base, task, config, out_dir, budget) -> RunC
   (FLOPs by the one rule of ``flops.py``, docs/flops.md).
 
 Methods: ``sft`` (any recipe), ``cft``, ``one-shot-cft``, ``grpo``, ``grpo-roc``, ``srl``,
-``self-train``, ``critique-loop``, ``pipeline``. ``METHODS[name].config_cls.options()`` lists each method's options.
+``self-train``, ``critique-loop``, ``confidence-shaping``, ``self-eval``, ``pipeline``. ``METHODS[name].config_cls.options()`` lists each method's options.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from . import confidence as _confidence  # noqa: F401  (registers confidence-shaping)
 from . import grpo as _grpo  # noqa: F401  (registers grpo)
 from . import pipeline as _pipeline  # noqa: F401
 from . import pretrain as _pretrain  # noqa: F401
 from . import raro as _raro  # noqa: F401  (registers raro)
 from . import roc as _roc  # noqa: F401
+from . import self_eval as _self_eval  # noqa: F401  (registers self-eval)
 from . import self_train as _self_train  # noqa: F401  (registers self-train, critique-loop)
 from . import sft as _sft  # noqa: F401
 from . import srl as _srl  # noqa: F401

@@ -65,7 +65,8 @@ def check_base(base: Any) -> str:
 
 def with_style(cfg: MethodConfig, base: Any, task: Task) -> MethodConfig:
     """``cfg`` with its style resolved for ``base`` (``auto`` -> char or chat); a style the
-    base's tokenizer or the task cannot serve is one ValueError, before any model loads."""
+    base's tokenizer or the task cannot serve, or an option the resolved style rules out
+    (``cfg.check_resolved``), is one ValueError, before any model loads."""
     from dataclasses import replace
 
     from sparring.models.style import style_of_model
@@ -73,7 +74,9 @@ def with_style(cfg: MethodConfig, base: Any, task: Task) -> MethodConfig:
     style = style_of_model(cfg.style, base, f"{cfg.method_name}.style")
     if style not in task.styles:
         raise ValueError(f"{cfg.method_name}.style: task {task.name} has no {style} style (it has {list(task.styles)})")
-    return cfg if style == cfg.style else replace(cfg, style=style)
+    resolved = cfg if style == cfg.style else replace(cfg, style=style)
+    resolved.check_resolved(task)
+    return resolved
 
 
 def lora_base(base: Any) -> str:
@@ -116,6 +119,10 @@ def load_for_training(base: Any, cfg: MethodConfig):
     if lora is not None and not is_adapter(model):
         model = add_adapter(model, lora, f"{cfg.method_name}.lora")
     tok.padding_side = "right"
+    if getattr(model.generation_config, "stop_strings", None) is not None:
+        # a self-eval checkpoint's end of answer: trainers sample whole completions (and
+        # transformers would fill TRL's generation config with it)
+        model.generation_config.stop_strings = None
     model.train()
     return model, tok, dd
 

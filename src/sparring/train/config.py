@@ -198,6 +198,10 @@ class MethodConfig:
         if not isinstance(getattr(self, name), dict):
             raise self._err(name, "must be a mapping of option names to values")
 
+    def check_resolved(self, task: Any) -> None:
+        """Checks that need the resolved style (``common.with_style`` calls this once ``auto``
+        is decided, before any model loads); none by default."""
+
     def check_task(self, task: Any) -> None:
         """Fail in one line, before any work, if ``task`` lacks a capability this config's
         corpus recipe needs (a dataset directory brings its own rows and needs none)."""

@@ -43,7 +43,9 @@ sampled verdicts and training passes, the held-out accuracy before and after); s
 generation between its SFT rounds (``self-train``, ``critique-loop``: every sampled answer, a
 checkpoint critic's critiques and every refinement, counted per returned sequence by
 ``train/counted.py``; a programmatic or LLM-teacher critic runs no model of ours and adds
-nothing). Evaluation
+nothing); confidence shaping's answer reads (one forward over each truncated context +
+answer, kind ``confidence``); self-eval's warm-start SFT (its own training passes, added to
+the GRPO phase's). Evaluation
 outside training (run.json's ``before`` / ``after``) is not counted. A pipeline's FLOPs
 are the sum of its stages'.
 

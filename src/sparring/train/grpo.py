@@ -15,7 +15,7 @@ rollout, so hard prompts keep teaching instead of being dropped; ``false`` is pl
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Callable
 
 from sparring.rewards import REWARD_COLUMNS, get_reward
 
@@ -88,11 +88,24 @@ class GRPOOptions(VLLMOptions, RolloutOptions):
         return self.drop_zero_variance in (True, "true")
 
 
+def config_rewards(cfg: GRPOOptions) -> list[tuple[Any, float]]:
+    """(reward function, weight) for each of ``cfg.rewards`` (weights 1 unless given)."""
+    weights = [float(w) for w in cfg.reward_weights] or [1.0] * len(cfg.rewards)
+    return [(get_reward(r), w) for r, w in zip(cfg.rewards, weights)]
+
+
 def grpo_config(
-    cfg: GRPOOptions, budget: Budget, output_dir: str, dd, generations: int | None = None, save: dict | None = None
+    cfg: GRPOOptions,
+    budget: Budget,
+    output_dir: str,
+    dd,
+    generations: int | None = None,
+    save: dict | None = None,
+    weights: list[float] | None = None,
 ):
     """TRL's GRPOConfig for ``cfg``; ``save`` overrides the checkpoint arguments
-    (``resume.Checkpoints.trainer_args``)."""
+    (``resume.Checkpoints.trainer_args``); ``weights``: one per reward function (None:
+    ``cfg.reward_weights``)."""
     from trl import GRPOConfig
 
     from .common import trainer_kwargs
@@ -124,7 +137,7 @@ def grpo_config(
         max_grad_norm=cfg.max_grad_norm,
         mask_truncated_completions=cfg.mask_truncated_completions,
         scale_rewards="group",
-        reward_weights=[float(w) for w in cfg.reward_weights] or None,
+        reward_weights=weights if weights is not None else ([float(w) for w in cfg.reward_weights] or None),
         shuffle_dataset=True,
         log_completions=False,
     )
@@ -143,8 +156,18 @@ def run_grpo(
     generations: int | None = None,
     prepare_model=None,
     selector=None,
+    rewards: list[tuple[Any, float]] | None = None,
+    on_trainer: Callable[[Any, Any], None] | None = None,
+    finish: Callable[[Any, Any, dict], dict] | None = None,
+    evaluate_before: bool = True,
 ) -> RunCard:
-    """The GRPO run shared by grpo, grpo-roc and srl (parsed values): build data, train, save."""
+    """The GRPO run shared by grpo, grpo-roc, srl, confidence-shaping and self-eval (parsed
+    values): build data, train, save. ``rewards``: (function, weight) pairs (None: the
+    config's, :func:`config_rewards`); ``on_trainer(trainer, tokenizer)`` runs once the
+    trainer is built (a reward that needs the policy binds to it there); ``finish(model,
+    tokenizer, metrics) -> metrics`` edits run.json's metrics before the checkpoint is
+    written (after training, on rank 0); ``evaluate_before=False`` skips evaluating the
+    starting model (a method that evaluates its own base)."""
     from .callbacks import attach_budget
     from .common import (
         evaluate,
@@ -175,9 +198,12 @@ def run_grpo(
     data_card = data_card or {}
     for r in cfg.rewards:
         require_columns(dataset, ("prompt", *REWARD_COLUMNS.get(r, ())), f"{method} reward {r!r}")
+    rewards = config_rewards(cfg) if rewards is None else rewards
     model, tok, dd = load_for_training(base, cfg)
     ckpts = checkpoints_for(method, cfg, budget, base, task, data_card, out)
-    before = ckpts.saved_or("before", lambda: evaluate(model, tok, task, cfg, "before"))  # not redone on a resume
+    before = (  # not redone on a resume
+        ckpts.saved_or("before", lambda: evaluate(model, tok, task, cfg, "before")) if evaluate_before else None
+    )
     restore = prepare_model(model, tok) if prepare_model is not None else None
     spec = get_loss(cfg.loss)
     with scratch_dir() as scratch, scratch_dir() as ref_dir:
@@ -185,8 +211,16 @@ def run_grpo(
             _reference_path(model, tok, ref_dir)
         trainer = SparringGRPOTrainer(
             model=model,
-            reward_funcs=[get_reward(r) for r in cfg.rewards],
-            args=grpo_config(cfg, budget, ckpts.output_dir(scratch), dd, generations, save=ckpts.trainer_args()),
+            reward_funcs=[fn for fn, _ in rewards],
+            args=grpo_config(
+                cfg,
+                budget,
+                ckpts.output_dir(scratch),
+                dd,
+                generations,
+                save=ckpts.trainer_args(),
+                weights=[w for _, w in rewards],
+            ),
             train_dataset=dataset,
             processing_class=tok,
             advantage=cfg.advantage or spec.advantage,
@@ -195,6 +229,8 @@ def run_grpo(
             selector=selector,
             success_replay=SuccessReplay(cfg.replay_min_reward) if cfg.replay_successes else None,
         )
+        if on_trainer is not None:
+            on_trainer(trainer, tok)
         attach_logging(trainer, cfg, out)
         tracker = attach_budget(
             trainer,
@@ -214,6 +250,8 @@ def run_grpo(
 
     def write() -> RunCard:  # rank 0 alone evaluates and writes
         metrics = {"train": spent, "before": before, "after": evaluate(model, tok, task, cfg)}
+        if finish is not None:
+            metrics = finish(model, tok, metrics)
         card = write_checkpoint(
             model,
             tok,

@@ -109,6 +109,13 @@ class PipelineOptions(MethodConfig):
             except ValueError as err:
                 raise ValueError(f"pipeline.stages[{i}]: {err}") from None
 
+    def check_resolved(self, task: Any) -> None:
+        for i, (_, cfg, _) in enumerate(self.stage_plans()):
+            try:
+                cfg.check_resolved(task)
+            except ValueError as err:
+                raise ValueError(f"pipeline.stages[{i}]: {err}") from None
+
     def stage_list(self) -> list[dict]:
         return [dict(s) for s in self.stages] or [{"method": m} for m in PRESETS[self.preset]]
 
