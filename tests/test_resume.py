@@ -256,11 +256,16 @@ def test_checkpoint_every_is_validated(bad):
     assert SFTOptions.from_any({"checkpoint_every": "5min"}).checkpoint_every == "5min"
 
 
-def test_every_method_is_resumable_and_one_that_is_not_refuses_the_options(tmp_path):
+def test_methods_are_resumable_and_one_that_is_not_refuses_the_options(tmp_path):
     from sparring.train import METHODS, register_method
     from sparring.train.sft import SFTOptions
 
-    assert all(m.resumable for m in METHODS.values()), [m.name for m in METHODS.values() if not m.resumable]
+    # self-training's rounds are not resumable yet (issue 28 says so); they refuse resume clearly
+    not_yet = {"self-train", "critique-loop"}
+    assert {m.name for m in METHODS.values() if not m.resumable} == not_yet
+    for name in sorted(not_yet):
+        with pytest.raises(ValueError, match=f"resume: {name} does not"):
+            train(name, "test", "countdown", None, tmp_path / name, "2steps", resume=True)
     register_method("_plain", SFTOptions)(lambda *args: None)  # a plug-in method without checkpoints
     try:
         with pytest.raises(ValueError, match="checkpoint_every: _plain does not write resumable checkpoints"):

@@ -100,13 +100,18 @@ EXTRA_EVALS["pretrain"] = _pass_at_k
 def rebuild_command(
     task_name: str, out: Path, cfg: PretrainOptions, budget: Budget, task_settings: dict | None = None
 ) -> str:
-    """The ``sparring pretrain`` command line that reproduces this checkpoint."""
+    """The ``sparring pretrain`` command line that reproduces this checkpoint (a preset's
+    style is always char, so the resolved ``style`` is not repeated)."""
     parts = ["sparring", "pretrain", "--task", task_name, "--budget", budget.text()]
     for k, v in (task_settings or {}).items():
         parts += ["--task-set", f"{k}={json.dumps(v)}"]
     default = PretrainOptions()
     for f in fields(cfg):
-        if getattr(cfg, f.name) != getattr(default, f.name) and f.name not in ("show_progress", "checkpoint_every"):
+        if getattr(cfg, f.name) != getattr(default, f.name) and f.name not in (
+            "show_progress",
+            "checkpoint_every",
+            "style",
+        ):
             parts += ["--set", f"{f.name}={json.dumps(getattr(cfg, f.name), separators=(',', ':'))}"]
     parts += ["--out", str(out)]
     return " ".join(shlex.quote(p) for p in parts)
