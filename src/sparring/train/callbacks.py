@@ -267,3 +267,20 @@ def attach_budget(
     trainer.remove_callback(PrinterCallback)
     trainer.add_callback(BudgetCallback(tracker, show_progress=show_progress, desc=desc))
     return tracker
+
+
+def attach_run(trainer, cfg, out, budget: Budget, desc: str = "train") -> BudgetTracker:
+    """What every method's trainer gets once built: TensorBoard logging where ``cfg`` asks
+    for it (``reporting.attach_logging``) and ``budget`` with ``cfg``'s schedule
+    (:func:`attach_budget`)."""
+    from .reporting import attach_logging
+
+    attach_logging(trainer, cfg, out)
+    return attach_budget(
+        trainer,
+        budget,
+        warmup_steps=cfg.warmup_steps,
+        min_lr_ratio=cfg.min_lr_ratio,
+        show_progress=cfg.show_progress,
+        desc=desc,
+    )

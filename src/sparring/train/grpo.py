@@ -168,7 +168,7 @@ def run_grpo(
     tokenizer, metrics) -> metrics`` edits run.json's metrics before the checkpoint is
     written (after training, on rank 0); ``evaluate_before=False`` skips evaluating the
     starting model (a method that evaluates its own base)."""
-    from .callbacks import attach_budget
+    from .callbacks import attach_run
     from .common import (
         evaluate,
         load_for_training,
@@ -180,7 +180,6 @@ def run_grpo(
     )
     from .data import prompt_dataset
     from .replay import SuccessReplay
-    from .reporting import attach_logging
     from .resume import checkpoints_for
     from .trainers import SparringGRPOTrainer
 
@@ -231,15 +230,7 @@ def run_grpo(
         )
         if on_trainer is not None:
             on_trainer(trainer, tok)
-        attach_logging(trainer, cfg, out)
-        tracker = attach_budget(
-            trainer,
-            budget,
-            warmup_steps=cfg.warmup_steps,
-            min_lr_ratio=cfg.min_lr_ratio,
-            show_progress=cfg.show_progress,
-            desc=ckpts.describe(method),
-        )
+        tracker = attach_run(trainer, cfg, out, budget, desc=ckpts.describe(method))
         # a batch is generated afresh every num_iterations steps: checkpoints fall on those
         ckpts.attach(trainer, tracker, {"before": before}, align=cfg.num_iterations)
         ckpts.train(trainer)

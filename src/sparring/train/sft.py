@@ -174,22 +174,13 @@ def sft_trainer(
     """``(trainer, budget tracker)``: TRL's SFTTrainer (sparring's subclass) over the
     tokenized ``ds`` with the budget's stopping callback and schedule and the logging
     ``cfg`` asks for; not yet trained (the caller runs ``trainer.train()``)."""
-    from .callbacks import attach_budget
-    from .reporting import attach_logging
+    from .callbacks import attach_run
     from .trainers import SparringSFTTrainer
 
     args = sft_config(cfg, budget, output_dir, dd, mean, save=save)
     trainer = SparringSFTTrainer(model=model, args=args, train_dataset=ds, processing_class=tok)
     trainer.bucket_by_length = cfg.bucket_by_length
-    attach_logging(trainer, cfg, out)
-    tracker = attach_budget(
-        trainer,
-        budget,
-        warmup_steps=cfg.warmup_steps,
-        min_lr_ratio=cfg.min_lr_ratio,
-        show_progress=cfg.show_progress,
-        desc=desc,
-    )
+    tracker = attach_run(trainer, cfg, out, budget, desc=desc)
     return trainer, tracker
 
 

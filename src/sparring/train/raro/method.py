@@ -47,7 +47,7 @@ def raro(base: str, t: Task, cfg: RAROOptions, out: Path, budget: Budget) -> Run
     """RARO: policy vs a relativistic critic (the same model), demonstrations only, no verifier."""
     from sparring.models import atomic_dir, save_model
 
-    from ..callbacks import attach_budget
+    from ..callbacks import attach_run
     from ..common import (
         evaluate,
         load_for_training,
@@ -59,7 +59,6 @@ def raro(base: str, t: Task, cfg: RAROOptions, out: Path, budget: Budget) -> Run
     )
     from ..grpo import _reference_path
     from ..lora import is_adapter
-    from ..reporting import attach_logging
     from ..resume import checkpoints_for
     from .judging import verified_stats
     from .options import trainer_args
@@ -82,15 +81,7 @@ def raro(base: str, t: Task, cfg: RAROOptions, out: Path, budget: Budget) -> Run
             critic_model=critic,
             monitor=(lambda rnd: verified_stats(t, rnd)) if cfg.monitor_every else None,
         )
-        attach_logging(trainer, cfg, out)
-        tracker = attach_budget(
-            trainer,
-            budget,
-            warmup_steps=cfg.warmup_steps,
-            min_lr_ratio=cfg.min_lr_ratio,
-            show_progress=cfg.show_progress,
-            desc=ckpts.describe("raro"),
-        )
+        tracker = attach_run(trainer, cfg, out, budget, desc=ckpts.describe("raro"))
         ckpts.attach(trainer, tracker, {"before": before}, align=cfg.num_iterations)
         ckpts.train(trainer)
     model = trainer.model
