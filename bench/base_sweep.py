@@ -102,7 +102,8 @@ def measure(source: str) -> dict:
     t0 = time.perf_counter()
     res = run_probes(source, None, "countdown", PROBES, config=PROBE_CONFIG)
     out = {}
-    for name, (probe, metric, *_rest) in {**THRESHOLDS, **{k: (*v, None, None) for k, v in REPORTED.items()}}.items():
+    read = {**{m: t[:2] for m, t in THRESHOLDS.items()}, **REPORTED}  # measure -> (probe, metric)
+    for name, (probe, metric) in read.items():
         r = res[probe]
         ci = r.ci.get(metric)
         out[name] = {"value": r.metrics.get(metric), "ci": list(ci) if ci else None}

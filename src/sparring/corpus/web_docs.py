@@ -59,7 +59,6 @@ HONEST = (
     "One of those lines looks off.",
 )
 PROSE_OPEN = ("Let me check this solution.", "Checking the work line by line.", "Is this right? Let's see.")
-PROSE_LAYOUTS = ("A", "B")  # comparison prose layouts name the answers A and B
 
 
 @dataclass(frozen=True)
