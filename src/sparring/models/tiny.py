@@ -41,6 +41,7 @@ Public API::
 
     make_tiny_real(arch="qwen2", out_dir=None, seed=0) -> (model, tokenizer)
     tiny_real_tokenizer(arch="qwen2") -> PreTrainedTokenizerFast
+    bpe_tokenizer(texts, arch="llama", vocab_size=512, digits=None) -> PreTrainedTokenizerFast
     TINY_ARCHS: tuple[str, ...]
 """
 
@@ -49,6 +50,7 @@ from __future__ import annotations
 import os
 import random
 from pathlib import Path
+from typing import Iterable
 
 import torch
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, processors, trainers
@@ -75,6 +77,7 @@ _LLAMA3_SPLIT = (
     r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"
     r"|\s*[\r\n]+|\s+(?!\S)|\s+"
 )
+_SPLITS = {"single": _QWEN2_SPLIT, "triple": _LLAMA3_SPLIT}
 
 QWEN2_CHAT_TEMPLATE = (
     "{%- for message in messages %}"
@@ -173,28 +176,34 @@ def _check_arch(arch: str) -> str:
     return arch
 
 
-def tiny_real_tokenizer(arch: str = "qwen2") -> PreTrainedTokenizerFast:
-    """The byte-level BPE tokenizer of ``arch`` (left padding, chat template set).
-
-    Trained offline on a fixed corpus, so the same ``arch`` always gives the same files.
-    """
+def bpe_tokenizer(
+    texts: Iterable[str], arch: str = "llama", vocab_size: int = BPE_VOCAB, digits: str | None = None
+) -> PreTrainedTokenizerFast:
+    """A byte-level BPE tokenizer trained by ``tokenizers`` on ``texts``, with ``arch``'s
+    special tokens, chat template and pad/EOS conventions (left padding). ``vocab_size``:
+    the size the BPE trainer aims at, special tokens included (fewer when ``texts`` run out
+    of merges). ``digits``: "single" (every digit its own pre-token, as Qwen2) or "triple"
+    (up to 3 digits, as Llama 3); None: the family's own. Deterministic in its inputs."""
     specials = _SPECIALS[_check_arch(arch)]
+    if digits is None:
+        digits = "single" if arch == "qwen2" else "triple"
+    if digits not in _SPLITS:
+        raise ValueError(f"digits: must be one of {list(_SPLITS)}, got {digits!r}")
     backend = Tokenizer(models.BPE())
-    split = _QWEN2_SPLIT if arch == "qwen2" else _LLAMA3_SPLIT
     backend.pre_tokenizer = pre_tokenizers.Sequence(
         [
-            pre_tokenizers.Split(Regex(split), behavior="isolated", invert=False),
+            pre_tokenizers.Split(Regex(_SPLITS[digits]), behavior="isolated", invert=False),
             pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
         ]
     )
     backend.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=BPE_VOCAB - (12 if arch == "qwen2" else 0),  # qwen2's model vocab is padded above it
+        vocab_size=vocab_size,
         special_tokens=specials,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
-    backend.train_from_iterator(_corpus(), trainer)
+    backend.train_from_iterator(texts, trainer)
     if arch == "llama":
         bos = backend.token_to_id("<|begin_of_text|>")
         backend.post_processor = processors.TemplateProcessing(
@@ -223,6 +232,15 @@ def tiny_real_tokenizer(arch: str = "qwen2") -> PreTrainedTokenizerFast:
             {"additional_special_tokens": ["<|end_of_text|>", "<|start_header_id|>", "<|end_header_id|>"]}
         )
     return tok
+
+
+def tiny_real_tokenizer(arch: str = "qwen2") -> PreTrainedTokenizerFast:
+    """The byte-level BPE tokenizer of ``arch`` (left padding, chat template set).
+
+    Trained offline on a fixed corpus, so the same ``arch`` always gives the same files.
+    """
+    # qwen2's model vocab is padded above the tokenizer's
+    return bpe_tokenizer(_corpus(), _check_arch(arch), BPE_VOCAB - (12 if arch == "qwen2" else 0))
 
 
 def _config(arch: str, tok: PreTrainedTokenizerFast) -> Qwen2Config | LlamaConfig:
