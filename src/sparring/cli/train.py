@@ -86,7 +86,7 @@ REPORT_HELP = (
 
 NO_BASE = (
     "--base: pretraining always starts from a fresh preset, never from a base; "
-    "choose it with --preset NAME (test, tiny, small; chat presets: chat-test, chat-small)"
+    "choose it with --set preset=NAME (test, tiny, small; chat presets: chat-test, chat-small)"
 )
 
 

@@ -158,7 +158,8 @@ def pretrain(task: Task, n: int, seed: int = 0, **options) -> Dataset:
     a solution row), and abstention rows (``No solution``) for the unsolvable problems the
     task config generates (``unsolvable_fraction`` > 0). No critiques. Labels as in
     ``noisy`` and ``search``. ``mix: v2``: the web-like mix (``web.web_mix``). ``style:
-    chat`` (v1): the same draws with the task's chat prompts (user messages) and each
+    chat`` (v1): v1's documents (the same problems and draws) with the task's chat prompts
+    (user messages, the template drawn from a stream of its own) and each
     completion rewritten by ``task.chat_of`` (an assistant message: the work, then the
     answer it reaches in ``<answer>`` tags, right or wrong)."""
     o = PretrainOptions.make(options)
@@ -172,9 +173,15 @@ def pretrain(task: Task, n: int, seed: int = 0, **options) -> Dataset:
     combos = None
     if task.has("search") and o.search_fraction > 0:
         combos = check_search(task, o.recipe, ("dfs", "bfs"), ("sum", "mult"), (1, 2, 3, 4, 5), problems[0])
+    # chat: the char stream draws as in v1 (so the documents are v1's), the chat template its own
+    char_templates = templates if o.style == "char" else check_templates(task, o.recipe, None)
+    chat_rng = recipe_rng("pretrain-chat", task, seed)
     rows = Rows(task, o.style)
     for p in problems:
-        prompt = task.prompt(p, rng.choice(templates), o.style)
+        template = rng.choice(char_templates)
+        if o.style == "chat":
+            template = chat_rng.choice(templates)
+        prompt = task.prompt(p, template, o.style)
         got = None
         if combos is not None and rng.random() < o.search_fraction and p.solvable:
             got = trace_for(task, p, rng, combos, only_solved=True)

@@ -148,7 +148,7 @@ def make_model(
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
     tok = tokenizer if is_chat_preset(preset) and tokenizer is not None else char_tokenizer()
-    config = preset_config(preset, tok if is_chat_preset(preset) else None)
+    config = preset_config(preset, tokenizer if is_chat_preset(preset) else None)  # a chat preset needs its own
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = LlamaForCausalLM(config)

@@ -274,9 +274,7 @@ class Task(ABC):
         abstention, a search trace) rewritten in the chat style: the same work as reasoning,
         then the answer it reaches in ``<answer>...</answer>`` (the chat style of the
         ``pretrain`` recipe). Tasks that cannot: one ValueError."""
-        raise ValueError(
-            f"style: {self.name} cannot rewrite its char completions in the chat style (countdown can)"
-        )
+        raise ValueError(f"style: {self.name} cannot rewrite its char completions in the chat style (countdown can)")
 
     def solutions(self, problem: Problem, limit: int | None = None) -> list[str]:
         """All distinct gold solutions (default: just ``solve``)."""

@@ -212,7 +212,6 @@ def _pretrain(
     t: Task, out: Path, cfg: PretrainOptions, b: Budget, out_dir: Path, task_settings: dict | None = None
 ) -> RunCard:
     from sparring.models import atomic_dir
-
     from sparring.models.presets import is_chat_preset
 
     init = fresh_chat_model(cfg.preset) if is_chat_preset(cfg.preset) else None
