@@ -28,12 +28,18 @@ built by :func:`make_model` only with that ``tokenizer`` (``load_model("chat-sma
 an error). ``vocab`` is the BPE trainer's target; Countdown's corpus runs out of merges
 below it (``zoo:countdown-chat``: see its card).
 
-==========  ======  ======  =====  =====  =====  =========================================
-preset      layers  hidden  heads  FFN    vocab  parameters (at the vocab reached)
-==========  ======  ======  =====  =====  =====  =========================================
-chat-test   2       48      2      96     1024   ~0.05M (tests only)
-chat-small  4       256     4      1024   2048   ~4.3M (``zoo:countdown-chat``)
-==========  ======  ======  =====  =====  =====  =========================================
+==========  ======  ======  =====  =====  =====  =============================================
+preset      layers  hidden  heads  FFN    vocab  parameters (measured, at the vocab reached)
+==========  ======  ======  =====  =====  =====  =============================================
+chat-test   2       48      2      96     1024   74,400 (tests only; 585 tokens)
+chat-small  4       256     4      1024   2048   4,346,368 (``zoo:countdown-chat``; 585 tokens)
+==========  ======  ======  =====  =====  =====  =============================================
+
+Countdown's chat corpus has a few hundred distinct words and single-digit numbers, so the
+BPE trainer stops at 585 tokens (256 bytes, 6 special tokens, the merges) for 300 rows as
+for 20,480. ``chat-small`` was sized by its measured rate (docs/real-models.md): 1.4-1.5e10
+FLOP/s on 2 shared cores, so v1's 3e13 FLOPs take ~35 minutes (the hidden-192 shape ran at
+1.2e10, ~42 minutes).
 """
 
 from __future__ import annotations
