@@ -43,7 +43,11 @@ DEFAULT_BUDGET = "3000steps"
 
 @dataclass
 class PretrainOptions(SFTOptions):
-    preset: str = opt("tiny", "Model preset to initialise (seed 0) and train from scratch.")
+    preset: str = opt(
+        "tiny",
+        "Model preset to initialise (seed 0) and train from scratch: test, tiny, small (char style) "
+        "or chat-test, chat-small (chat style: a BPE tokenizer trained on the corpus).",
+    )
     recipe: str = opt("pretrain", "Corpus recipe: the base model's diet.")
     recipe_options: dict = opt(
         {"error_rate": 0.4, "search_fraction": 0.1},
