@@ -1,7 +1,8 @@
 """Trained positive and negative controls for every probe (issue 19, docs/probes.md).
 
     PYTHONPATH=src SPARRING_THREADS=1 python bench/controls.py --out runs/controls [--budget 2e12flops] [--n 200]
-        [--seed 0] [--only sft,hold] [--phase all|train|probe]
+        [--seed 0] [--only sft,hold] [--phase all|train|probe|report]
+    PYTHONPATH=src python bench/controls.py --out runs/pooled --combine A/results.json,B/results.json,...
 
 From ``zoo:countdown-base``, one SFT model per control corpus (``sparring.corpus.controls``
 and the existing recipes), each at the same budget (default 2e12 FLOPs, a third of an arm
@@ -18,12 +19,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import time
 from pathlib import Path
 
 from sparring.probes import ProbeConfig, run_probes
+from sparring.stats import normal_difference, pooled
 from sparring.tasks import get_task
 
 BASE = "zoo:countdown-base"
@@ -60,6 +61,10 @@ PAIRS = [
     ("confidence", "rise", "derive", "answer-first", +1, STATED),
 ]
 EXTRA = [("sft", "confidence,infogain", {})]  # the char style: these two must say n/a
+# the budget (FLOPs) each pair is pooled over seeds at (pre-registered in docs/probes.md):
+# per probe
+PAIR_BUDGET = {"infogain": 6e12, "confidence": 6e12, "critique": 12e12, "gaslight": 12e12}
+PAIR_BUDGET.update({p: 2e12 for p in ("accuracy", "passk", "validity", "abstain", "sensitivity")})
 
 
 def train_all(out: Path, budget: str, seed: int, names: list[str]) -> dict[str, dict]:
@@ -135,12 +140,62 @@ def separation(results: dict) -> list[dict]:
         if va is None or vb is None:
             rows.append({**row, "verdict": "undefined"})
             continue
-        se = [(c[1] - c[0]) / 3.92 if c else 0.0 for c in (ca, cb)]
-        diff, half = va - vb, 1.96 * math.sqrt(se[0] ** 2 + se[1] ** 2)
-        lo, hi = diff - half, diff + half
-        ok = lo > 0 if sign > 0 else hi < 0
-        rows.append({**row, "diff": diff, "diff_ci": [lo, hi], "verdict": "separated" if ok else "not separated"})
+        rows.append({**row, **compared(pooled([va], [ca]), pooled([vb], [cb]), sign)})
     return rows
+
+
+def compared(pos: tuple[float, float], neg: tuple[float, float], sign: int) -> dict:
+    """The difference of two (mean, standard error) and whether it lies on the expected side."""
+    diff, (lo, hi) = normal_difference(pos, neg)
+    ok = lo > 0 if sign > 0 else hi < 0
+    return {"diff": diff, "diff_ci": [lo, hi], "verdict": "separated" if ok else "not separated"}
+
+
+def flops_of(budget: str) -> float:
+    return float(budget.lower().removesuffix("flops"))
+
+
+def combine(files: list[str]) -> tuple[list[dict], str]:
+    """Pool every pair over seeds at its pre-registered budget (``PAIR_BUDGET``; docs/probes.md).
+
+    Each file is a ``results.json`` (or a list of ``{"args": {budget, seed}, "pairs": [...]}``);
+    a pair's rows at other budgets are ignored. Per model: ``stats.pooled`` over seeds (the
+    lab's rule for unpaired metrics); the difference: ``stats.normal_difference``.
+    """
+    runs = []
+    for f in files:
+        got = json.loads(Path(f).read_text())
+        runs += got if isinstance(got, list) else [got]
+    by_pair: dict[tuple, dict[int, dict]] = {}
+    for run in runs:
+        budget, seed = flops_of(run["args"]["budget"]), int(run["args"]["seed"])
+        for r in run["pairs"]:
+            key = (r["probe"], r["metric"], r["positive"], r["negative"])
+            if "diff" in r and budget == PAIR_BUDGET[key[0]]:
+                by_pair.setdefault(key, {})[seed] = r
+    rows, lines = (
+        [],
+        [
+            "| probe | metric | budget | positive | negative | per seed (pos - neg, verdict) "
+            "| pooled positive | pooled negative | pooled difference [95% CI] | separated? |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ],
+    )
+    for key, seeds in by_pair.items():
+        rs = [seeds[s] for s in sorted(seeds)]
+        sign = rs[0]["expect"]
+        pos = pooled([r["pos_value"] for r in rs], [r["pos_ci"] for r in rs])
+        neg = pooled([r["neg_value"] for r in rs], [r["neg_ci"] for r in rs])
+        row = {"pair": list(key), "seeds": sorted(seeds), "pos": pos, "neg": neg, **compared(pos, neg, sign)}
+        rows.append(row)
+        each = "; ".join(f"s{s}: {seeds[s]['diff']:+.3f} {seeds[s]['verdict']}" for s in sorted(seeds))
+        budget = PAIR_BUDGET[key[0]]
+        lines.append(
+            f"| {key[0]} | {key[1]} ({'higher' if sign > 0 else 'lower'} for +) | {budget:.2g} | {key[2]} | {key[3]} "
+            f"| {each} | {pos[0]:.3f} ± {1.96 * pos[1]:.3f} | {neg[0]:.3f} ± {1.96 * neg[1]:.3f} "
+            f"| {row['diff']:+.3f} [{row['diff_ci'][0]:+.3f}, {row['diff_ci'][1]:+.3f}] | {row['verdict']} |"
+        )
+    return rows, "\n".join(lines) + "\n"
 
 
 def fmt(v, ci) -> str:
@@ -186,7 +241,13 @@ def main() -> None:
     ap.add_argument(
         "--phase", choices=("all", "train", "probe", "report"), default="all", help="report: re-read results.json"
     )
+    ap.add_argument("--combine", default="", help="comma-separated results files: pool the pairs over seeds")
     args = ap.parse_args()
+    if args.combine:
+        rows, text = combine(args.combine.split(","))
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        (Path(args.out) / "pooled.json").write_text(json.dumps(rows, indent=1))
+        return print(text)
     names = [m for m in MODELS if not args.only or m in args.only.split(",")]
     unknown = set(args.only.split(",")) - set(MODELS) - {""}
     if unknown:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sparring.stats import bootstrap_ci, paired_difference, ratio_stat
+from sparring.stats import bootstrap_ci, normal_difference, paired_difference, pooled, ratio_stat
 
 
 def test_interval_is_seeded_named_and_covers_the_mean():
@@ -30,3 +30,12 @@ def test_ratio_and_paired_difference():
     same = paired_difference(a, a, seed=0)
     assert same == (0.0, (0.0, 0.0))  # identical arms: no difference, no spread
     assert paired_difference([], [], seed=0) is None
+
+
+def test_pooled_over_seeds_and_the_normal_difference():
+    mean, se = pooled([0.2, 0.4, 0.6], [(0.1, 0.1 + 3.92 * 0.03), (0.3, 0.3 + 3.92 * 0.04), None])
+    assert abs(mean - 0.4) < 1e-12 and abs(se - 0.05 / 3) < 1e-12  # sqrt(.03^2 + .04^2 + 0) / 3
+    diff, (lo, hi) = normal_difference((0.5, 0.03), (0.2, 0.04))
+    assert abs(diff - 0.3) < 1e-12 and abs(hi - lo - 2 * 1.96 * 0.05) < 1e-12
+    with pytest.raises(ValueError, match="no values"):
+        pooled([], [])

@@ -85,3 +85,23 @@ def correlation_stat(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     yc = y - y.mean(axis=1, keepdims=True)
     with np.errstate(divide="ignore", invalid="ignore"):
         return (xc * yc).sum(axis=1) / np.sqrt((xc**2).sum(axis=1) * (yc**2).sum(axis=1))
+
+
+def pooled(values: Sequence[float], intervals: Sequence[Interval | None]) -> tuple[float, float]:
+    """(mean, standard error) of one metric measured in several runs (seeds).
+
+    The mean is over the runs; each run's standard error is its 95% interval's width / 3.92
+    (a run without an interval counts as exact), and the mean's is
+    sqrt(sum of their squares) / number of runs. Used for unpaired metrics by the lab's
+    findings and by bench/controls.py.
+    """
+    if not values:
+        raise ValueError("pooled: no values")
+    ses = [(ci[1] - ci[0]) / 3.92 if ci else 0.0 for ci in intervals]
+    return float(np.mean(values)), float(np.sqrt(sum(s * s for s in ses)) / len(values))
+
+
+def normal_difference(a: tuple[float, float], b: tuple[float, float]) -> tuple[float, Interval]:
+    """a - b with its 95% normal-approximation interval, from two (mean, standard error)."""
+    diff, half = a[0] - b[0], 1.96 * float(np.hypot(a[1], b[1]))
+    return diff, (diff - half, diff + half)

@@ -36,13 +36,10 @@ training rounds, not from probes: ``rounds.py`` holds its claims and rule.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
-from sparring.stats import paired_difference
+from sparring.stats import normal_difference, paired_difference, pooled
 
 from .store import Store
 
@@ -237,10 +234,7 @@ def _metric(store: Store, arm: str, probe: str, metric: str) -> tuple[float, flo
     ]
     if not rows:
         return None
-    mean = float(np.mean([r["value"] for r in rows]))
-    ses = [(r["hi"] - r["lo"]) / 3.92 for r in rows if r["lo"] is not None]
-    se = math.sqrt(sum(s * s for s in ses)) / len(ses) if ses else 0.0
-    return mean, se
+    return pooled([r["value"] for r in rows], [(r["lo"], r["hi"]) if r["lo"] is not None else None for r in rows])
 
 
 def _paired(store: Store, a: str, b: str) -> tuple[float, float, float, int] | None:
@@ -268,9 +262,8 @@ def _effect(store: Store, claim: Claim, a: str, b: str) -> tuple[float, float, f
     ma, mb = _metric(store, a, claim.probe, claim.metric), _metric(store, b, claim.probe, claim.metric)
     if ma is None or mb is None:
         return None
-    eff = ma[0] - mb[0]
-    half = 1.96 * math.sqrt(ma[1] ** 2 + mb[1] ** 2)
-    return eff, eff - half, eff + half, "normal approximation from the probes' intervals"
+    eff, (lo, hi) = normal_difference(ma, mb)
+    return eff, lo, hi, "normal approximation from the probes' intervals"
 
 
 def evaluate(store: Store, roles: dict[str, str]) -> list[dict[str, Any]]:
