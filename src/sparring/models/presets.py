@@ -108,22 +108,13 @@ def preset_config(preset: str, tokenizer: PreTrainedTokenizerFast | None = None)
                 "pretraining corpus, so only `sparring pretrain --style chat --preset "
                 f"{preset}` builds it (or load a checkpoint it wrote, such as zoo:countdown-chat)"
             )
-        ends = [tok.convert_tokens_to_ids("<|end_of_text|>"), tok.eos_token_id]
-        return LlamaConfig(
-            vocab_size=len(tok),
-            hidden_size=p.hidden_size,
-            intermediate_size=p.intermediate_size,
-            num_hidden_layers=p.num_hidden_layers,
-            num_attention_heads=p.num_attention_heads,
-            num_key_value_heads=p.num_attention_heads,
-            max_position_embeddings=p.max_position_embeddings,
-            rope_theta=p.rope_theta,
-            tie_word_embeddings=True,
-            pad_token_id=tok.pad_token_id,
-            bos_token_id=tok.bos_token_id,
-            eos_token_id=ends,
-            dtype="float32",
-        )
+        # a chat model ends at the end of its turn or at the end of the text
+        extra = {
+            "rope_theta": p.rope_theta,
+            "eos_token_id": [tok.convert_tokens_to_ids("<|end_of_text|>"), tok.eos_token_id],
+        }
+    else:
+        extra = {"eos_token_id": tok.eos_token_id}
     return LlamaConfig(
         vocab_size=len(tok),
         hidden_size=p.hidden_size,
@@ -135,8 +126,8 @@ def preset_config(preset: str, tokenizer: PreTrainedTokenizerFast | None = None)
         tie_word_embeddings=True,
         pad_token_id=tok.pad_token_id,
         bos_token_id=tok.bos_token_id,
-        eos_token_id=tok.eos_token_id,
         dtype="float32",
+        **extra,
     )
 
 
