@@ -22,7 +22,7 @@ expensive per token.
 
 Chat presets (:class:`BPEPreset`) are Llama-3-style models whose tokenizer does not exist
 before their corpus does: ``sparring pretrain --style chat`` trains a byte-level BPE
-tokenizer (``tiny.bpe_tokenizer``: Llama 3's special tokens and chat template, every digit
+tokenizer (``bpe.bpe_tokenizer``: Llama 3's special tokens and chat template, every digit
 its own token) on the pretraining corpus's text, then builds the model for it; so they are
 built by :func:`make_model` only with that ``tokenizer`` (``load_model("chat-small")`` is
 an error). ``vocab`` is the BPE trainer's target; Countdown's corpus runs out of merges
@@ -161,7 +161,7 @@ def make_model(
 
 def preset_tokenizer(preset: str, texts) -> PreTrainedTokenizerFast:
     """The BPE tokenizer of chat preset ``preset`` trained on ``texts`` (its corpus)."""
-    from .tiny import bpe_tokenizer
+    from .bpe import bpe_tokenizer
 
     p = _check_preset(preset)
     if not isinstance(p, BPEPreset):
