@@ -136,8 +136,8 @@ def test_make_model_deterministic_and_keeps_global_rng():
     pa, pb, pc = (list(m.state_dict().values()) for m in (a, b, c))
     assert all(torch.equal(x, y) for x, y in zip(pa, pb))
     assert not all(torch.equal(x, y) for x, y in zip(pa, pc))
-    assert set(PRESETS) == {"test", "tiny", "small"}
-    with pytest.raises(ValueError, match="presets are small, test, tiny"):
+    assert set(PRESETS) == {"test", "tiny", "small", "chat-test", "chat-small"}  # chat: BPE, built by pretrain
+    with pytest.raises(ValueError, match="presets are chat-small, chat-test, small, test, tiny"):
         make_model("huge")
     with pytest.raises(ValueError, match="seed"):
         make_model("test", seed=-1)
@@ -196,7 +196,7 @@ def test_load_preset_and_errors(tmp_path):
         load_model(str(tmp_path / "nowhere"))
     with pytest.raises(ValueError, match=r"not a model directory: .* \(no config.json, nor adapter_config.json\)"):
         load_model(tmp_path)
-    with pytest.raises(ValueError, match="unknown model 'huge'.*presets are small, test, tiny"):
+    with pytest.raises(ValueError, match="unknown model 'huge'.*presets are chat-small, chat-test, small, test, tiny"):
         load_model("huge")
     with pytest.raises(ValueError, match="unknown zoo model zoo:nope: available zoo models"):
         load_model("zoo:nope")

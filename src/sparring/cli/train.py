@@ -86,7 +86,7 @@ REPORT_HELP = (
 
 NO_BASE = (
     "--base: pretraining always starts from a fresh preset, never from a base; "
-    "choose it with --set preset=NAME (test, tiny, small)"
+    "choose it with --set preset=NAME (test, tiny, small; chat presets: chat-test, chat-small)"
 )
 
 
@@ -229,6 +229,15 @@ def pretrain_cmd(
     base: Optional[str] = typer.Option(None, "--base", hidden=True, help="Refused: " + NO_BASE),
     resume: bool = typer.Option(False, "--resume", help=RESUME_HELP),
     checkpoint_every: Optional[str] = typer.Option(None, "--checkpoint-every", help=EVERY_HELP),
+    preset: Optional[str] = typer.Option(
+        None, "--preset", help="The preset to train from scratch (the option preset; default tiny)."
+    ),
+    style: Optional[str] = typer.Option(
+        None,
+        "--style",
+        help="char (char presets) or chat (chat presets: chat-small, chat-test; the recipe in the "
+        "chat style, a BPE tokenizer trained on it); default auto: the preset's.",
+    ),
 ) -> None:
     """Train a tiny model from scratch on the pretrain recipe (mixed-quality solutions +
     search traces, no critiques); writes weights, tokenizer, run.json and card.json (the
@@ -239,7 +248,8 @@ def pretrain_cmd(
     try:
         if base is not None:
             raise ValueError(NO_BASE)
-        cfg = PretrainOptions.from_any(_with_flags(load_options(config, settings), checkpoint_every=checkpoint_every))
+        flags = dict(checkpoint_every=checkpoint_every, preset=preset, style=style)
+        cfg = PretrainOptions.from_any(_with_flags(load_options(config, settings), **flags))
         b = Budget.parse(budget)
         ts = task_settings(task_set)
         t = get_task(task, **ts)

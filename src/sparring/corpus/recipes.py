@@ -124,9 +124,11 @@ class PretrainOptions(Options):
     (tasks with search only; ignored otherwise; None = 0.3). v2 only: ``shares`` (document
     kind -> share, None = ``web.V2_SHARES``), ``noise`` (rate name -> rate, over
     ``web.V2_NOISE``), ``heldout_flaws`` (flaw kinds no document shows, None = those of
-    ``web.V2_HELDOUT_FLAWS`` the task has)."""
+    ``web.V2_HELDOUT_FLAWS`` the task has). ``style`` "chat" (v1 only): the same documents
+    as conversations (``task.chat_of``), the base of ``zoo:countdown-chat``."""
 
     recipe = "pretrain"
+    chat = True
     mix: str = "v1"
     error_rate: float = 0.4
     search_fraction: float | None = None
@@ -138,6 +140,7 @@ class PretrainOptions(Options):
     def validate(self) -> None:
         _rate(self, "error_rate")
         check_v2(self)
+        need(self.style == "char" or self.mix == "v1", self.recipe, "style", "chat is for mix v1 only", self.style)
         if self.mix == "v1":
             self.search_fraction = 0.3 if self.search_fraction is None else self.search_fraction
             _rate(self, "search_fraction")
@@ -154,11 +157,15 @@ def pretrain(task: Task, n: int, seed: int = 0, **options) -> Dataset:
     traces (default settings, where the task supports search; a failed search falls back to
     a solution row), and abstention rows (``No solution``) for the unsolvable problems the
     task config generates (``unsolvable_fraction`` > 0). No critiques. Labels as in
-    ``noisy`` and ``search``. ``mix: v2``: the web-like mix (``web.web_mix``)."""
+    ``noisy`` and ``search``. ``mix: v2``: the web-like mix (``web.web_mix``). ``style:
+    chat`` (v1): v1's documents (the same problems and draws) with the task's chat prompts
+    (user messages, the template drawn from a stream of its own) and each
+    completion rewritten by ``task.chat_of`` (an assistant message: the work, then the
+    answer it reaches in ``<answer>`` tags, right or wrong)."""
     o = PretrainOptions.make(options)
     check_args(o.recipe, task, n, seed)
     o.require(task)
-    templates = check_templates(task, o.recipe, o.templates)
+    templates = check_templates(task, o.recipe, o.templates, o.style)
     if o.mix == "v2":
         return web_mix(task, n, seed, o, templates)
     rng = recipe_rng(o.recipe, task, seed)
@@ -166,12 +173,18 @@ def pretrain(task: Task, n: int, seed: int = 0, **options) -> Dataset:
     combos = None
     if task.has("search") and o.search_fraction > 0:
         combos = check_search(task, o.recipe, ("dfs", "bfs"), ("sum", "mult"), (1, 2, 3, 4, 5), problems[0])
-    rows = Rows(task)
+    # chat: the char stream draws as in v1 (so the documents are v1's), the chat template its own
+    char_templates = templates if o.style == "char" else check_templates(task, o.recipe, None)
+    chat_rng = recipe_rng("pretrain-chat", task, seed)
+    rows = Rows(task, o.style)
     for p in problems:
-        prompt = task.prompt(p, rng.choice(templates))
+        template = rng.choice(char_templates)
+        if o.style == "chat":
+            template = chat_rng.choice(templates)
+        prompt = task.prompt(p, template, o.style)
         got = None
         if combos is not None and rng.random() < o.search_fraction and p.solvable:
             got = trace_for(task, p, rng, combos, only_solved=True)
         text, label = got if got is not None else candidate(task, p, rng, o.error_rate)
-        rows.add(p, prompt, text, label)
+        rows.add(p, prompt, task.chat_of(p, text) if o.style == "chat" else text, label)
     return rows.dataset()

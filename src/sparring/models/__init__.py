@@ -22,12 +22,13 @@ Public API::
 
 from sparring.runcard import RUN_CARD, ZOO_CARD, RunCard
 
+from .bpe import TINY_ARCHS
 from .device import DeviceDefaults, configure_threads, device_defaults, trl_args_overrides
 from .generation import HFResponder, as_responder, cut_at_stop, load_for_inference
 from .loading import atomic_dir, list_zoo, load_model, resolve_model_source, save_model
 from .presets import PRESETS, Preset, count_parameters, make_model, preset_config
 from .responder import Message, Prompt, Responder, assistant, token_counter, user
-from .tiny import TINY_ARCHS, make_tiny_real, tiny_real_tokenizer
+from .tiny import make_tiny_real, tiny_real_tokenizer
 from .tokenizer import VOCAB, VOCAB_SIZE, char_tokenizer
 
 __all__ = [

@@ -30,7 +30,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Iterable
 
-from .presets import PRESETS
+from .presets import PRESETS, is_chat_preset
 from .tokenizer import VOCAB
 
 CHUNK = 1 << 20
@@ -106,6 +106,8 @@ def preset_fingerprint(name: str) -> str:
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}: presets are {', '.join(sorted(PRESETS))}")
     d = {"preset": name, "config": asdict(PRESETS[name]), "init_seed": 0, "vocab": list(VOCAB)}
+    if is_chat_preset(name):  # its tokenizer is trained on the corpus pretraining builds
+        d["vocab"] = "bpe"
     return _combine("preset", [("definition", json.dumps(d, sort_keys=True))])
 
 

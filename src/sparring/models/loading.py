@@ -189,8 +189,11 @@ def load_tokenizer(preset_or_path: str | os.PathLike) -> PreTrainedTokenizerBase
     """The tokenizer of a preset, ``zoo:NAME`` or model directory, without loading weights."""
     kind, source = resolve_model_source(preset_or_path)
     if kind == "preset":
+        from .presets import is_chat_preset, preset_config
         from .tokenizer import char_tokenizer
 
+        if is_chat_preset(source):
+            preset_config(str(source))  # the one error: its tokenizer exists only once pretrained
         return char_tokenizer()
     return _dir_tokenizer(Path(source))
 

@@ -74,10 +74,18 @@ def resolve_style(style: Any, tokenizer: Any, where: str = "style") -> str:
 
 def style_of_model(style: Any, source: Any, where: str = "style") -> str:
     """:func:`resolve_style` for a preset, ``zoo:NAME`` or model directory (loads only
-    its tokenizer)."""
+    its tokenizer); a chat preset (``presets.CHAT_PRESETS``) is chat."""
     check_style(style, where)
     from .loading import load_tokenizer
+    from .presets import is_chat_preset
 
+    if is_chat_preset(source):  # its BPE tokenizer (chat template) comes from its corpus: chat only
+        if style == "char":
+            raise ValueError(
+                f"{where}: preset {source} is a chat preset (a BPE tokenizer with a chat template), "
+                "trained in the chat style: use style chat or auto, or a char preset for the char style"
+            )
+        return "chat"
     return resolve_style(style, load_tokenizer(source), where)
 
 

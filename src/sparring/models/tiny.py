@@ -41,7 +41,7 @@ Public API::
 
     make_tiny_real(arch="qwen2", out_dir=None, seed=0) -> (model, tokenizer)
     tiny_real_tokenizer(arch="qwen2") -> PreTrainedTokenizerFast
-    TINY_ARCHS: tuple[str, ...]
+    (the BPE tokenizers themselves: ``bpe.bpe_tokenizer``)
 """
 
 from __future__ import annotations
@@ -51,7 +51,6 @@ import random
 from pathlib import Path
 
 import torch
-from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 from transformers import (
     LlamaConfig,
     LlamaForCausalLM,
@@ -61,51 +60,8 @@ from transformers import (
     Qwen2ForCausalLM,
 )
 
+from .bpe import BPE_VOCAB, bpe_tokenizer, check_arch
 from .loading import save_model
-
-TINY_ARCHS = ("qwen2", "llama")
-BPE_VOCAB = 512  # tokenizer size the BPE trainer aims at, special tokens included
-
-# the families' pre-tokenizer regexes: Qwen2 splits every digit, Llama 3 groups up to 3
-_QWEN2_SPLIT = (
-    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"
-    r"|\s*[\r\n]+|\s+(?!\S)|\s+"
-)
-_LLAMA3_SPLIT = (
-    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"
-    r"|\s*[\r\n]+|\s+(?!\S)|\s+"
-)
-
-QWEN2_CHAT_TEMPLATE = (
-    "{%- for message in messages %}"
-    "{%- if loop.first and message['role'] != 'system' %}"
-    "{{- '<|im_start|>system\\nYou are a helpful assistant.<|im_end|>\\n' }}"
-    "{%- endif %}"
-    "{{- '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}"
-    "{%- endfor %}"
-    "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}"
-)
-
-LLAMA3_CHAT_TEMPLATE = (
-    "{{- bos_token }}"
-    "{%- for message in messages %}"
-    "{{- '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n'"
-    " + message['content'] | trim + '<|eot_id|>' }}"
-    "{%- endfor %}"
-    "{%- if add_generation_prompt %}{{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{%- endif %}"
-)
-
-_SPECIALS = {
-    "qwen2": ["<|endoftext|>", "<|im_start|>", "<|im_end|>"],
-    "llama": [
-        "<|begin_of_text|>",
-        "<|end_of_text|>",
-        "<|start_header_id|>",
-        "<|end_header_id|>",
-        "<|eot_id|>",
-        "<|finetune_right_pad_id|>",
-    ],
-}
 
 _SENTENCES = [
     "The answer is 42.",
@@ -167,62 +123,13 @@ def _corpus() -> list[str]:
     return out
 
 
-def _check_arch(arch: str) -> str:
-    if arch not in TINY_ARCHS:
-        raise ValueError(f"unknown tiny architecture {arch!r}: choose one of {', '.join(TINY_ARCHS)}")
-    return arch
-
-
 def tiny_real_tokenizer(arch: str = "qwen2") -> PreTrainedTokenizerFast:
     """The byte-level BPE tokenizer of ``arch`` (left padding, chat template set).
 
     Trained offline on a fixed corpus, so the same ``arch`` always gives the same files.
     """
-    specials = _SPECIALS[_check_arch(arch)]
-    backend = Tokenizer(models.BPE())
-    split = _QWEN2_SPLIT if arch == "qwen2" else _LLAMA3_SPLIT
-    backend.pre_tokenizer = pre_tokenizers.Sequence(
-        [
-            pre_tokenizers.Split(Regex(split), behavior="isolated", invert=False),
-            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
-        ]
-    )
-    backend.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=BPE_VOCAB - (12 if arch == "qwen2" else 0),  # qwen2's model vocab is padded above it
-        special_tokens=specials,
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    backend.train_from_iterator(_corpus(), trainer)
-    if arch == "llama":
-        bos = backend.token_to_id("<|begin_of_text|>")
-        backend.post_processor = processors.TemplateProcessing(
-            single="<|begin_of_text|> $A",
-            pair="<|begin_of_text|> $A <|begin_of_text|> $B",
-            special_tokens=[("<|begin_of_text|>", bos)],
-        )
-        names = dict(bos_token="<|begin_of_text|>", eos_token="<|eot_id|>", pad_token="<|finetune_right_pad_id|>")
-        template = LLAMA3_CHAT_TEMPLATE
-    else:
-        backend.post_processor = processors.ByteLevel(trim_offsets=False)
-        names = dict(eos_token="<|im_end|>", pad_token="<|endoftext|>")
-        template = QWEN2_CHAT_TEMPLATE
-    tok = PreTrainedTokenizerFast(
-        tokenizer_object=backend,
-        padding_side="left",
-        model_max_length=2048,
-        clean_up_tokenization_spaces=False,
-        chat_template=template,
-        **names,
-    )
-    if arch == "qwen2":
-        tok.add_special_tokens({"additional_special_tokens": ["<|im_start|>"]})
-    else:
-        tok.add_special_tokens(
-            {"additional_special_tokens": ["<|end_of_text|>", "<|start_header_id|>", "<|end_header_id|>"]}
-        )
-    return tok
+    # qwen2's model vocab is padded above the tokenizer's
+    return bpe_tokenizer(_corpus(), check_arch(arch), BPE_VOCAB - (12 if arch == "qwen2" else 0))
 
 
 def _config(arch: str, tok: PreTrainedTokenizerFast) -> Qwen2Config | LlamaConfig:

@@ -269,6 +269,13 @@ class Task(ABC):
     def _chat_gold(self, problem: Problem) -> str:
         raise ValueError(f"style: {self.name} has no chat style")
 
+    def chat_of(self, problem: Problem, text: str) -> str:
+        """A char-style completion ``text`` of ``problem`` (a gold or flawed solution, an
+        abstention, a search trace) rewritten in the chat style: the same work as reasoning,
+        then the answer it reaches in ``<answer>...</answer>`` (the chat style of the
+        ``pretrain`` recipe). Tasks that cannot: one ValueError."""
+        raise ValueError(f"style: {self.name} cannot rewrite its char completions in the chat style (countdown can)")
+
     def solutions(self, problem: Problem, limit: int | None = None) -> list[str]:
         """All distinct gold solutions (default: just ``solve``)."""
         return [self.solve(problem)]

@@ -105,17 +105,22 @@ def base_card(base: Any) -> dict:
     return info
 
 
-def load_for_training(base: Any, cfg: MethodConfig):
+def load_for_training(base: Any, cfg: MethodConfig, fresh: tuple | None = None):
     """(model, tokenizer, device defaults): float32 weights on the configured device,
     threads set, model in train mode, right padding. With ``cfg.lora`` the model is a peft
     model training a LoRA adapter (a base that is an adapter keeps training its adapter);
-    without, an adapter base is merged and every weight trains (``lora.py``)."""
+    without, an adapter base is merged and every weight trains (``lora.py``). ``fresh``: a
+    (model, tokenizer) pair already built (a chat preset's, ``pretrain``) instead of
+    loading ``base``."""
     from .lora import add_adapter, is_adapter
 
     dd = device_defaults(cfg.device)
     configure_threads(dd)
     lora = cfg.lora_options()
-    model, tok = load_model(base, device=dd.device, adapter="train" if lora else "merge")
+    if fresh is not None:
+        model, tok = fresh[0].to(dd.device), fresh[1]
+    else:
+        model, tok = load_model(base, device=dd.device, adapter="train" if lora else "merge")
     if lora is not None and not is_adapter(model):
         model = add_adapter(model, lora, f"{cfg.method_name}.lora")
     tok.padding_side = "right"

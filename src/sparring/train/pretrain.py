@@ -8,6 +8,13 @@ trainer, then writes next to the usual ``run.json`` a ``card.json``: the exact c
 that rebuilds it, the data hash, and its metrics (greedy accuracy on 500 held-out problems,
 pass@k at temperature 1). The aim is a base with latent but unreliable skill: greedy
 accuracy well below pass@k, so post-training methods have room to move.
+
+With a chat preset (``--style chat --preset chat-small``, ``presets.CHAT_PRESETS``) the same
+recipe is written in the chat style (``recipe_options.style: chat``: the task's chat prompts
+as user messages, each document's work and answer as the assistant's reply), a byte-level
+BPE tokenizer with a chat template is trained by ``tokenizers`` on those rows' text (train
+problems only: the recipe draws nothing else) and saved with the model, which is then
+initialised (seed 0) for it: ``zoo:countdown-chat`` (docs/real-models.md).
 """
 
 from __future__ import annotations
@@ -36,7 +43,11 @@ DEFAULT_BUDGET = "3000steps"
 
 @dataclass
 class PretrainOptions(SFTOptions):
-    preset: str = opt("tiny", "Model preset to initialise (seed 0) and train from scratch.")
+    preset: str = opt(
+        "tiny",
+        "Model preset to initialise (seed 0) and train from scratch: test, tiny, small (char style) "
+        "or chat-test, chat-small (chat style: a BPE tokenizer trained on the corpus).",
+    )
     recipe: str = opt("pretrain", "Corpus recipe: the base model's diet.")
     recipe_options: dict = opt(
         {"error_rate": 0.4, "search_fraction": 0.1},
@@ -60,13 +71,51 @@ class PretrainOptions(SFTOptions):
 
     def validate(self) -> None:
         super().validate()
-        self.check_choice("preset", ("test", "tiny", "small"))
+        from sparring.models.presets import PRESETS, is_chat_preset
+
+        self.check_choice("preset", tuple(PRESETS))
+        if self.style == "chat" and not is_chat_preset(self.preset):
+            raise self._err(
+                "style",
+                f"chat needs a chat preset (a BPE tokenizer with a chat template: {', '.join(_chat_presets())}); "
+                f"{self.preset!r} has the char tokenizer",
+            )
+        if self.style == "char" and is_chat_preset(self.preset):
+            raise self._err(
+                "style", f"{self.preset!r} is a chat preset (a BPE tokenizer with a chat template): use chat or auto"
+            )
         self.check_int("pass_k", lo=1)
         if not isinstance(self.pass_temperatures, list) or not all(
             isinstance(t, (int, float)) and not isinstance(t, bool) and t > 0 for t in self.pass_temperatures
         ):
             raise self._err("pass_temperatures", "must be a list of positive numbers")
         self.check_int("pass_problems", lo=0)
+
+
+def _chat_presets() -> tuple[str, ...]:
+    from sparring.models.presets import CHAT_PRESETS
+
+    return CHAT_PRESETS
+
+
+def corpus_texts(rows) -> list[str]:
+    """Every message text of conversational rows (what the chat preset's BPE tokenizer is
+    trained on: the chat template's own markers are special tokens), plus the role names."""
+    out = ["system", "user", "assistant"]
+    for col in ("prompt", "completion"):
+        out.extend(m["content"] for msgs in rows[col] for m in msgs)
+    return out
+
+
+def fresh_chat_model(preset: str):
+    """``init(rows)`` for ``sft._run``: a BPE tokenizer trained on the rows' text, and
+    ``preset`` initialised (seed 0) for it."""
+    from sparring.models.presets import make_model, preset_tokenizer
+
+    def init(rows):
+        return make_model(preset, seed=0, tokenizer=preset_tokenizer(preset, corpus_texts(rows)))
+
+    return init
 
 
 def _pass_at_k(model, tok, task, cfg, when: str) -> dict:
@@ -100,9 +149,11 @@ EXTRA_EVALS["pretrain"] = _pass_at_k
 def rebuild_command(
     task_name: str, out: Path, cfg: PretrainOptions, budget: Budget, task_settings: dict | None = None
 ) -> str:
-    """The ``sparring pretrain`` command line that reproduces this checkpoint (a preset's
-    style is always char, so the resolved ``style`` is not repeated)."""
+    """The ``sparring pretrain`` command line that reproduces this checkpoint (a char
+    preset's resolved style, char, is not repeated; chat is)."""
     parts = ["sparring", "pretrain", "--task", task_name, "--budget", budget.text()]
+    if cfg.style == "chat":
+        parts += ["--style", "chat"]
     for k, v in (task_settings or {}).items():
         parts += ["--task-set", f"{k}={json.dumps(v)}"]
     default = PretrainOptions()
@@ -156,7 +207,7 @@ def pretrain(
 
     cfg = PretrainOptions.from_any(config)
     t, out, b = resolve_task(task), check_out_dir(out_dir), Budget.parse(budget)
-    cfg = with_style(cfg, cfg.preset, t)  # a preset has sparring's char tokenizer: char
+    cfg = with_style(cfg, cfg.preset, t)  # a char preset: char; a chat preset: chat
     with resume_requested(resume):
         return _pretrain(t, out, cfg, b, Path(out_dir), task_settings)
 
@@ -165,13 +216,16 @@ def _pretrain(
     t: Task, out: Path, cfg: PretrainOptions, b: Budget, out_dir: Path, task_settings: dict | None = None
 ) -> RunCard:
     from sparring.models import atomic_dir
+    from sparring.models.presets import is_chat_preset
 
-    run = _run("pretrain", cfg.preset, t, cfg, out, b)
+    init = fresh_chat_model(cfg.preset) if is_chat_preset(cfg.preset) else None
+    run = _run("pretrain", cfg.preset, t, cfg, out, b, init=init)
     path = run.path
     card = {
         "name": out.name,
         "task": run.task,
         "preset": cfg.preset,
+        **({"style": "chat", "mix": run.data.get("options", {}).get("mix", "v1")} if cfg.style == "chat" else {}),
         "command": rebuild_command(t.name, Path(out_dir), cfg, b, task_settings),
         "data": run.data,
         "metrics": run.metrics,

@@ -184,15 +184,17 @@ def sft_trainer(
     return trainer, tracker
 
 
-def _run(method: str, base: str, task: Task, cfg: SFTOptions, out: Path, budget: Budget) -> RunCard:
-    """The SFT run shared by sft, cft, one-shot-cft and pretrain (parsed values only)."""
+def _run(method: str, base: str, task: Task, cfg: SFTOptions, out: Path, budget: Budget, init=None) -> RunCard:
+    """The SFT run shared by sft, cft, one-shot-cft and pretrain (parsed values only);
+    ``init(rows)``: the fresh (model, tokenizer) to train, built from the corpus rows (a
+    chat preset's, ``pretrain``), instead of loading ``base``."""
     from .common import evaluate, load_for_training, scratch_dir, train_metrics, write_checkpoint, written_once
     from .data import config_dataset
     from .distributed import is_main
     from .resume import checkpoints_for
 
     ds, data = config_dataset(cfg, task, columns=("prompt", "completion"), what=method)
-    model, tok, dd = load_for_training(base, cfg)
+    model, tok, dd = load_for_training(base, cfg, fresh=init(ds) if init is not None else None)
     ds, mean, cfg = tokenized_rows(ds.select_columns(["prompt", "completion"]), tok, cfg, method)
     data["rows_used"] = len(ds)
     ckpts = checkpoints_for(method, cfg, budget, base, task, data, out)

@@ -17,6 +17,7 @@ steps cannot be read (or are wrong) is right but not valid.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 from ..expression import Tree, parse, render
@@ -54,6 +55,57 @@ def gold(numbers: list[int], target: int, steps: list[core.Step] | None) -> str:
         return f"No combination of {listed} reaches {target}.\n<answer>{ABSTAIN_TEXT}</answer>"
     lines = [f"{a} {op} {b} = {r}" for a, op, b, r in steps]
     return "\n".join([*lines, f"<answer>{render(expression_of(numbers, steps))}</answer>"])
+
+
+_CHAR_STEP = re.compile(r"(\d{1,12})([-+*/])(\d{1,12})=(\d{1,12})")
+TRACE_LEAD = "Let me search for it, one state at a time."
+
+
+def from_char(numbers: list[int], target: int, text: str, solution: list[core.Step] | None = None) -> str:
+    """A char-style completion in the chat style, the same work and the answer it reaches:
+    ``No solution`` becomes the gold abstention; step lines (``16-3=13``, a gold or a
+    flawed solution) become ``16 - 3 = 13`` lines and the expression they build, however
+    wrong (:func:`claimed_expression`), in the answer tag, followed by ``= R`` (the last
+    step's result) where the steps' arithmetic makes it claim a value it does not have (so
+    a flawed row stays wrong, as in the char style: ``2/2=3, 8+3=11`` for 9 gives
+    ``<answer>8+2/2 = 11</answer>``); a search trace (``solution``:
+    the path it found, None if it found none) is kept as it is after a lead line, then its
+    path's expression (or ``No solution``). ``from_char(gold steps)`` is :func:`gold`."""
+    if text.strip() == ABSTAIN_TEXT:
+        return gold(numbers, target, None)
+    if text.startswith("Current State:"):
+        answer = ABSTAIN_TEXT if not solution else render(expression_of(numbers, solution))
+        return f"{TRACE_LEAD}\n{text}\n<answer>{answer}</answer>"
+    lines, steps = [], []
+    for line in text.splitlines():
+        m = _CHAR_STEP.fullmatch(line.strip())
+        if m is None:
+            lines.append(line)
+            continue
+        a, op, b, r = int(m[1]), m[2], int(m[3]), int(m[4])
+        steps.append((a, op, b, r))
+        lines.append(f"{a} {op} {b} = {r}")
+    tree = claimed_expression(numbers, steps)
+    answer = ABSTAIN_TEXT if tree is None else render(tree)
+    if tree is not None and _value(tree, [])[0] != steps[-1][3]:  # wrong arithmetic: claim its result
+        answer += f" = {steps[-1][3]}"
+    return "\n".join([*lines, f"<answer>{answer}</answer>"])
+
+
+def claimed_expression(numbers: list[int], steps: list[core.Step]) -> Tree | None:
+    """The expression a step chain claims, valid or not: each operand is taken from the pool
+    of (value, tree) pairs when it is there (first match first, as :func:`expression_of`),
+    else written as the bare number the step used; the last step's tree (None: no steps)."""
+    pool: list[tuple[int, Tree]] = [(n, n) for n in numbers]
+    last: Tree | None = None
+    for a, op, b, r in steps:
+        operands: list[Tree] = []
+        for v in (a, b):
+            i = next((i for i, (pv, _) in enumerate(pool) if pv == v), None)
+            operands.append(v if i is None else pool.pop(i)[1])
+        last = (op, operands[0], operands[1])
+        pool.append((r, last))
+    return last
 
 
 def expression_of(numbers: list[int], steps: list[core.Step]) -> Tree:

@@ -189,6 +189,14 @@ class Countdown(Task):
     def _gold_answer(self, problem: Problem) -> str:
         return str(problem.data["target"])
 
+    def chat_of(self, problem: Problem, text: str) -> str:
+        d = problem.data
+        solution = None
+        if text.startswith("Current State:"):
+            tc = check_trace(d["numbers"], d["target"], text)
+            solution = tc.solution if tc.goal_reached and tc.well_formed else None
+        return chat.from_char(d["numbers"], d["target"], text, solution)
+
     # ---- text -------------------------------------------------------------------------
     def _template_fields(self, problem: Problem) -> dict:
         nums = [str(x) for x in problem.data["numbers"]]
