@@ -3,6 +3,7 @@ the validation partition with the v2 measures, and the pre-registered ship rule 
 
     .venv/bin/python bench/base_v21.py --out runs/base-v21               # train, then measure
     .venv/bin/python bench/base_v21.py --out runs/base-v21 --measure-only
+    .venv/bin/python bench/base_v21.py --out runs/base-v22 --start runs/base-v21/model --seed 1   # v2.2
 
 The run is SFT (completion loss) from ``zoo:countdown-base`` on the ``pretrain`` recipe with
 ``mix: v2``: the v2 documents are prompt/completion rows, and ``sparring train sft`` with
@@ -51,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--measure-only", action="store_true")
+    ap.add_argument("--start", default=BASE, help="the checkpoint to continue (v2.2: v2.1's)")
+    ap.add_argument("--seed", type=int, default=CONTINUE["seed"], help="the data seed (v2.2: 1, fresh rows)")
     ap.add_argument("--smoke", action="store_true", help="a check that the script runs: 5 steps, 20 problems")
     a = ap.parse_args(argv)
     model = a.out / "model"
@@ -58,11 +61,11 @@ def main(argv: list[str] | None = None) -> int:
         from sparring.train import train
         from sparring.train.resume import resume_dir
 
-        cfg, budget = dict(CONTINUE), BUDGET
+        cfg, budget = {**CONTINUE, "seed": a.seed}, BUDGET
         if a.smoke:
             cfg.update(n=300)
             budget = "5steps"
-        train("sft", BASE, "countdown", cfg, model, budget, resume=resume_dir(model).exists())
+        train("sft", a.start, "countdown", cfg, model, budget, resume=resume_dir(model).exists())
     if a.smoke:
         from base_sweep import PROBE_CONFIG
 
