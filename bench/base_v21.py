@@ -4,6 +4,7 @@ the validation partition with the v2 measures, and the pre-registered ship rule 
     .venv/bin/python bench/base_v21.py --out runs/base-v21               # train, then measure
     .venv/bin/python bench/base_v21.py --out runs/base-v21 --measure-only
     .venv/bin/python bench/base_v21.py --out runs/base-v22 --start runs/base-v21/model --seed 1   # v2.2
+    .venv/bin/python bench/base_v21.py --out runs/base-v23 --start runs/base-v22/model --seed 2 --budget 6e13flops
 
 The run is SFT (completion loss) from ``zoo:countdown-base`` on the ``pretrain`` recipe with
 ``mix: v2``: the v2 documents are prompt/completion rows, and ``sparring train sft`` with
@@ -53,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--measure-only", action="store_true")
     ap.add_argument("--start", default=BASE, help="the checkpoint to continue (v2.2: v2.1's)")
+    ap.add_argument("--budget", default=BUDGET, help="the FLOPs of this stage (v2.3: 6e13flops)")
     ap.add_argument("--seed", type=int, default=CONTINUE["seed"], help="the data seed (v2.2: 1, fresh rows)")
     ap.add_argument("--smoke", action="store_true", help="a check that the script runs: 5 steps, 20 problems")
     a = ap.parse_args(argv)
@@ -61,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         from sparring.train import train
         from sparring.train.resume import resume_dir
 
-        cfg, budget = {**CONTINUE, "seed": a.seed}, BUDGET
+        cfg, budget = {**CONTINUE, "seed": a.seed}, a.budget
         if a.smoke:
             cfg.update(n=300)
             budget = "5steps"
@@ -76,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     got["ships"], got["why"] = ok, why
     save(a.out / "measures.json", got)
     ref = Path(__file__).parent.parent / "docs" / "base-v2-sweep.json"
-    results = {"v2.1": got}
+    results = {a.out.name: got}
     if ref.exists():
         results["v1 (reference)"] = json.loads(ref.read_text())["results"]["v1-reference"]
     print(table(results))
