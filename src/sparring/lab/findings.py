@@ -41,6 +41,7 @@ from typing import Any
 
 from sparring.stats import normal_difference, paired_difference, pooled
 
+from .finding_row import untested_row
 from .store import Store
 
 
@@ -272,21 +273,7 @@ def evaluate(store: Store, roles: dict[str, str]) -> list[dict[str, Any]]:
     out = []
     verdicts: dict[str, str] = {}
     for c in CLAIMS:
-        row = {
-            "id": c.id,
-            "statement": c.statement,
-            "published": c.published,
-            "metric": f"{c.probe}.{c.metric}",
-            "verdict": "not tested by this run",
-            "effect": None,
-            "lo": None,
-            "hi": None,
-            "comparison": "",
-            "method": "",
-            "rule": rule_of(c),
-            "premise": c.premise,
-            "interval_verdict": None,
-        }
+        row = untested_row(c, f"{c.probe}.{c.metric}", rule_of(c))
         out.append(row)
         bs = c.b if isinstance(c.b, tuple) else (c.b,)
         if c.a not in roles or not all(b in roles for b in bs):

@@ -37,6 +37,7 @@ import numpy as np
 
 from sparring.stats import bootstrap_ci
 
+from .finding_row import untested_row
 from .store import Store
 
 
@@ -154,21 +155,8 @@ def evaluate_loop(store: Store, roles: dict[str, str], premise_verdict: dict[str
     out, verdicts = [], {}
     for c in LOOP_CLAIMS:
         need = ["self-train"] if c.id == "8a" else ["self-train", "critique-loop"]
-        row = {
-            "id": c.id,
-            "statement": c.statement,
-            "published": c.published,
-            "metric": f"rounds.{c.metric} (last round - round 1)",
-            "verdict": "not tested by this run",
-            "effect": None,
-            "lo": None,
-            "hi": None,
-            "comparison": "",
-            "method": "",
-            "rule": f"CI {'>' if c.direction > 0 else '<'} 0" + (f", and {c.premise} replicates" if c.premise else ""),
-            "premise": c.premise,
-            "interval_verdict": None,
-        }
+        rule = f"CI {'>' if c.direction > 0 else '<'} 0" + (f", and {c.premise} replicates" if c.premise else "")
+        row = untested_row(c, f"rounds.{c.metric} (last round - round 1)", rule)
         out.append(row)
         missing = [r for r in need if r not in roles]
         if missing:
