@@ -63,6 +63,7 @@ REPORTED = {  # read and reported, not part of the rule
     f"flaw recall [{HELD_OUT}, held out]": ("critique", f"flaw_recall[{HELD_OUT}]"),
     f"first-error acc. [{HELD_OUT}, held out]": ("critique", f"first_error_accuracy[{HELD_OUT}]"),
     "first-error acc. (all kinds)": ("critique", "first_error_accuracy"),
+    "false abstention (solvable)": ("abstain", "false_abstention"),  # added with v2.4
 }
 
 
@@ -128,7 +129,10 @@ def table(results: dict[str, dict]) -> str:
         rule = " ".join(map(str, THRESHOLDS[m][2:])) if m in THRESHOLDS else "reported"
         cells = []
         for c in cols:
-            v = results[c]["measures"][m]
+            v = results[c]["measures"].get(m)
+            if v is None:  # a measure added after this column was measured
+                cells.append("-")
+                continue
             ci = v["ci"]
             cells.append(
                 "n/a" if v["value"] is None else f"{v['value']:.3f}" + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "")

@@ -5,6 +5,7 @@ the validation partition with the v2 measures, and the pre-registered ship rule 
     .venv/bin/python bench/base_v21.py --out runs/base-v21 --measure-only
     .venv/bin/python bench/base_v21.py --out runs/base-v22 --start runs/base-v21/model --seed 1   # v2.2
     .venv/bin/python bench/base_v21.py --out runs/base-v23 --start runs/base-v22/model --seed 2 --budget 6e13flops
+    .venv/bin/python bench/base_v21.py --out runs/base-v24 --start runs/base-v23/model --seed 3 --mix v2.4
 
 The run is SFT (completion loss) from ``zoo:countdown-base`` on the ``pretrain`` recipe with
 ``mix: v2``: the v2 documents are prompt/completion rows, and ``sparring train sft`` with
@@ -36,6 +37,24 @@ CONTINUE = {
     "checkpoint_every": "100steps",
     # the rest are SFT's defaults: lr 1e-3, batch of ~4096 tokens, 10 warm-up steps, cosine to 0.1
 }
+# v2.4 (docs/base-v2.md, "v2.4"): the one change of mix, pre-registered before its run
+MIXES = {
+    "v2": {"mix": "v2"},
+    "v2.4": {
+        "mix": "v2",
+        "shares": {
+            "solution": 0.30,
+            "search": 0.05,
+            "critique": 0.12,
+            "prose_critique": 0.05,
+            "comparison": 0.15,
+            "conversation": 0.08,
+            "refinement": 0.05,
+            "unsolvable": 0.20,
+        },
+        "noise": {"critic_error_rate": 0.1, "compare_error_rate": 0.1, "unsolvable_attempt_rate": 0.1},
+    },
+}
 SOLVING = "greedy accuracy"
 OTHERS_NEEDED = 3
 
@@ -56,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--start", default=BASE, help="the checkpoint to continue (v2.2: v2.1's)")
     ap.add_argument("--budget", default=BUDGET, help="the FLOPs of this stage (v2.3: 6e13flops)")
     ap.add_argument("--seed", type=int, default=CONTINUE["seed"], help="the data seed (v2.2: 1, fresh rows)")
+    ap.add_argument("--mix", choices=sorted(MIXES), default="v2", help="the recipe's mix options (v2.4: v2.4)")
     ap.add_argument("--smoke", action="store_true", help="a check that the script runs: 5 steps, 20 problems")
     a = ap.parse_args(argv)
     model = a.out / "model"
@@ -63,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         from sparring.train import train
         from sparring.train.resume import resume_dir
 
-        cfg, budget = {**CONTINUE, "seed": a.seed}, a.budget
+        cfg, budget = {**CONTINUE, "seed": a.seed, "recipe_options": MIXES[a.mix]}, a.budget
         if a.smoke:
             cfg.update(n=300)
             budget = "5steps"
