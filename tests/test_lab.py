@@ -257,7 +257,7 @@ def test_probes_all_keeps_what_the_task_supports(tmp_path):
 
 def test_quick_spec_is_the_headline_study():
     spec = load_spec(Path(__file__).resolve().parents[1] / "examples" / "quick.yaml")
-    assert spec.base == "zoo:countdown-base"
+    assert spec.base == "zoo:countdown-base-v2"
     assert {a.name for a in spec.arms} == {"base", "sft", "cft", "grpo", "raro", "sft-grpo"}
 
 
