@@ -193,6 +193,7 @@ def run_self_train(method: str, base: str, task: Task, cfg: SelfTrainOptions, ou
     from .critics import make_critic
     from .distributed import world_size
     from .flops import FlopLedger
+    from .self_train_resume import RoundCheckpoints
     from .self_train_rounds import run_round
 
     if world_size() > 1:
@@ -200,8 +201,9 @@ def run_self_train(method: str, base: str, task: Task, cfg: SelfTrainOptions, ou
     if budget.steps is not None and budget.steps < cfg.rounds:
         raise ValueError(f"{method}.rounds: {cfg.rounds} rounds need a budget of at least {cfg.rounds} steps")
     problems, data = _pool(task, cfg, method)
-    model, tok, dd = load_for_training(base, cfg)
-    before = evaluate(model, tok, task, cfg, "before")
+    ckpts = RoundCheckpoints(method, cfg, budget, base, task, data, out)  # a resume of another run: refused here
+    model, tok, dd = load_for_training(ckpts.weights(base), cfg)
+    before = ckpts.saved_or("before", lambda: evaluate(model, tok, task, cfg, "before"))  # not redone on a resume
     ledger, teacher_counts = FlopLedger(), {}
     critic = None
     if isinstance(cfg, CritiqueLoopOptions):
@@ -210,9 +212,13 @@ def run_self_train(method: str, base: str, task: Task, cfg: SelfTrainOptions, ou
         critic = make_critic(
             spec, ledger, cfg.style, cfg.chat_format(), cfg.critic_max_new_tokens, teacher_counts, dd.device
         )
-    spent: dict[str, Any] = {"steps": 0, "tokens": 0, "seconds": 0.0, "flops": 0, "flops_by_kind": {}}
-    history, log, trained = [], [], False
-    for r in range(1, cfg.rounds + 1):
+    spent: dict[str, Any] = ckpts.saved_or(
+        "spent", lambda: {"steps": 0, "tokens": 0, "seconds": 0.0, "flops": 0, "flops_by_kind": {}}
+    )
+    history, log = ckpts.saved_or("history", list), ckpts.saved_or("log", list)
+    trained = ckpts.saved_or("trained", lambda: False)
+    ckpts.restore_rng()  # last: loading the round's weights above must not move them
+    for r in range(ckpts.round + 1, cfg.rounds + 1):
         t0, kinds0 = time.perf_counter(), dict(ledger.parts)
         if r > 1 and cfg.restart:
             model, tok, dd = load_for_training(base, cfg)
@@ -250,7 +256,10 @@ def run_self_train(method: str, base: str, task: Task, cfg: SelfTrainOptions, ou
             trained = True
         entry["per_problem"] = rnd.per_problem
         history.append(entry)
+        state = {"history": history, "log": log, "spent": spent, "trained": trained, "before": before}
+        ckpts.save(r, model, tok, base, state)
     if not trained:
+        ckpts.done()  # the same rounds again would fail the same way: nothing to resume
         raise ValueError(
             f"{method}: no verified-correct answer in any of {cfg.rounds} round(s) of {cfg.samples} samples "
             f"of {len(problems)} problems: the base cannot solve the task at temperature {cfg.temperature}"
@@ -263,19 +272,23 @@ def run_self_train(method: str, base: str, task: Task, cfg: SelfTrainOptions, ou
         "problems": {"id": [p.id for p in problems], "difficulty": [p.difficulty for p in problems]},
     }
     train["flops_by_kind"] = dict(sorted(spent["flops_by_kind"].items()))
+    if ckpts.round:
+        train["resumed_from_round"] = ckpts.round
     metrics = {"train": train, "before": before, "after": evaluate(model, tok, task, cfg)}
-    return write_checkpoint(
+    card = write_checkpoint(
         model, tok, out, method=method, cfg=cfg, budget=budget, base=base, task=task, data=data, metrics=metrics
     )
+    ckpts.done()
+    return card
 
 
-@register_method("self-train", SelfTrainOptions)
+@register_method("self-train", SelfTrainOptions, resumable=True)
 def self_train(base: str, task: Task, config: SelfTrainOptions, out: Path, budget: Budget) -> RunCard:
     """Self-training: rounds of sample k answers, keep verified ones, SFT on them."""
     return run_self_train("self-train", base, task, config, out, budget)
 
 
-@register_method("critique-loop", CritiqueLoopOptions)
+@register_method("critique-loop", CritiqueLoopOptions, resumable=True)
 def critique_loop(base: str, task: Task, config: CritiqueLoopOptions, out: Path, budget: Budget) -> RunCard:
     """Self-training with critique in the loop: wrong attempts critiqued, verified fixes join the data."""
     return run_self_train("critique-loop", base, task, config, out, budget)
