@@ -15,7 +15,7 @@ from safetensors.torch import load_file
 from test_self_train import CFG
 
 from sparring.tasks import get_task
-from sparring.train import Budget, train
+from sparring.train import Budget, resume, train
 from sparring.train import self_train_resume as sr
 from sparring.train import self_train_rounds as rounds_mod
 from sparring.train.resume import resume_dir, resume_requested
@@ -102,7 +102,7 @@ def test_a_resumed_self_train_ends_as_an_uninterrupted_run(tmp_path, rounds, cap
     assert [h["data_rows"] for h in b["history"]] == [3, 3, 3] and b["history"][2]["sft"]["steps"] == 2
     for key in ("steps", "tokens", "flops", "flops_by_kind", "log_history", "problems"):
         assert b[key] == a[key], key
-    assert card.metrics["before"] == ref.metrics["before"]
+    assert _timeless(card.metrics["before"]) == _timeless(ref.metrics["before"])  # saved, not redone
     assert _max_diff(_weights(card.path), _weights(ref.path)) < 1e-6
     assert "self-train: resuming after round 2" in capsys.readouterr().err
 
@@ -133,6 +133,39 @@ def test_critique_loop_resumes_and_a_different_run_is_refused(tmp_path, rounds, 
     stale = _train("critique-loop", "test", "countdown", cfg, out, BUDGET, resume=True)
     assert _timeless(stale.metrics["train"]["history"][:2]) == _timeless(a["history"][:2])
     assert _max_diff(_weights(stale.path), _weights(ref.path)) > 1e-4
+
+
+def test_checkpoint_every_resumes_inside_a_rounds_sft(tmp_path, rounds, monkeypatch, capsys):
+    """Stopped after the step-1 checkpoint of round 3's SFT: the resume redoes round 3's
+    sampling (the same rows) and continues its SFT from step 1."""
+    cfg = {**RUN, "checkpoint_every": "1steps"}
+    ref = _train("self-train", "test", "countdown", cfg, tmp_path / "ref", BUDGET)
+    real = resume.Checkpoints.finish
+
+    def finish(self, step, *args, **kwargs):
+        done = real(self, step, *args, **kwargs)
+        if self.what == "self-train round 3":
+            raise Crash("killed after the checkpoint")
+        return done
+
+    monkeypatch.setattr(resume.Checkpoints, "finish", finish)
+    out = tmp_path / "run"
+    with pytest.raises(Crash):
+        _train("self-train", "test", "countdown", cfg, out, BUDGET)
+    root = resume_dir(out)
+    assert sorted(p.name for p in root.iterdir()) == ["round-1", "round-2", "sft-3.resume"]  # rounds' SFT ones gone
+    assert [p.name for p in (root / "sft-3.resume").iterdir()] == ["checkpoint-1"]
+    monkeypatch.setattr(resume.Checkpoints, "finish", real)
+    rounds.calls = 0
+    card = _train("self-train", "test", "countdown", cfg, out, BUDGET, resume=True)
+    err = capsys.readouterr().err
+    assert "resuming after round 2" in err and "self-train round 3: resuming from step 1" in err
+    assert rounds.calls == 1 and not root.exists()
+    a, b = ref.metrics["train"], card.metrics["train"]
+    # transformers' train_loss summary averages the steps of the last process only (docs/resume.md)
+    assert b["history"][2]["sft"].pop("train_loss") != a["history"][2]["sft"].pop("train_loss")
+    assert _timeless(b["history"]) == _timeless(a["history"]) and b["log_history"] == a["log_history"]
+    assert _max_diff(_weights(card.path), _weights(ref.path)) < 1e-6
 
 
 def _fake_round(root, r: int, key: dict) -> None:

@@ -154,15 +154,20 @@ def _pool(task: Task, cfg: SelfTrainOptions, what: str):
     return [load_problem(json.loads(x)) for x in ds["problem"]], card
 
 
-def _train_round(model, tok, dd, rows, cfg, share: Budget, out, desc: str) -> tuple[Any, dict]:
-    """SFT on one round's rows within ``share`` (``sft.py``'s tokenisation and trainer)."""
+def _train_round(model, tok, dd, rows, cfg, share: Budget, out, desc: str, ckpts) -> tuple[Any, dict]:
+    """SFT on one round's rows within ``share`` (``sft.py``'s tokenisation and trainer),
+    with the resumable checkpoints ``ckpts`` (``resume.Checkpoints``) inside it."""
     from .common import scratch_dir, train_metrics
     from .sft import sft_trainer, tokenized_rows
 
     ds, mean, rcfg = tokenized_rows(rows.select_columns(["prompt", "completion"]), tok, cfg, desc)
     with scratch_dir() as scratch:
-        trainer, tracker = sft_trainer(model, tok, dd, ds, rcfg, share, scratch, mean, out, desc=desc)
-        trainer.train()
+        out_dir, save = ckpts.output_dir(scratch), ckpts.trainer_args()
+        trainer, tracker = sft_trainer(
+            model, tok, dd, ds, rcfg, share, out_dir, mean, out, desc=ckpts.describe(desc), save=save
+        )
+        ckpts.attach(trainer, tracker, {})
+        ckpts.train(trainer)
     m = train_metrics(trainer, tracker)
     m["rows"] = len(ds)
     m["epochs"] = round(m["steps"] * min(rcfg.batch_size, len(ds)) / len(ds), 3)  # a step takes the whole set at most
@@ -244,7 +249,9 @@ def run_self_train(method: str, base: str, task: Task, cfg: SelfTrainOptions, ou
         if share is not None:
             rcfg = replace(cfg, seed=cfg.seed + 1000 * (r - 1))
             desc = f"{method} round {r}/{cfg.rounds}"
-            model, sft = _train_round(model, tok, dd, rnd.rows, rcfg, share, out, desc)
+            data_hash = fingerprint(rnd.rows)
+            inner = ckpts.sft(r, rcfg, budget, base, task, data_hash)  # checkpoint_every inside the round's SFT
+            model, sft = _train_round(model, tok, dd, rnd.rows, rcfg, share, out, desc, inner)
             offset_steps, offset_flops = spent["steps"], spent["flops"]
             log += [
                 {**h, "step": offset_steps + (h.get("step") or 0), "flops": offset_flops + h.get("flops", 0)}
@@ -252,7 +259,7 @@ def run_self_train(method: str, base: str, task: Task, cfg: SelfTrainOptions, ou
             ]
             _add(spent, sft)
             entry["sft"] = {k: sft.get(k) for k in ("steps", "tokens", "seconds", "flops", "train_loss", "epochs")}
-            entry["data_hash"] = fingerprint(rnd.rows)
+            entry["data_hash"] = data_hash
             trained = True
         entry["per_problem"] = rnd.per_problem
         history.append(entry)

@@ -35,9 +35,20 @@ from typing import Any
 from sparring.atomic import atomic_dir
 
 from .budget import parse_every
-from .resume import check_key, resume_dir, resume_wanted, rng_state, run_key, set_rng_state, warn
+from .resume import (
+    Checkpoints,
+    check_key,
+    checkpoints,
+    resume_dir,
+    resume_wanted,
+    rng_state,
+    run_key,
+    set_rng_state,
+    warn,
+)
 
 PREFIX = "round-"
+SFT = "sft-"  # sft-<r>.resume/: the resumable checkpoints inside round r's SFT
 STATE = "sparring-round.json"
 FORMAT = "sparring.rounds/1"
 KEEP = 2
@@ -116,9 +127,11 @@ class RoundCheckpoints:
         self.key = run_key(method, cfg, budget, base, task, data)
         self.what = method
         self.on = parse_every(cfg.checkpoint_every) is not None
+        self.every = cfg.checkpoint_every
         self.start: Path | None = None
         self.state: dict[str, Any] = {}
-        if resume_wanted():
+        self.resuming = resume_wanted()
+        if self.resuming:
             self.start = self._last_complete()
             if self.start is None:
                 warn(f"{method}: --resume: no complete round checkpoint in {self.root}; starting from round 1")
@@ -133,6 +146,7 @@ class RoundCheckpoints:
         if self.on and self.root.is_dir():  # what a killed process was writing (atomic_dir's hidden folders)
             for leftover in self.root.glob(f".{PREFIX}*"):
                 shutil.rmtree(leftover, ignore_errors=True)
+            self._drop_sft(self.round)
 
     def _last_complete(self) -> Path | None:
         for path in round_dirs(self.root):
@@ -160,6 +174,29 @@ class RoundCheckpoints:
         if self.start is not None:
             set_rng_states(self.state["rng"])
 
+    def sft(self, r: int, cfg, budget, base: str, task, data_hash: str) -> Checkpoints:
+        """The resumable checkpoints inside round ``r``'s SFT (``checkpoint_every``'s
+        interval; ``resume.py``): ``OUT.resume/sft-<r>.resume/``. The round resumed into
+        continues its SFT from the newest complete one when its rows are the ones that SFT
+        trained on (the round's sampling redone gave the same data); else it starts over."""
+        out = self.root / f"{SFT}{r}"
+        key = {**run_key(self.what, cfg, budget, base, task, {"hash": data_hash}), "round": r}
+        every = self.every if self.on else None
+        what = f"{self.what} round {r}"
+        resume = self.resuming and r == self.round + 1 and bool(checkpoints(resume_dir(out)))
+        try:
+            return Checkpoints(out, every, key, resume=resume, what=what)
+        except ValueError as err:  # rows of another sampling: this SFT's checkpoints do not apply
+            warn(f"{what}: its SFT starts over ({err})")
+            return Checkpoints(out, every, key, resume=False, what=what)
+
+    def _drop_sft(self, upto: int) -> None:
+        """Remove the SFT checkpoints of rounds up to ``upto`` (their round checkpoint is written)."""
+        for path in self.root.glob(f"{SFT}*.resume"):
+            n = path.name[len(SFT) : -len(".resume")]
+            if n.isdigit() and int(n) <= upto:
+                shutil.rmtree(path, ignore_errors=True)
+
     def save(self, r: int, model, tok, base: str, state: dict[str, Any]) -> None:
         """Write round ``r``'s checkpoint (weights, ``state``, RNG states) in one rename;
         keep the newest ``KEEP``."""
@@ -181,6 +218,7 @@ class RoundCheckpoints:
             (tmp / STATE).write_text(json.dumps(full, default=str), encoding="utf-8")  # key order kept: run.json
         for old in round_dirs(self.root)[KEEP:]:
             shutil.rmtree(old, ignore_errors=True)
+        self._drop_sft(r)
 
     def done(self) -> None:
         """``OUT`` is written: the round checkpoints are no longer needed."""
