@@ -86,7 +86,8 @@ def _interrupted_then_resumed(method, cfg, tmp_path, rounds):
         _train(method, "test", "countdown", cfg, out, BUDGET)
     left = sorted(p.name for p in resume_dir(out).iterdir())
     assert left == ["round-1", "round-2"] and not out.exists()  # complete rounds only, no output
-    assert (resume_dir(out) / "round-2" / "model.safetensors").is_file() or cfg.get("lora")
+    weights = "adapter_model.safetensors" if cfg.get("lora") else "model.safetensors"
+    assert (resume_dir(out) / "round-2" / weights).is_file() and (resume_dir(out) / "round-2" / sr.STATE).is_file()
     rounds.calls, rounds.crash_at = 0, None
     card = _train(method, "test", "countdown", cfg, out, BUDGET, resume=True)
     assert rounds.calls == 1  # rounds 1 and 2 were not redone

@@ -29,10 +29,18 @@ exceeds its share is one ValueError in round 1 (lower ``n``, ``samples`` or ``ro
 in a later round its SFT is skipped and the history says so. Each round
 continues from the last round's weights (``restart: true``: from the base, as STaR does).
 
+**Resuming** (``self_train_resume.py``, docs/resume.md): after each round the run writes a
+round checkpoint into ``OUT.resume/round-<r>/`` (the round's weights, the history and SFT
+log so far, the budget spent, the RNG states); ``train(..., resume=True)`` /
+``--resume`` continues after the last complete round with the history and weights an
+uninterrupted run has there. ``checkpoint_every``'s interval also checkpoints inside a
+round's SFT (``OUT.resume/sft-<r>.resume/``); ``off`` writes neither.
+
 ``run.json``: ``metrics.train.history`` holds one entry per round (``round_stats``: data
 size, hard share, distinct correct solutions per problem, pass@k, per-difficulty shares,
 the critic's counts, the round's SFT steps and FLOPs, and per problem the correct samples,
-rows and distinct solutions); ``metrics.train.problems`` the pool's ids and difficulties.
+rows and distinct solutions); ``metrics.train.problems`` the pool's ids and difficulties;
+``metrics.train.resumed_from_round`` the round a resumed run continued after.
 """
 
 from __future__ import annotations

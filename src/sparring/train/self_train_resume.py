@@ -14,12 +14,18 @@ is a pipeline's: after each complete round the run writes ``OUT.resume/round-<r>
   LoRA adapter draws from them) and every other file's size.
 
 ``train(..., resume=True)`` continues after the newest complete round: it loads that
-round's weights, history, spend and RNG states and runs the rounds after it; a different
-run's checkpoint is refused with the options that differ (``resume.check_key``). The last
-two rounds are kept; the folder is removed once ``OUT`` is written. Written unless
-``checkpoint_every`` is ``off``; a start without ``--resume`` removes an older folder. A
-crash inside a round loses that round (its sampling and SFT are redone on resume): the
-interval of ``checkpoint_every`` does not checkpoint inside a round's SFT.
+round's weights, history, spend and RNG states and runs the rounds after it (each
+``restart`` round reloads the base itself); a different run's checkpoint is refused with
+the options that differ (``resume.check_key``). The last two rounds are kept; the folder
+is removed once ``OUT`` is written. Written unless ``checkpoint_every`` is ``off``; a
+start without ``--resume`` removes an older folder.
+
+Inside a round, ``checkpoint_every``'s interval checkpoints the round's SFT with
+``resume.py``'s machinery, into ``OUT.resume/sft-<r>.resume/`` (removed once round r's
+checkpoint is written). A resume into that round redoes its sampling (seeded: the same
+rows on CPU) and continues the SFT from its newest complete checkpoint when the rows are
+the ones it trained on (the data hash is part of its key); otherwise the SFT starts over,
+with a warning. Without such a checkpoint a crash loses the round in flight.
 """
 
 from __future__ import annotations
