@@ -195,3 +195,9 @@ def test_a_damaged_round_is_skipped_and_a_fresh_start_clears_old_rounds(tmp_path
     assert f"unreadable {sr.STATE}" in err and not (root / ".round-4.tmp-1-abcd").exists()
     sr.RoundCheckpoints("self-train", cfg, budget, "test", task, {"hash": "h"}, out)  # no --resume
     assert not root.exists() and "starting over" in capsys.readouterr().err
+    with resume_requested(True):  # nothing to resume: round 1, said in one line
+        assert sr.RoundCheckpoints("self-train", cfg, budget, "test", task, {"hash": "h"}, out).round == 0
+    assert "no complete round checkpoint" in capsys.readouterr().err
+    off = SelfTrainOptions.from_any({"n": 6, "checkpoint_every": "off"})
+    sr.RoundCheckpoints("self-train", off, budget, "test", task, {"hash": "h"}, out).save(1, None, None, "test", {})
+    assert not root.exists()  # off: no round checkpoints

@@ -132,8 +132,8 @@ class RoundCheckpoints:
         self.root = resume_dir(out)
         self.key = run_key(method, cfg, budget, base, task, data)
         self.what = method
-        self.on = parse_every(cfg.checkpoint_every) is not None
-        self.every = cfg.checkpoint_every
+        self.every = cfg.checkpoint_every  # off: no round checkpoints either
+        self.on = parse_every(self.every) is not None
         self.start: Path | None = None
         self.state: dict[str, Any] = {}
         self.resuming = resume_wanted()
@@ -187,14 +187,13 @@ class RoundCheckpoints:
         trained on (the round's sampling redone gave the same data); else it starts over."""
         out = self.root / f"{SFT}{r}"
         key = {**run_key(self.what, cfg, budget, base, task, {"hash": data_hash}), "round": r}
-        every = self.every if self.on else None
         what = f"{self.what} round {r}"
         resume = self.resuming and r == self.round + 1 and bool(checkpoints(resume_dir(out)))
         try:
-            return Checkpoints(out, every, key, resume=resume, what=what)
+            return Checkpoints(out, self.every, key, resume=resume, what=what)
         except ValueError as err:  # rows of another sampling: this SFT's checkpoints do not apply
             warn(f"{what}: its SFT starts over ({err})")
-            return Checkpoints(out, every, key, resume=False, what=what)
+            return Checkpoints(out, self.every, key, resume=False, what=what)
 
     def _drop_sft(self, upto: int) -> None:
         """Remove the SFT checkpoints of rounds up to ``upto`` (their round checkpoint is written)."""
@@ -221,7 +220,7 @@ class RoundCheckpoints:
                 (tmp / RUN_CARD).write_text(json.dumps({"lora_base": lora_base(base)}), encoding="utf-8")
             full = {"format": FORMAT, "key": self.key, "round": r, "rng": rng_states(), **state}
             full.update(files=_files(tmp), written=time.time())
-            (tmp / STATE).write_text(json.dumps(full, default=str), encoding="utf-8")  # key order kept: run.json
+            (tmp / STATE).write_text(json.dumps(full, default=str), encoding="utf-8")
         for old in round_dirs(self.root)[KEEP:]:
             shutil.rmtree(old, ignore_errors=True)
         self._drop_sft(r)
