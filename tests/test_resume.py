@@ -260,12 +260,7 @@ def test_methods_are_resumable_and_one_that_is_not_refuses_the_options(tmp_path)
     from sparring.train import METHODS, register_method
     from sparring.train.sft import SFTOptions
 
-    # self-training's rounds are not resumable yet (issue 28 says so); they refuse resume clearly
-    not_yet = {"self-train", "critique-loop"}
-    assert {m.name for m in METHODS.values() if not m.resumable} == not_yet
-    for name in sorted(not_yet):
-        with pytest.raises(ValueError, match=f"resume: {name} does not"):
-            train(name, "test", "countdown", None, tmp_path / name, "2steps", resume=True)
+    assert all(m.resumable for m in METHODS.values())  # self-training round by round (test_self_train_resume.py)
     register_method("_plain", SFTOptions)(lambda *args: None)  # a plug-in method without checkpoints
     try:
         with pytest.raises(ValueError, match="checkpoint_every: _plain does not write resumable checkpoints"):

@@ -1,10 +1,10 @@
 """self-train and critique-loop (METHODS.md 1.9) and finding 8's rule (lab/rounds.py).
 
 The ``test`` preset never writes a right Countdown answer, so the actor's answers are
-planted: :class:`Planted` runs the real generator (its FLOPs counted), then replaces the
-texts: every even problem gets [gold, flaw], every odd one [flaw, flaw], and a refine
-prompt gets the gold. So the rounds, the verifier, the programmatic critique, the refine
-prompt, the rows, the SFT and the statistics all run for real and deterministically.
+planted (conftest's ``planted``): the real generator runs (its FLOPs counted), then its
+texts are replaced: every even problem gets [gold, flaw], every odd one [flaw, flaw], and a
+refine prompt gets the gold. So the rounds, the verifier, the programmatic critique, the
+refine prompt, the rows, the SFT and the statistics all run for real and deterministically.
 """
 
 from __future__ import annotations
@@ -18,8 +18,6 @@ import torch
 from transformers import AutoModelForCausalLM
 
 from sparring.corpus.refine import REFINE_CUE
-from sparring.tasks import get_task
-from sparring.train import counted as counted_mod
 from sparring.train import train
 from sparring.train.counted import CountingResponder
 
@@ -39,65 +37,6 @@ CFG = {
 }
 
 
-class Planted(CountingResponder):
-    """The real generator, its texts replaced by planted answers (module doc)."""
-
-    prompts_seen: list = []
-
-    def generate(self, prompts, *, n_samples=1, temperature=0.0, max_new_tokens=64, seed=0, stop=()):
-        real = super().generate(
-            prompts, n_samples=n_samples, temperature=temperature, max_new_tokens=max_new_tokens, seed=seed, stop=stop
-        )
-        task = get_task("countdown")
-        out = []
-        for prompt, row in zip(prompts, real):
-            chat = not isinstance(prompt, str)
-            prompt = prompt[-1]["content"] if chat else prompt  # chat style: the user message
-            Planted.prompts_seen.append(prompt)
-            if "Please critique" in prompt and not prompt.endswith(REFINE_CUE):
-                out.append(row)  # a checkpoint critic: its own (random) text
-                continue
-            p = _problem_of(prompt)
-            gold, flaw = task.gold_completion(p, "chat" if chat else "char"), task.flaw(p, seed=0).text
-            if prompt.endswith(REFINE_CUE):
-                out.append([gold] * n_samples)
-            else:
-                even = _POOL.index(p.id) % 2 == 0
-                out.append(([gold, flaw] if even else [flaw, flaw])[:n_samples])
-        return out
-
-
-_POOL: list[str] = []
-_BY_QUESTION: dict = {}
-
-
-def _problem_of(prompt: str):
-    """The pool problem a sampling prompt (char or chat) or a refine prompt shows."""
-    for p in _BY_QUESTION.values():
-        task = get_task("countdown")
-        asked = (task.prompt(p, 0).strip(), task.prompt(p, 0, "chat").strip())
-        shown = (task.prompt(p, 0).strip(), task.question(p))
-        if prompt.strip() in asked or any(f"Question:\n{q}\n\n" in prompt for q in shown):
-            return p
-    raise AssertionError(f"no planted problem in {prompt!r}")
-
-
-@pytest.fixture
-def planted(monkeypatch):
-    from sparring.tasks import load_problem
-    from sparring.train.data import prompt_dataset
-
-    task = get_task("countdown")
-    ds, _ = prompt_dataset(task, CFG["n"], 0)
-    problems = [load_problem(json.loads(x)) for x in ds["problem"]]
-    _POOL[:] = [p.id for p in problems]
-    _BY_QUESTION.clear()
-    _BY_QUESTION.update({task.prompt(p, 0).strip(): p for p in problems})
-    Planted.prompts_seen = []
-    monkeypatch.setattr(counted_mod, "CountingResponder", Planted)
-    return problems
-
-
 def _card(path, init_weights):
     model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True)  # plain transformers
     changed = [k for k, v in model.state_dict().items() if not torch.equal(v, init_weights[k])]
@@ -112,8 +51,8 @@ def test_rounds_train_save_and_measure(method, planted, tmp_path, init_weights):
     assert card["method"] == method and t["steps"] == 4 and len(t["history"]) == 2
     assert t["flops"] == sum(t["flops_by_kind"].values()) and t["flops_by_kind"]["sampling"] > 0
     assert t["flops_by_kind"]["train"] == sum(h["sft"]["flops"] for h in t["history"])
-    assert t["problems"]["id"] == _POOL
-    n, half = len(_POOL), len(_POOL) - len(_POOL) // 2
+    assert t["problems"]["id"] == planted.pool
+    n, half = len(planted.pool), len(planted.pool) - len(planted.pool) // 2
     for h in t["history"]:
         assert h["sft"]["steps"] == 2 and h["problems"] == n and h["samples"] == 2
         assert h["pass@k"] == round(half / n, 4) and h["sample_accuracy"] == round(half / (2 * n), 4)
@@ -127,7 +66,7 @@ def test_rounds_train_save_and_measure(method, planted, tmp_path, init_weights):
             assert h["problems_only_refined"] == n - half and h["critiques_used"] == n
             assert h["generation"]["flops_by_kind"]["refine"] > 0
     if method == "critique-loop":
-        refine = [p for p in Planted.prompts_seen if p.endswith(REFINE_CUE)]
+        refine = [p for p in planted.prompts_seen if p.endswith(REFINE_CUE)]
         assert refine and all("Correctness: wrong" in p and "Conclusion: wrong [END]" in p for p in refine)
         assert card["data"]["critic"] == {"kind": "programmatic"}
 
@@ -140,10 +79,10 @@ def test_critique_loop_in_chat_style_trains_on_conversations(planted, tmp_path):
     cfg = {**CFG, "rounds": 1, "max_new_tokens": 8, "refine_rows": "both"}
     card = _card(train("critique-loop", str(tmp_path / "qwen"), "countdown", cfg, tmp_path / "cl", "2steps").path, init)
     h = card["metrics"]["train"]["history"][0]
-    n = len(_POOL)
+    n = len(planted.pool)
     assert card["config"]["style"] == "chat" and h["refinements_correct"] == n
     assert h["data_rows"] == n + n  # every problem's solution row, plus each fix after its refine prompt
-    refine = [p for p in Planted.prompts_seen if p.endswith(REFINE_CUE)]
+    refine = [p for p in planted.prompts_seen if p.endswith(REFINE_CUE)]
     assert refine and all("Question:\n" in p for p in refine)
 
 
@@ -168,7 +107,7 @@ def test_a_checkpoint_critic_counts_its_flops_and_unparseable_critiques_refine_n
     cfg = {**CFG, "rounds": 1, "critic": str(tmp_path / "critic"), "critic_max_new_tokens": 8}
     t = _card(train("critique-loop", "test", "countdown", cfg, tmp_path / "cl", "2steps").path, init_weights)
     h = t["metrics"]["train"]["history"][0]
-    assert h["critiqued"] == len(_POOL) and h["critiques_used"] == 0 and h["refinements"] == 0
+    assert h["critiqued"] == len(planted.pool) and h["critiques_used"] == 0 and h["refinements"] == 0
     assert h["generation"]["flops_by_kind"]["critic"] > 0 and t["data"]["critic"]["kind"] == "checkpoint"
 
 
@@ -202,8 +141,8 @@ def test_an_llm_teacher_critic_refines_through_its_critiques(planted, teacher, t
     cfg = {**CFG, "rounds": 1, "critic": critic}
     t = _card(train("critique-loop", "test", "countdown", cfg, tmp_path / "cl", "2steps").path, init_weights)
     h = t["metrics"]["train"]["history"][0]
-    assert h["critiques_used"] == len(_POOL) and h["refinements_correct"] == len(_POOL)
-    assert h["teacher"]["kept"] == len(_POOL) and t["data"]["critic"]["kind"] == "teacher"
+    assert h["critiques_used"] == len(planted.pool) and h["refinements_correct"] == len(planted.pool)
+    assert h["teacher"]["kept"] == len(planted.pool) and t["data"]["critic"]["kind"] == "teacher"
 
 
 @pytest.mark.parametrize(

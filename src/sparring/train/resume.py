@@ -186,6 +186,21 @@ def run_key(method: str, cfg, budget, base: str, task, data: dict) -> dict[str, 
     )
 
 
+def check_key(old: dict, new: dict, where, what: str) -> None:
+    """One ValueError naming what differs (``config.<option>`` for an option) when the
+    checkpoint at ``where`` was written under the run key ``old`` and this run's is ``new``."""
+    differ = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+    if "config" in differ:
+        a, b = old.get("config") or {}, new.get("config") or {}
+        differ.remove("config")
+        differ += sorted(f"config.{k}" for k in set(a) | set(b) if a.get(k) != b.get(k))
+    if differ:
+        raise ValueError(
+            f"{what}: --resume: {where} was written by a different run "
+            f"({', '.join(differ)} differ); run the same command, or drop --resume to start over"
+        )
+
+
 def checkpoints_for(method: str, cfg, budget, base: str, task, data: dict, out: Path) -> "Checkpoints":
     """The checkpoints of the run of ``method`` writing ``out``: the interval from
     ``cfg.checkpoint_every``, the run's identity from :func:`run_key`, resuming if
@@ -227,17 +242,7 @@ class Checkpoints:
         barrier()  # several ranks: none starts before rank 0 has cleared the way
 
     def _check_key(self) -> None:
-        old = self.state.get("key", {})
-        differ = sorted(k for k in set(old) | set(self.key) if old.get(k) != self.key.get(k))
-        if "config" in differ:
-            a, b = old.get("config") or {}, self.key["config"]
-            differ.remove("config")
-            differ += sorted(f"config.{k}" for k in set(a) | set(b) if a.get(k) != b.get(k))
-        if differ:
-            raise ValueError(
-                f"{self.what}: --resume: {self.start} was written by a different run "
-                f"({', '.join(differ)} differ); run the same command, or drop --resume to start over"
-            )
+        check_key(self.state.get("key", {}), self.key, self.start, self.what)
 
     def _check_world(self) -> None:
         """Each rank resumes its own state (its RNG, its generators): the same number of them."""

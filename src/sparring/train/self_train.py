@@ -29,10 +29,18 @@ exceeds its share is one ValueError in round 1 (lower ``n``, ``samples`` or ``ro
 in a later round its SFT is skipped and the history says so. Each round
 continues from the last round's weights (``restart: true``: from the base, as STaR does).
 
+**Resuming** (``self_train_resume.py``, docs/resume.md): after each round the run writes a
+round checkpoint into ``OUT.resume/round-<r>/`` (the round's weights, the history and SFT
+log so far, the budget spent, the RNG states); ``train(..., resume=True)`` /
+``--resume`` continues after the last complete round with the history and weights an
+uninterrupted run has there. ``checkpoint_every``'s interval also checkpoints inside a
+round's SFT (``OUT.resume/sft-<r>.resume/``); ``off`` writes neither.
+
 ``run.json``: ``metrics.train.history`` holds one entry per round (``round_stats``: data
 size, hard share, distinct correct solutions per problem, pass@k, per-difficulty shares,
 the critic's counts, the round's SFT steps and FLOPs, and per problem the correct samples,
-rows and distinct solutions); ``metrics.train.problems`` the pool's ids and difficulties.
+rows and distinct solutions); ``metrics.train.problems`` the pool's ids and difficulties;
+``metrics.train.resumed_from_round`` the round a resumed run continued after.
 """
 
 from __future__ import annotations
@@ -154,15 +162,20 @@ def _pool(task: Task, cfg: SelfTrainOptions, what: str):
     return [load_problem(json.loads(x)) for x in ds["problem"]], card
 
 
-def _train_round(model, tok, dd, rows, cfg, share: Budget, out, desc: str) -> tuple[Any, dict]:
-    """SFT on one round's rows within ``share`` (``sft.py``'s tokenisation and trainer)."""
+def _train_round(model, tok, dd, rows, cfg, share: Budget, out, desc: str, ckpts) -> tuple[Any, dict]:
+    """SFT on one round's rows within ``share`` (``sft.py``'s tokenisation and trainer),
+    with the resumable checkpoints ``ckpts`` (``resume.Checkpoints``) inside it."""
     from .common import scratch_dir, train_metrics
     from .sft import sft_trainer, tokenized_rows
 
     ds, mean, rcfg = tokenized_rows(rows.select_columns(["prompt", "completion"]), tok, cfg, desc)
     with scratch_dir() as scratch:
-        trainer, tracker = sft_trainer(model, tok, dd, ds, rcfg, share, scratch, mean, out, desc=desc)
-        trainer.train()
+        out_dir, save = ckpts.output_dir(scratch), ckpts.trainer_args()
+        trainer, tracker = sft_trainer(
+            model, tok, dd, ds, rcfg, share, out_dir, mean, out, desc=ckpts.describe(desc), save=save
+        )
+        ckpts.attach(trainer, tracker, {})
+        ckpts.train(trainer)
     m = train_metrics(trainer, tracker)
     m["rows"] = len(ds)
     m["epochs"] = round(m["steps"] * min(rcfg.batch_size, len(ds)) / len(ds), 3)  # a step takes the whole set at most
@@ -193,6 +206,7 @@ def run_self_train(method: str, base: str, task: Task, cfg: SelfTrainOptions, ou
     from .critics import make_critic
     from .distributed import world_size
     from .flops import FlopLedger
+    from .self_train_resume import RoundCheckpoints
     from .self_train_rounds import run_round
 
     if world_size() > 1:
@@ -200,8 +214,9 @@ def run_self_train(method: str, base: str, task: Task, cfg: SelfTrainOptions, ou
     if budget.steps is not None and budget.steps < cfg.rounds:
         raise ValueError(f"{method}.rounds: {cfg.rounds} rounds need a budget of at least {cfg.rounds} steps")
     problems, data = _pool(task, cfg, method)
-    model, tok, dd = load_for_training(base, cfg)
-    before = evaluate(model, tok, task, cfg, "before")
+    ckpts = RoundCheckpoints(method, cfg, budget, base, task, data, out)  # a resume of another run: refused here
+    model, tok, dd = load_for_training(ckpts.weights(base), cfg)
+    before = ckpts.saved_or("before", lambda: evaluate(model, tok, task, cfg, "before"))  # not redone on a resume
     ledger, teacher_counts = FlopLedger(), {}
     critic = None
     if isinstance(cfg, CritiqueLoopOptions):
@@ -210,9 +225,13 @@ def run_self_train(method: str, base: str, task: Task, cfg: SelfTrainOptions, ou
         critic = make_critic(
             spec, ledger, cfg.style, cfg.chat_format(), cfg.critic_max_new_tokens, teacher_counts, dd.device
         )
-    spent: dict[str, Any] = {"steps": 0, "tokens": 0, "seconds": 0.0, "flops": 0, "flops_by_kind": {}}
-    history, log, trained = [], [], False
-    for r in range(1, cfg.rounds + 1):
+    spent: dict[str, Any] = ckpts.saved_or(
+        "spent", lambda: {"steps": 0, "tokens": 0, "seconds": 0.0, "flops": 0, "flops_by_kind": {}}
+    )
+    history, log = ckpts.saved_or("history", list), ckpts.saved_or("log", list)
+    trained = ckpts.saved_or("trained", lambda: False)
+    ckpts.restore_rng()  # last: loading the round's weights above must not move them
+    for r in range(ckpts.round + 1, cfg.rounds + 1):
         t0, kinds0 = time.perf_counter(), dict(ledger.parts)
         if r > 1 and cfg.restart:
             model, tok, dd = load_for_training(base, cfg)
@@ -238,7 +257,9 @@ def run_self_train(method: str, base: str, task: Task, cfg: SelfTrainOptions, ou
         if share is not None:
             rcfg = replace(cfg, seed=cfg.seed + 1000 * (r - 1))
             desc = f"{method} round {r}/{cfg.rounds}"
-            model, sft = _train_round(model, tok, dd, rnd.rows, rcfg, share, out, desc)
+            data_hash = fingerprint(rnd.rows)
+            inner = ckpts.sft(r, rcfg, budget, base, task, data_hash)  # checkpoint_every inside the round's SFT
+            model, sft = _train_round(model, tok, dd, rnd.rows, rcfg, share, out, desc, inner)
             offset_steps, offset_flops = spent["steps"], spent["flops"]
             log += [
                 {**h, "step": offset_steps + (h.get("step") or 0), "flops": offset_flops + h.get("flops", 0)}
@@ -246,11 +267,14 @@ def run_self_train(method: str, base: str, task: Task, cfg: SelfTrainOptions, ou
             ]
             _add(spent, sft)
             entry["sft"] = {k: sft.get(k) for k in ("steps", "tokens", "seconds", "flops", "train_loss", "epochs")}
-            entry["data_hash"] = fingerprint(rnd.rows)
+            entry["data_hash"] = data_hash
             trained = True
         entry["per_problem"] = rnd.per_problem
         history.append(entry)
+        state = {"history": history, "log": log, "spent": spent, "trained": trained, "before": before}
+        ckpts.save(r, model, tok, base, state)
     if not trained:
+        ckpts.done()  # the same rounds again would fail the same way: nothing to resume
         raise ValueError(
             f"{method}: no verified-correct answer in any of {cfg.rounds} round(s) of {cfg.samples} samples "
             f"of {len(problems)} problems: the base cannot solve the task at temperature {cfg.temperature}"
@@ -263,19 +287,23 @@ def run_self_train(method: str, base: str, task: Task, cfg: SelfTrainOptions, ou
         "problems": {"id": [p.id for p in problems], "difficulty": [p.difficulty for p in problems]},
     }
     train["flops_by_kind"] = dict(sorted(spent["flops_by_kind"].items()))
+    if ckpts.round:
+        train["resumed_from_round"] = ckpts.round
     metrics = {"train": train, "before": before, "after": evaluate(model, tok, task, cfg)}
-    return write_checkpoint(
+    card = write_checkpoint(
         model, tok, out, method=method, cfg=cfg, budget=budget, base=base, task=task, data=data, metrics=metrics
     )
+    ckpts.done()
+    return card
 
 
-@register_method("self-train", SelfTrainOptions)
+@register_method("self-train", SelfTrainOptions, resumable=True)
 def self_train(base: str, task: Task, config: SelfTrainOptions, out: Path, budget: Budget) -> RunCard:
     """Self-training: rounds of sample k answers, keep verified ones, SFT on them."""
     return run_self_train("self-train", base, task, config, out, budget)
 
 
-@register_method("critique-loop", CritiqueLoopOptions)
+@register_method("critique-loop", CritiqueLoopOptions, resumable=True)
 def critique_loop(base: str, task: Task, config: CritiqueLoopOptions, out: Path, budget: Budget) -> RunCard:
     """Self-training with critique in the loop: wrong attempts critiqued, verified fixes join the data."""
     return run_self_train("critique-loop", base, task, config, out, budget)
