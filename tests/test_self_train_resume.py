@@ -33,15 +33,17 @@ class Crash(RuntimeError):
 
 @pytest.fixture
 def rounds(monkeypatch):
-    """Counts the rounds run (``run_round`` calls); ``rounds.crash_at = r`` makes the r-th raise."""
+    """Counts the rounds run (``run_round`` calls) and keeps the torch RNG state each starts
+    from (``rounds.states``); ``rounds.crash_at = r`` makes the r-th raise."""
     real = rounds_mod.run_round
 
     class Counter:
-        calls, crash_at = 0, None
+        calls, crash_at, states = 0, None, []
 
         @staticmethod
         def run_round(*args, **kwargs):
             Counter.calls += 1
+            Counter.states.append(torch.random.get_rng_state().clone())
             if Counter.calls == Counter.crash_at:
                 raise Crash(f"killed in round {Counter.calls}")
             return real(*args, **kwargs)
@@ -69,27 +71,20 @@ def _timeless(obj):
     return obj
 
 
-def _train(*args, **kwargs):
-    """``train`` as if in a fresh process: a LoRA adapter's first initialisation draws from
-    the process's torch RNG (unseeded, in every method), so each run starts from one state."""
-    torch.manual_seed(0)
-    return train(*args, **kwargs)
-
-
 def _interrupted_then_resumed(method, cfg, tmp_path, rounds):
     """An uninterrupted run, and the same run stopped in round 3 then resumed: both cards."""
-    ref = _train(method, "test", "countdown", cfg, tmp_path / "ref", BUDGET)
+    ref = train(method, "test", "countdown", cfg, tmp_path / "ref", BUDGET)
     assert rounds.calls == 3
     rounds.calls, rounds.crash_at = 0, 3
     out = tmp_path / "run"
     with pytest.raises(Crash):
-        _train(method, "test", "countdown", cfg, out, BUDGET)
+        train(method, "test", "countdown", cfg, out, BUDGET)
     left = sorted(p.name for p in resume_dir(out).iterdir())
     assert left == ["round-1", "round-2"] and not out.exists()  # complete rounds only, no output
     weights = "adapter_model.safetensors" if cfg.get("lora") else "model.safetensors"
     assert (resume_dir(out) / "round-2" / weights).is_file() and (resume_dir(out) / "round-2" / sr.STATE).is_file()
     rounds.calls, rounds.crash_at = 0, None
-    card = _train(method, "test", "countdown", cfg, out, BUDGET, resume=True)
+    card = train(method, "test", "countdown", cfg, out, BUDGET, resume=True)
     assert rounds.calls == 1  # rounds 1 and 2 were not redone
     assert not resume_dir(out).exists()  # removed once OUT is written
     return ref, card
@@ -110,10 +105,13 @@ def test_a_resumed_self_train_ends_as_an_uninterrupted_run(tmp_path, rounds, cap
 
 def test_critique_loop_resumes_and_a_different_run_is_refused(tmp_path, rounds, monkeypatch):
     """critique-loop with the programmatic critic, restarting each round from the base with
-    a fresh LoRA adapter: the adapter's initialisation draws from the torch RNG the round
-    checkpoint restores (without it the resumed weights differ: the control below)."""
+    a fresh LoRA adapter (its initialisation seeded by the run's seed); round 3 resumed starts
+    from the torch RNG state an uninterrupted run's round 3 starts from (sampling draws from
+    it), and without the restore it does not (the control below)."""
     cfg = {**RUN, "restart": True, "lora": {"r": 4}, "learning_rate": 5e-2}
     ref, card = _interrupted_then_resumed("critique-loop", cfg, tmp_path, rounds)
+    ref_round3, resumed_round3 = rounds.states[2], rounds.states[-1]
+    assert torch.equal(resumed_round3, ref_round3)
     a, b = ref.metrics["train"], card.metrics["train"]
     assert _timeless(b["history"]) == _timeless(a["history"]) and b["history"][0]["refined_rows"] == 3
     assert b["flops"] == a["flops"] and (card.path / "adapter_config.json").is_file()
@@ -122,7 +120,7 @@ def test_critique_loop_resumes_and_a_different_run_is_refused(tmp_path, rounds, 
     out = tmp_path / "run"
     rounds.calls, rounds.crash_at = 0, 3
     with pytest.raises(Crash):
-        _train("critique-loop", "test", "countdown", cfg, out, BUDGET)
+        train("critique-loop", "test", "countdown", cfg, out, BUDGET)
     with pytest.raises(ValueError, match=r"critique-loop: --resume: .*round-2 was written by a different run "):
         train("critique-loop", "test", "countdown", {**cfg, "samples": 1}, out, BUDGET, resume=True)
     with pytest.raises(ValueError, match=r"\(budget differ\)"):
@@ -131,16 +129,16 @@ def test_critique_loop_resumes_and_a_different_run_is_refused(tmp_path, rounds, 
 
     monkeypatch.setattr(sr.RoundCheckpoints, "restore_rng", lambda self: None)  # the control
     rounds.calls, rounds.crash_at = 0, None
-    stale = _train("critique-loop", "test", "countdown", cfg, out, BUDGET, resume=True)
+    stale = train("critique-loop", "test", "countdown", cfg, out, BUDGET, resume=True)
     assert _timeless(stale.metrics["train"]["history"][:2]) == _timeless(a["history"][:2])
-    assert _max_diff(_weights(stale.path), _weights(ref.path)) > 1e-4
+    assert not torch.equal(rounds.states[-1], ref_round3)
 
 
 def test_checkpoint_every_resumes_inside_a_rounds_sft(tmp_path, rounds, monkeypatch, capsys):
     """Stopped after the step-1 checkpoint of round 3's SFT: the resume redoes round 3's
     sampling (the same rows) and continues its SFT from step 1."""
     cfg = {**RUN, "checkpoint_every": "1steps"}
-    ref = _train("self-train", "test", "countdown", cfg, tmp_path / "ref", BUDGET)
+    ref = train("self-train", "test", "countdown", cfg, tmp_path / "ref", BUDGET)
     real = resume.Checkpoints.finish
 
     def finish(self, step, *args, **kwargs):
@@ -152,13 +150,13 @@ def test_checkpoint_every_resumes_inside_a_rounds_sft(tmp_path, rounds, monkeypa
     monkeypatch.setattr(resume.Checkpoints, "finish", finish)
     out = tmp_path / "run"
     with pytest.raises(Crash):
-        _train("self-train", "test", "countdown", cfg, out, BUDGET)
+        train("self-train", "test", "countdown", cfg, out, BUDGET)
     root = resume_dir(out)
     assert sorted(p.name for p in root.iterdir()) == ["round-1", "round-2", "sft-3.resume"]  # rounds' SFT ones gone
     assert [p.name for p in (root / "sft-3.resume").iterdir()] == ["checkpoint-1"]
     monkeypatch.setattr(resume.Checkpoints, "finish", real)
     rounds.calls = 0
-    card = _train("self-train", "test", "countdown", cfg, out, BUDGET, resume=True)
+    card = train("self-train", "test", "countdown", cfg, out, BUDGET, resume=True)
     err = capsys.readouterr().err
     assert "resuming after round 2" in err and "self-train round 3: resuming from step 1" in err
     assert rounds.calls == 1 and not root.exists()

@@ -122,7 +122,11 @@ def load_for_training(base: Any, cfg: MethodConfig, fresh: tuple | None = None):
     else:
         model, tok = load_model(base, device=dd.device, adapter="train" if lora else "merge")
     if lora is not None and not is_adapter(model):
-        model = add_adapter(model, lora, f"{cfg.method_name}.lora")
+        import torch
+
+        with torch.random.fork_rng(devices=[]):  # the adapter's init follows the run's seed only
+            torch.manual_seed(cfg.seed)
+            model = add_adapter(model, lora, f"{cfg.method_name}.lora")
     tok.padding_side = "right"
     if getattr(model.generation_config, "stop_strings", None) is not None:
         # a self-eval checkpoint's end of answer: trainers sample whole completions (and
