@@ -97,11 +97,11 @@ def choose(results: dict[str, dict]) -> tuple[str, str]:
     return pick, f"no size meets every threshold; {pick} meets the most ({best}/{len(THRESHOLDS)}), ties to the larger"
 
 
-def measure(source: str) -> dict:
+def measure(source: str, task: str = "countdown") -> dict:
     from sparring.probes import run_probes
 
     t0 = time.perf_counter()
-    res = run_probes(source, None, "countdown", PROBES, config=PROBE_CONFIG)
+    res = run_probes(source, None, task, PROBES, config=PROBE_CONFIG)
     out = {}
     read = {**{m: t[:2] for m, t in THRESHOLDS.items()}, **REPORTED}  # measure -> (probe, metric)
     for name, (probe, metric) in read.items():
