@@ -57,6 +57,7 @@ from sparring.atomic import atomic_dir
 
 from .budget import parse_every
 from .distributed import barrier, is_main, world_size
+from .markers import read_marker
 
 SUFFIX = ".resume"
 PREFIX = "checkpoint-"
@@ -125,22 +126,9 @@ def _manifest(path: Path) -> dict[str, int]:
 
 def problem(path: Path) -> str | None:
     """Why the checkpoint at ``path`` cannot be resumed from, or None if it is complete."""
-    try:
-        marker = json.loads((path / MARKER).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return f"no {MARKER} (written last): half-written"
-    except (OSError, ValueError) as err:
-        return f"unreadable {MARKER}: {err}"
-    if not isinstance(marker, dict) or marker.get("format") != FORMAT or not isinstance(marker.get("files"), dict):
-        return f"{MARKER} is not a {FORMAT} marker"
-    if marker.get("step") != step_of(path):
-        return f"{MARKER} names step {marker.get('step')!r}"
-    for name, size in marker["files"].items():
-        f = path / name
-        if not f.is_file():
-            return f"{name} is missing"
-        if f.stat().st_size != size:
-            return f"{name} has {f.stat().st_size} bytes, {size} were written"
+    marker, why = read_marker(path, MARKER, FORMAT, "step", step_of(path))
+    if why is not None:
+        return why
     for name, step in (
         (STATE, lambda d: d.get("tracker", {}).get("steps")),
         (TRAINER_STATE, lambda d: d.get("global_step")),

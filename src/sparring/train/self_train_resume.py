@@ -41,6 +41,7 @@ from typing import Any
 from sparring.atomic import atomic_dir
 
 from .budget import parse_every
+from .markers import read_marker
 from .resume import (
     Checkpoints,
     check_key,
@@ -77,23 +78,7 @@ def _files(path: Path) -> dict[str, int]:
 
 def problem(path: Path) -> str | None:
     """Why the round checkpoint at ``path`` cannot be resumed from (None: it is complete)."""
-    try:
-        state = json.loads((path / STATE).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return f"no {STATE} (written last)"
-    except (OSError, ValueError) as err:
-        return f"unreadable {STATE}: {err}"
-    if not isinstance(state, dict) or state.get("format") != FORMAT or not isinstance(state.get("files"), dict):
-        return f"{STATE} is not a {FORMAT} state"
-    if state.get("round") != round_of(path):
-        return f"{STATE} names round {state.get('round')!r}"
-    for name, size in state["files"].items():
-        f = path / name
-        if not f.is_file():
-            return f"{name} is missing"
-        if f.stat().st_size != size:
-            return f"{name} has {f.stat().st_size} bytes, {size} were written"
-    return None
+    return read_marker(path, STATE, FORMAT, "round", round_of(path))[1]
 
 
 def rng_states() -> dict[str, Any]:
